@@ -1,0 +1,115 @@
+"""Generation speed: `ocrpipe generate --style plain` against trdg's own command-line tool.
+
+Same machine, same run, same settings: the same number of lines of the same texts, at the
+same height, from the same fonts (the bundled .ttf files: trdg's --font_dir reads no .otf),
+on a plain white background with no effects, the same margins, 2 worker processes each.
+trdg's CLI runs with the `getsize` shim ocrpipe carries for Pillow >= 10, and needs the
+`wikipedia` package it imports at start-up (`pip install wikipedia`). The two commands
+alternate, and the ratio is taken pair by pair, so a drift in machine speed cancels out.
+Then ocrpipe's rate for each style, and with 1 worker (to show the scaling); the first
+lines of each style's run are saved as the picture in the README (benchmarks/styles.png).
+
+    python benchmarks/generate.py [--count 3000] [--workers 2] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from common import ROOT, machine, median, table, timed, today
+
+TRDG_CLI = ("import sys, pipeline.trdg_compat; from trdg.run import main; "
+            "sys.argv = ['trdg'] + sys.argv[1:]; main()")
+
+
+def ocrpipe(run: Path, fonts: Path, count: int, workers: int, style: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline", "generate", "--run", str(run), "--fonts", str(fonts),
+            "--count", str(count), "--workers", str(workers), "--style", style, "--val-fraction", "0",
+            "--test-fraction", "0", "--no-progress"]
+
+
+def trdg(out: Path, fonts: Path, texts: Path, count: int, workers: int) -> list[str]:
+    # -b 1: plain white; -na 2: files named by index; -m: the margins of ocrpipe's plain style.
+    return [sys.executable, "-c", TRDG_CLI, "-i", str(texts), "-c", str(count), "-f", "32", "-t", str(workers),
+            "-b", "1", "-na", "2", "-m", "2,3,2,3", "--font_dir", str(fonts), "--output_dir", str(out)]
+
+
+def sample_sheet(runs: dict[str, Path], out: Path, per_style: int = 3) -> None:
+    """The first lines of each style's run, one style per row group, name on the left."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    label_font = ImageFont.truetype(str(ROOT / "fonts" / "DejaVuSans.ttf"), 14)
+    pieces = []
+    for style, run in runs.items():
+        images = sorted((run / "images" / "train").glob("*.png"))[:per_style]
+        pieces += [(style if i == 0 else "", Image.open(p).convert("RGB")) for i, p in enumerate(images)]
+    width = 70 + max(im.width for _, im in pieces)
+    sheet = Image.new("RGB", (width, sum(im.height + 4 for _, im in pieces)), "white")
+    draw, y = ImageDraw.Draw(sheet), 0
+    for name, im in pieces:
+        draw.text((4, y + 8), name, fill="#555555", font=label_font)
+        sheet.paste(im, (70, y))
+        y += im.height + 4
+    sheet.save(out, optimize=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if importlib.util.find_spec("wikipedia") is None:
+        sys.exit("trdg's CLI imports `wikipedia` at start-up: pip install wikipedia")
+
+    work = Path(tempfile.mkdtemp(prefix="ocrpipe-bench-"))
+    try:
+        fonts = work / "fonts"
+        fonts.mkdir()
+        for font in sorted((ROOT / "fonts").glob("*.ttf")):
+            (fonts / font.name).symlink_to(font)
+        env_cwd = ROOT
+
+        ours, theirs = [], []
+        for r in range(args.repeats):
+            run = work / f"run{r}"
+            ours.append(timed(ocrpipe(run, fonts, args.count, args.workers, "plain"), cwd=env_cwd))
+            texts = work / "texts.txt"
+            if not texts.exists():     # trdg reads the very texts ocrpipe drew
+                with open(run / "labels" / "train.tsv", encoding="utf-8", newline="") as f:
+                    rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+                texts.write_text("\n".join(row["text"] for row in rows) + "\n", encoding="utf-8")
+            theirs.append(timed(trdg(work / f"trdg{r}", fonts, texts, args.count, args.workers), cwd=env_cwd))
+            shutil.rmtree(run)
+            shutil.rmtree(work / f"trdg{r}")
+        ratio = median([t / o for o, t in zip(ours, theirs)])
+        rows = [["trdg CLI, plain", f"{args.count / median(theirs):.0f}", "1.0x"],
+                ["ocrpipe generate --style plain", f"{args.count / median(ours):.0f}", f"{ratio:.1f}x"]]
+
+        for style in ("print", "scan", "scene"):
+            seconds = median([timed(ocrpipe(work / f"{style}{r}", fonts, args.count, args.workers, style),
+                                    cwd=env_cwd) for r in range(args.repeats)])
+            rows.append([f"ocrpipe generate --style {style}", f"{args.count / seconds:.0f}", ""])
+        timed(ocrpipe(work / "plain-sample", fonts, 10, 1, "plain"), cwd=env_cwd)
+        sample_sheet({s: work / (f"{s}0" if s != "plain" else "plain-sample")
+                      for s in ("plain", "print", "scan", "scene")}, ROOT / "benchmarks" / "styles.png")
+        single = median([timed(ocrpipe(work / f"single{r}", fonts, args.count, 1, "plain"), cwd=env_cwd)
+                         for r in range(args.repeats)])
+        scaling = single / median(ours)
+
+        print(f"{today()}, {machine()}; {args.count} lines at height 32, {args.workers} workers, "
+              f"median of {args.repeats}; whole commands, start-up included")
+        print(table(["command", "lines/s", "vs trdg CLI"], rows))
+        print(f"ocrpipe plain, {args.workers} workers vs 1: {scaling:.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`python -m pipeline ...` runs the `ocrpipe` command (also under torchrun)."""
+
+from pipeline.cli import main
+
+main()

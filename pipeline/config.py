@@ -1,0 +1,76 @@
+"""One frozen dataclass per stage: every option, its default and the reason for it.
+
+The CLI turns options into these; the manifest records them whole (defaults included);
+the stages read nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pipeline.errors import OcrpipeError
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    fonts: tuple[str, ...] = ()            # font files or folders (default: the bundled fonts/)
+    corpus: tuple[str, ...] = ()           # text files (default: the bundled corpora/)
+    count: int = 10_000                    # lines in total, over all splits
+    val_fraction: float = 0.05
+    test_fraction: float = 0.05
+    seed: int = 0
+    workers: int = 0                       # 0: one per available core
+    shard: str = "1/1"                     # K/N: make only every N-th chunk, starting at the K-th
+    height: int = 32                       # image height in pixels (the model's default input)
+    min_words: int = 1
+    max_words: int = 8                     # ~50 characters: long enough to learn line context
+    style: str = "print"
+    codes_fraction: float = 0.2            # share of numbers, dates, prices, codes
+    holdout_fonts: int = 0                 # font families kept for the test split only
+    caps_fonts: str = "upper"              # all-caps fonts: "upper" (upper-case the label) or "skip"
+    skip_uncovered: bool = False           # drop corpus text no font can draw (else: an error)
+    skew: float | None = None              # overrides of single effects of the style
+    blur: float | None = None
+    background: str | None = None
+    distortion: str | None = None
+    text_color: str | None = None
+    background_dir: str | None = None      # pictures for --background image (default: trdg's)
+
+    # Options that change how the work is spread, not what is made.
+    EXECUTION: ClassVar[tuple[str, ...]] = ("workers", "shard")
+
+    def output_fields(self) -> dict[str, Any]:
+        """The fields that decide the output bytes: resuming needs these to be unchanged."""
+        return {k: v for k, v in to_dict(self).items() if k not in self.EXECUTION}
+
+    def shard_pair(self) -> tuple[int, int]:
+        try:
+            k, n = (int(x) for x in self.shard.split("/"))
+        except ValueError:
+            raise OcrpipeError(f"--shard {self.shard!r}: expected K/N, e.g. 1/4") from None
+        if n < 1 or not 1 <= k <= n:
+            raise OcrpipeError(f"--shard {self.shard}: out of range; K must be between 1 and N (e.g. 1/{max(n, 1)})")
+        return k, n
+
+    def validate(self) -> None:
+        self.shard_pair()
+        if self.count < 1:
+            raise OcrpipeError("--count must be at least 1")
+        if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1
+                and self.val_fraction + self.test_fraction < 1):
+            raise OcrpipeError("--val-fraction and --test-fraction must be in [0, 1) and leave lines for training")
+        if not 1 <= self.min_words <= self.max_words:
+            raise OcrpipeError(f"--min-words {self.min_words} / --max-words {self.max_words}: "
+                               "need 1 <= min-words <= max-words")
+        if self.height < 12:
+            raise OcrpipeError(f"--height {self.height}: too small to draw text; use 12 or more (32 is the default)")
+        if not 0 <= self.codes_fraction <= 1:
+            raise OcrpipeError("--codes-fraction must be between 0 and 1")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A config as plain JSON-able values (tuples as lists)."""
+    return {f.name: (list(v) if isinstance(v := getattr(config, f.name), tuple) else v)
+            for f in dataclasses.fields(config)}

@@ -1,0 +1,176 @@
+"""Text sources and line sampling.
+
+A corpus file is one of two kinds, told apart by its content:
+
+* a word list (every non-empty line is a single token): a line is `n` words drawn
+  independently, sometimes capitalized or upper-cased as on signs and headings;
+* prose (anything else; one paragraph per line is best): a line is a run of `n`
+  consecutive words from one paragraph, punctuation and digits as written; sometimes
+  typeset with curly quotes and dashes, as printed text is.
+
+Besides the files, a share of the lines (`codes_fraction`) comes from `pipeline.codes`:
+numbers, dates, prices, codes and identifiers. Every sample is drawn from the
+`random.Random` passed in, so a line is a pure function of its seed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from pipeline import codes
+from pipeline.errors import OcrpipeError
+
+TYPOGRAPHIC = frozenset("\u2018\u2019\u201c\u201d\u2013\u2014")
+
+
+def normalize(text: str) -> str:
+    """NFC, every run of whitespace (tabs, newlines) a single space, no control characters."""
+    if not (text.isascii() and text.isprintable()):
+        text = unicodedata.normalize("NFC", text)
+        text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in ("Cc", "Cf"))
+    return " ".join(text.split())
+
+
+def typeset(text: str) -> str:
+    """Straight quotes to curly ones and ASCII dashes to typographic ones, as print has them."""
+    out = []
+    for i, ch in enumerate(text):
+        before = text[i - 1] if i else " "
+        opening = before.isspace() or before in "([{\u2014"
+        if ch == '"':
+            ch = "\u201c" if opening else "\u201d"
+        elif ch == "'":
+            ch = "\u2018" if opening and i + 1 < len(text) and not text[i + 1].isspace() else "\u2019"
+        out.append(ch)
+    return "".join(out).replace("--", "\u2014").replace(" - ", " \u2013 ")
+
+
+@dataclass
+class WordList:
+    name: str
+    words: list[str]
+
+    def sample(self, rng: random.Random, n: int) -> str:
+        text = " ".join(rng.choice(self.words) for _ in range(n))
+        case = rng.random()
+        if case < 0.08:
+            return text.upper()
+        if case < 0.2:
+            return " ".join(w[:1].upper() + w[1:] for w in text.split(" "))
+        return text
+
+    def entries(self) -> list[str]:
+        return self.words
+
+    def keep(self, entries: list[str]) -> None:
+        self.words = entries
+
+
+@dataclass
+class Prose:
+    name: str
+    paragraphs: list[str]
+    typeset_fraction: float = 0.3
+    _ends: list[int] = field(default_factory=list, repr=False)   # cumulative word counts
+
+    def __post_init__(self) -> None:
+        self.keep(self.paragraphs)
+
+    def sample(self, rng: random.Random, n: int) -> str:
+        position = rng.randrange(self._ends[-1])      # every word equally likely to start a line
+        p = bisect.bisect_right(self._ends, position)
+        words = self.paragraphs[p].split(" ")
+        start = min(position - (self._ends[p - 1] if p else 0), max(0, len(words) - n))
+        text = " ".join(words[start:start + n])
+        return typeset(text) if rng.random() < self.typeset_fraction else text
+
+    def entries(self) -> list[str]:
+        return self.paragraphs
+
+    def keep(self, entries: list[str]) -> None:
+        self.paragraphs = entries
+        total, self._ends = 0, []
+        for paragraph in entries:
+            total += paragraph.count(" ") + 1
+            self._ends.append(total)
+
+
+Source = WordList | Prose
+
+
+def read_source(path: Path) -> Source:
+    """Load one corpus file as a word list or prose (see the module docstring)."""
+    if not path.is_file():
+        raise OcrpipeError(f"--corpus {path}: no such file; check the path")
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise OcrpipeError(f"--corpus {path}: not UTF-8 text (byte {e.start}); convert it to UTF-8") from None
+    except OSError as e:
+        raise OcrpipeError(f"--corpus {path}: cannot be read ({e.strerror})") from None
+    lines = [t for t in (normalize(line) for line in raw.splitlines()) if t]
+    if not lines:
+        raise OcrpipeError(f"--corpus {path}: has no text; give a file with words or sentences")
+    if all(" " not in t for t in lines):
+        return WordList(path.name, sorted(set(lines)))
+    return Prose(path.name, lines)
+
+
+class Corpus:
+    """All text sources of a run and the mixture they are sampled in."""
+
+    def __init__(self, sources: Sequence[Source], codes_fraction: float) -> None:
+        self.sources = list(sources)
+        self.codes_fraction = codes_fraction
+        self._codes_words = next((s.words for s in self.sources if isinstance(s, WordList)), [])
+
+    @classmethod
+    def load(cls, paths: Sequence[str | Path], codes_fraction: float) -> Corpus:
+        if not paths:
+            raise OcrpipeError("no --corpus given; name at least one text file")
+        return cls([read_source(Path(p)) for p in paths], codes_fraction)
+
+    def characters(self) -> set[str]:
+        """Every character a sampled line can contain (capitals included, for caps fonts)."""
+        chars = set(codes.ALPHABET)
+        for source in self.sources:
+            for entry in source.entries():
+                chars.update(entry)
+            if isinstance(source, Prose):
+                chars |= TYPOGRAPHIC
+        return chars | {c.upper() for c in chars if len(c.upper()) == 1}
+
+    def entries_with(self, chars: Iterable[str]) -> dict[str, int]:
+        """Per source, how many entries (words or paragraphs) contain any of `chars`."""
+        bad = set(chars)
+        return {s.name: sum(1 for e in s.entries() if not bad.isdisjoint(e)) for s in self.sources}
+
+    def drop_entries_with(self, chars: Iterable[str]) -> None:
+        """Remove every word or paragraph containing any of `chars`."""
+        bad = set(chars)
+        for source in self.sources:
+            source.keep([e for e in source.entries() if bad.isdisjoint(e)])
+        empty = [s.name for s in self.sources if not s.entries()]
+        if empty:
+            raise OcrpipeError(f"--corpus {empty[0]}: no text is left once lines with characters no font "
+                               "draws are dropped; add fonts that cover it")
+        self._codes_words = next((s.words for s in self.sources if isinstance(s, WordList)), [])
+
+    def disable_typesetting(self) -> None:
+        for source in self.sources:
+            if isinstance(source, Prose):
+                source.typeset_fraction = 0.0
+
+    def sample(self, rng: random.Random, min_words: int, max_words: int) -> str:
+        """One line of text: NFC, single spaces, never empty."""
+        n = rng.randint(min_words, max_words)
+        if not self.sources or rng.random() < self.codes_fraction:
+            text = codes.line(rng, self._codes_words, n)
+        else:
+            text = rng.choice(self.sources).sample(rng, n)
+        return normalize(text)

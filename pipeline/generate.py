@@ -1,0 +1,262 @@
+"""`ocrpipe generate`: text-line images and labels with trdg, deterministic, parallel, resumable.
+
+The lines of each split are cut into fixed chunks of CHUNK_LINES indices. A chunk is the
+unit of work handed to a worker, of resumption (a finished chunk leaves a part file in
+`labels/.parts/`; a rerun skips it) and of fan-out (`--shard K/N` makes every N-th chunk).
+When every chunk of the run is there, the parts are merged into `labels/<split>.tsv` and
+the manifest section is marked done.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from pipeline import __version__
+from pipeline.config import GenerateConfig, to_dict
+from pipeline.corpus import TYPOGRAPHIC, Corpus
+from pipeline.errors import Interrupted, OcrpipeError
+from pipeline.fonts import Font, load_fonts
+from pipeline.fsutil import (atomic_write_json, atomic_write_text, ensure_writable_dir, json_digest,
+                             relative_to, sha256_file)
+from pipeline.lines import LABEL_COLUMNS, SPLITS, LineMaker, derive_seed
+from pipeline.manifest import Manifest
+from pipeline.progress import bar
+from pipeline.results import GenerateResult
+
+CHUNK_LINES = 100
+
+
+@dataclass(frozen=True)
+class Chunk:
+    split: str
+    start: int
+    stop: int
+    ordinal: int        # position among all chunks of the run; decides its shard
+
+    @property
+    def key(self) -> str:
+        return f"{self.split}-{self.start // CHUNK_LINES:06d}"
+
+
+@dataclass
+class GenerateOutcome:
+    status: str                     # "done", "partial" (other shards pending) or "up-to-date"
+    result: GenerateResult | None   # when done or up to date
+    made: int                       # lines rendered by this invocation
+    seconds: float
+    workers: int
+    chunks_done: int
+    chunks_total: int
+    dropped_entries: dict[str, int]  # corpus entries left out for characters no font draws
+
+
+def split_sizes(config: GenerateConfig) -> dict[str, int]:
+    val = round(config.count * config.val_fraction)
+    test = round(config.count * config.test_fraction)
+    return {"train": config.count - val - test, "val": val, "test": test}
+
+
+def plan_chunks(sizes: dict[str, int]) -> list[Chunk]:
+    chunks = []
+    for split in SPLITS:
+        for start in range(0, sizes[split], CHUNK_LINES):
+            chunks.append(Chunk(split, start, min(start + CHUNK_LINES, sizes[split]), len(chunks)))
+    return chunks
+
+
+def _describe(chars: set[str]) -> str:
+    shown = "".join(sorted(chars)[:12])
+    return repr(shown) + (f" and {len(chars) - 12} more" if len(chars) > 12 else "")
+
+
+def prepare(config: GenerateConfig, run_dir: Path) -> tuple[LineMaker, dict[str, Any], dict[str, int]]:
+    """Load and check every input; returns the line maker, the manifest inputs and the
+    number of corpus entries dropped per file. Raises OcrpipeError before anything is written."""
+    corpus = Corpus.load(config.corpus, config.codes_fraction)
+    fonts = load_fonts(config.fonts, corpus.characters())
+    usable = [f for f in fonts if not (f.caps_only and config.caps_fonts == "skip")]
+    if not usable:
+        raise OcrpipeError("every font given draws only capitals and --caps-fonts is skip; "
+                           "add ordinary fonts or use --caps-fonts upper")
+    drawable = frozenset().union(*(f.drawable for f in usable))
+
+    written = {ch for source in corpus.sources for entry in source.entries() for ch in entry}
+    uncovered = {ch for ch in written - drawable if not ch.isspace()}
+    dropped: dict[str, int] = {}
+    if uncovered:
+        dropped = {k: v for k, v in corpus.entries_with(uncovered).items() if v}
+        where = ", ".join(f"{n} in {name}" for name, n in dropped.items())
+        if not config.skip_uncovered:
+            raise OcrpipeError(f"no font given draws {_describe(uncovered)} used by {sum(dropped.values())} corpus "
+                               f"entries ({where}); add a font that covers them to --fonts or drop those entries "
+                               "with --skip-uncovered")
+        corpus.drop_entries_with(uncovered)
+    if not TYPOGRAPHIC <= drawable:
+        corpus.disable_typesetting()
+
+    families = sorted({f.family for f in usable})
+    held: set[str] = set()
+    if config.holdout_fonts:
+        if config.holdout_fonts >= len(families):
+            raise OcrpipeError(f"--holdout-fonts {config.holdout_fonts}: only {len(families)} font families "
+                               "are given; keep at least one for training")
+        held = set(random.Random(derive_seed(config.seed, "holdout")).sample(families, config.holdout_fonts))
+    seen = [f for f in usable if f.family not in held]
+    test_fonts = [f for f in usable if f.family in held] or seen
+    maker = LineMaker(config, corpus, {"train": seen, "val": seen, "test": test_fonts}, run_dir)
+
+    inputs = {
+        "fonts": [{"path": relative_to(f.path, run_dir), "sha256": sha256_file(f.path), "family": f.family,
+                   "caps_only": f.caps_only} for f in fonts],
+        "corpus": [{"path": relative_to(Path(p), run_dir), "sha256": sha256_file(Path(p)),
+                    "kind": type(s).__name__.lower(), "entries": len(s.entries())}
+                   for p, s in zip(config.corpus, corpus.sources)],
+        "holdout_families": sorted(held),
+        "dropped_uncovered": dropped,
+    }
+    inputs["fingerprint"] = json_digest({
+        "version": __version__,
+        "config": {k: v for k, v in config.output_fields().items() if k not in ("fonts", "corpus")},
+        "fonts": [f["sha256"] for f in inputs["fonts"]],
+        "corpus": [c["sha256"] for c in inputs["corpus"]],
+    })
+    return maker, inputs, dropped
+
+
+# -- workers ------------------------------------------------------------------------------
+_MAKER: LineMaker | None = None
+
+
+def _init_worker(maker: LineMaker) -> None:
+    global _MAKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and stops the pool
+    _MAKER = maker
+
+
+def _run_chunk(chunk: Chunk) -> tuple[Chunk, dict[str, Any]]:
+    assert _MAKER is not None
+    return chunk, _MAKER.make_range(chunk.split, chunk.start, chunk.stop)
+
+
+def _execute(maker: LineMaker, chunks: list[Chunk], workers: int) -> Iterator[tuple[Chunk, dict[str, Any]]]:
+    if workers <= 1:
+        _init_worker(maker)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        yield from map(_run_chunk, chunks)
+        return
+    # fork shares the loaded corpus and fonts with the workers at no cost; spawn pickles them.
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(maker,))
+    try:
+        yield from pool.imap_unordered(_run_chunk, chunks)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+# -- the stage ------------------------------------------------------------------------------
+def run(config: GenerateConfig, run_dir: Path, force: bool = False,
+        show_progress: bool | None = None) -> GenerateOutcome:
+    config.validate()
+    k, n = config.shard_pair()
+    maker, inputs, dropped = prepare(config, run_dir)
+    manifest = Manifest(run_dir)
+    ensure_writable_dir(run_dir, "run directory")
+    parts = run_dir / "labels" / ".parts"
+    stamp = parts / "fingerprint.json"
+    fingerprint = inputs["fingerprint"]
+    existing = manifest.stage("generate")
+    sizes = split_sizes(config)
+    chunks = plan_chunks(sizes)
+
+    if existing and existing.status == "done" and not force:
+        if existing.inputs.get("fingerprint") == fingerprint:
+            result = GenerateResult.from_dict(existing.result)
+            if result.verify(run_dir) is None:
+                return GenerateOutcome("up-to-date", result, 0, 0.0, 0, len(chunks), len(chunks), dropped)
+        else:
+            raise OcrpipeError(f"{run_dir} already holds a finished generate made with other settings or inputs; "
+                               "pass --force to replace it, or choose another --run")
+    old_stamp = json.loads(stamp.read_text())["fingerprint"] if stamp.exists() else None
+    if old_stamp and old_stamp != fingerprint and not force:
+        raise OcrpipeError(f"{run_dir} holds an unfinished generate made with other settings or inputs; rerun it "
+                           "with the same options to resume, pass --force to start over, or choose another --run")
+    if force or (existing and existing.status == "done"):
+        for sub in ("images", "labels"):
+            shutil.rmtree(run_dir / sub, ignore_errors=True)
+    parts.mkdir(parents=True, exist_ok=True)
+    if not stamp.exists():
+        atomic_write_json(stamp, {"fingerprint": fingerprint})
+
+    mine = [c for c in chunks if c.ordinal % n == k - 1]
+    todo = [c for c in mine if not (parts / f"{c.key}.json").exists()]
+    workers = max(1, min(config.workers or available_cores(), len(todo)))
+    manifest.begin("generate", to_dict(config), inputs)
+    start, made = time.perf_counter(), 0
+    progress = bar(sum(c.stop - c.start for c in todo), "generate", enabled=show_progress)
+    try:
+        for chunk, outcome in _execute(maker, todo, workers):
+            atomic_write_json(parts / f"{chunk.key}.json", outcome, durable=False)
+            made += len(outcome["rows"])
+            progress.update(chunk.stop - chunk.start)
+    except KeyboardInterrupt:
+        manifest.fail("generate", "interrupted; rerun the same command to resume")
+        raise Interrupted(f"generate interrupted after {made} new lines; rerun the same command to resume") from None
+    except OcrpipeError as e:
+        manifest.fail("generate", str(e))
+        raise
+    finally:
+        progress.close()
+    seconds = time.perf_counter() - start
+
+    done = sum(1 for c in chunks if (parts / f"{c.key}.json").exists())
+    if done < len(chunks):
+        manifest.finish("generate", {"chunks_done": done, "chunks_total": len(chunks)}, status="partial")
+        return GenerateOutcome("partial", None, made, seconds, workers, done, len(chunks), dropped)
+    result = _merge(run_dir, parts, chunks, sizes, config.height, made, seconds)
+    manifest.finish("generate", result.to_dict())
+    shutil.rmtree(parts, ignore_errors=True)
+    return GenerateOutcome("done", result, made, seconds, workers, done, len(chunks), dropped)
+
+
+def _merge(run_dir: Path, parts: Path, chunks: list[Chunk], sizes: dict[str, int], height: int,
+           made: int, seconds: float) -> GenerateResult:
+    """Join the chunk parts into one labels file per split and sum up what they say."""
+    splits: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, dict[str, int]] = {}
+    examples: dict[str, list[str]] = {}
+    fonts: Counter[str] = Counter()
+    for split in (s for s in SPLITS if sizes[s]):
+        rows, reasons = [], Counter()
+        for chunk in (c for c in chunks if c.split == split):
+            part = json.loads((parts / f"{chunk.key}.json").read_text(encoding="utf-8"))
+            rows.extend(part["rows"])
+            reasons.update(part["skipped"])
+            for reason, few in part["examples"].items():
+                examples.setdefault(reason, []).extend(few[: 3 - len(examples.get(reason, []))])
+        fonts.update(row["font"] for row in rows)
+        labels = run_dir / "labels" / f"{split}.tsv"
+        lines = ["\t".join(LABEL_COLUMNS)] + ["\t".join(row[c] for c in LABEL_COLUMNS) for row in rows]
+        atomic_write_text(labels, "\n".join(lines) + "\n", durable=True)
+        splits[split] = {"count": len(rows), "labels": f"labels/{split}.tsv", "labels_sha256": sha256_file(labels),
+                         "images": f"images/{split}"}
+        skipped[split] = dict(reasons)
+    return GenerateResult(splits=splits, skipped=skipped, examples=examples, fonts=dict(sorted(fonts.items())),
+                          height=height, lines_per_s=round(made / seconds, 1) if seconds else 0.0,
+                          seconds=round(seconds, 2))

@@ -1,0 +1,69 @@
+"""Typed stage results: what a finished stage records in the manifest for the next one."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pipeline.fsutil import sha256_file
+
+
+class StageResult:
+    """Base of the per-stage results: plain JSON-able fields, a check, a one-line summary."""
+
+    stage: ClassVar[str] = ""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):  # type: ignore[no-untyped-def]
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def verify(self, run_dir: Path) -> str | None:
+        """A description of how the outputs on disk differ from this record, or None."""
+        return None
+
+    def summary(self) -> str:
+        return ""
+
+
+def _changed_file(run_dir: Path, rel: str, sha256: str) -> str | None:
+    path = run_dir / rel
+    if not path.is_file():
+        return f"{rel} is missing"
+    if sha256_file(path) != sha256:
+        return f"{rel} has other content (hash mismatch)"
+    return None
+
+
+@dataclass
+class GenerateResult(StageResult):
+    stage: ClassVar[str] = "generate"
+
+    # split -> {"count": n, "labels": "labels/train.tsv", "labels_sha256": ..., "images": "images/train"}
+    splits: dict[str, dict[str, Any]]
+    # split -> reason -> count of line indices that produced no image (and no label)
+    skipped: dict[str, dict[str, int]]
+    examples: dict[str, list[str]]   # reason -> a few examples, for people
+    fonts: dict[str, int]            # font file name -> lines rendered with it
+    height: int
+    lines_per_s: float               # of the last invocation (what was rendered then)
+    seconds: float
+
+    def verify(self, run_dir: Path) -> str | None:
+        for info in self.splits.values():
+            problem = _changed_file(run_dir, info["labels"], info["labels_sha256"])
+            if problem:
+                return problem
+        return None
+
+    def summary(self) -> str:
+        counts = " / ".join(f"{info['count']} {split}" for split, info in self.splits.items())
+        skipped = sum(n for reasons in self.skipped.values() for n in reasons.values())
+        return f"{counts} lines" + (f", {skipped} skipped" if skipped else "")
+
+
+RESULT_TYPES: dict[str, type[StageResult]] = {cls.stage: cls for cls in (GenerateResult,)}

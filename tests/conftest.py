@@ -1,0 +1,52 @@
+"""Shared fixtures: small real inputs (bundled fonts, tiny corpora) and a CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from click.testing import CliRunner, Result
+
+from pipeline.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+FONTS = ROOT / "fonts"
+SMALL_FONTS = [FONTS / "LiberationSerif-Regular.ttf", FONTS / "DejaVuSans-Bold.ttf",
+               FONTS / "texgyrecursor-regular.otf"]
+
+PROSE = """It is a truth universally acknowledged, that a single man in possession of a good fortune must be in want of a wife.
+The interpreter prints an error message and a stack trace; in interactive mode, it then returns to the primary prompt.
+Typing the interrupt character (usually Control-C or Delete) cancels the input and returns to the prompt.
+"My dear Mr. Bennet," said his lady to him one day, "have you heard that Netherfield Park is let at last?"
+Version 3.11 added 42 new functions, 7 modules and about 1,250 tests in 2022.
+"""
+WORDS = "\n".join("apple banana cherry delta echo foxtrot golf hotel india juliet kilo lima mike november "
+                  "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu".split())
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> list[Path]:
+    prose, words = tmp_path / "prose.txt", tmp_path / "words.txt"
+    prose.write_text(PROSE, encoding="utf-8")
+    words.write_text(WORDS + "\n", encoding="utf-8")
+    return [prose, words]
+
+
+@pytest.fixture
+def run_cli() -> Callable[..., Result]:
+    """Invoke `ocrpipe ARGS...`; returns click's Result (exit_code, output)."""
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def generate_args(run: Path, corpus: list[Path], *extra: str, count: int = 40) -> list[str]:
+    args = ["generate", "--run", str(run), "--count", str(count), "--max-words", "4", "--no-progress"]
+    for font in SMALL_FONTS:
+        args += ["--fonts", str(font)]
+    for c in corpus:
+        args += ["--corpus", str(c)]
+    return args + list(extra)
