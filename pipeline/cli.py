@@ -59,6 +59,7 @@ def cli(ctx: click.Context, run: Path | None) -> None:
 
     \b
     ocrpipe generate   render text-line images with trdg
+    ocrpipe pack       height-normalize them into LMDB shards
     ocrpipe status     what each stage of a run did
     """
     ctx.ensure_object(dict)
@@ -143,6 +144,53 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
         for reason, n in reasons.items():
             click.echo(f"skipped {n} {split} lines: {reason} (e.g. {result.examples[reason][0]})")
     click.echo(f"fonts used: {len(result.fonts)} files")
+
+
+@cli.command()
+@click.option("--height", type=click.IntRange(8), default=32, show_default=True,
+              help="Line height the model sees (a multiple of 4).")
+@click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True,
+              help="1: grayscale; 3: keep colour.")
+@click.option("--max-width", type=click.IntRange(8), default=None,
+              help="Widest line kept, px after resizing; wider ones are counted  [default: 50 x height]")
+@click.option("--shard-size", type=click.IntRange(1), default=10_000, show_default=True, help="Lines per shard.")
+@click.option("--workers", type=click.IntRange(0), default=0, help="Processes  [default: one per core]")
+@click.option("--charset", type=click.Path(dir_okay=False), default=None,
+              help="Charset file (charset.json, or a text file of characters)  [default: the training labels']")
+@click.option("--from-folder", type=click.Path(file_okay=False), default=None,
+              help="Import a folder: images with labels.tsv, or images named by their text.")
+@click.option("--from-lmdb", type=click.Path(), default=None,
+              help="Import a scene-text LMDB (num-samples, image-%09d, label-%09d).")
+@click.option("--split", default=None, help="Split an import goes to  [default: test]")
+@click.option("--force", is_flag=True, help="Pack even if the upstream changed, and redo complete shards.")
+@progress_option
+@with_run
+def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any) -> None:
+    """Pack line images into height-normalized LMDB shards."""
+    from pipeline import pack as stage
+    from pipeline.config import PackConfig
+
+    options["channels"] = int(options["channels"])
+    outcome = stage.run(PackConfig(**options), run_dir, force=force, show_progress=show_progress)
+    result = outcome.result
+    if outcome.status == "up-to-date":
+        click.echo(f"pack is up to date in {run_dir}: {result.summary()} (--force to redo)")
+        return
+    rate = f", {outcome.lines / outcome.seconds:.0f} lines/s" if outcome.lines and outcome.seconds else ""
+    reused = f", {outcome.reused_shards} complete shards kept" if outcome.reused_shards else ""
+    click.echo(f"packed {outcome.lines} lines in {outcome.seconds:.1f} s{rate}{reused}")
+    from pipeline.results import ordered
+
+    for split, info in ordered({s: result.splits[s] for s in outcome.packed_splits}):
+        click.echo(f"{split}: {info['count']} lines in {len(info['shards'])} shards under "
+                   f"{run_dir / 'shards' / split}, mean width {info['mean_width']} px, widest {info['max_width']} px")
+        for reason, n in info["skipped"].items():
+            click.echo(f"  skipped {n}: {reason} (e.g. {info['examples'][reason][0]})")
+        if info["skipped_chars"]:
+            chars = sorted(info["skipped_chars"].items(), key=lambda kv: -kv[1])[:10]
+            click.echo("  characters outside the charset: " + ", ".join(f"{c!r} x{n}" for c, n in chars))
+    click.echo(f"charset: {result.charset['size'] - 1} characters + blank ({result.charset['source']}), "
+               f"{run_dir / 'charset.json'}")
 
 
 def _when(record: Any) -> str:

@@ -74,3 +74,34 @@ def to_dict(config: Any) -> dict[str, Any]:
     """A config as plain JSON-able values (tuples as lists)."""
     return {f.name: (list(v) if isinstance(v := getattr(config, f.name), tuple) else v)
             for f in dataclasses.fields(config)}
+
+
+@dataclass(frozen=True)
+class PackConfig:
+    height: int = 32                       # line height the model sees
+    channels: int = 1                      # 1: grayscale; 3: keep colour
+    max_width: int | None = None           # None: 50 x height (1600 px at 32, ~200 characters)
+    shard_size: int = 10_000               # lines per LMDB shard
+    workers: int = 0                       # 0: one per available core
+    charset: str | None = None             # a charset file; default: built from the training labels
+    from_folder: str | None = None         # import a folder instead of the generate result
+    from_lmdb: str | None = None           # import a scene-text LMDB instead
+    split: str | None = None               # the split an import goes to (default: test)
+
+    def width_cap(self) -> int:
+        return self.max_width or 50 * self.height
+
+    def import_split(self) -> str:
+        return self.split or "test"
+
+    def validate(self) -> None:
+        if self.from_folder and self.from_lmdb:
+            raise OcrpipeError("--from-folder and --from-lmdb: give one source per pack")
+        if self.split and not (self.from_folder or self.from_lmdb):
+            raise OcrpipeError("--split names the split of an import; use it with --from-folder or --from-lmdb")
+        if self.split and not self.split.replace("-", "").replace("_", "").isalnum():
+            raise OcrpipeError(f"--split {self.split!r}: use letters, digits, - and _ only")
+        if self.channels not in (1, 3):
+            raise OcrpipeError(f"--channels {self.channels}: use 1 (grayscale) or 3 (colour)")
+        if self.height < 8 or self.height % 4:
+            raise OcrpipeError(f"--height {self.height}: use a multiple of 4, at least 8 (32 is the default)")

@@ -161,17 +161,19 @@ class Manifest:
         return doc
 
     def begin(self, name: str, config: dict[str, Any], inputs: dict[str, Any] | None = None,
-              result: dict[str, Any] | None = None) -> None:
-        """Mark `name` running with its effective config; records which upstream it reads."""
+              result: dict[str, Any] | None = None, upstream: dict[str, str] | None = None) -> None:
+        """Mark `name` running with its effective config; records which upstream result it
+        reads (`upstream` keeps a record made earlier, for a stage that adds to its result)."""
 
         def change(doc: dict[str, Any]) -> None:
-            upstream = {}
             up = UPSTREAM.get(name)
-            if up and up in doc["stages"]:
-                upstream[up] = json_digest(doc["stages"][up].get("result", {}))
+            if upstream is None and up and up in doc["stages"]:
+                recorded = {up: json_digest(doc["stages"][up].get("result", {}))}
+            else:
+                recorded = dict(upstream or {})
             doc["stages"][name] = StageRecord(
                 status="running", config=config, inputs=inputs or {}, result=result or {},
-                upstream=upstream, started=now(), git_revision=git_revision()).__dict__
+                upstream=recorded, started=now(), git_revision=git_revision()).__dict__
 
         self.update(change)
 

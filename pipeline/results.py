@@ -61,9 +61,64 @@ class GenerateResult(StageResult):
         return None
 
     def summary(self) -> str:
-        counts = " / ".join(f"{info['count']} {split}" for split, info in self.splits.items())
+        counts = " / ".join(f"{info['count']} {split}" for split, info in ordered(self.splits))
         skipped = sum(n for reasons in self.skipped.values() for n in reasons.values())
         return f"{counts} lines" + (f", {skipped} skipped" if skipped else "")
 
 
-RESULT_TYPES: dict[str, type[StageResult]] = {cls.stage: cls for cls in (GenerateResult,)}
+
+
+def _changed_shard(run_dir: Path, shard: dict[str, Any]) -> str | None:
+    """Cheap first (size, modification time); the content hash only when those moved."""
+    path = run_dir / shard["path"]
+    if not path.is_file():
+        return f"{shard['path']} is missing"
+    stat = path.stat()
+    if stat.st_size != shard["bytes"]:
+        return f"{shard['path']} has another size"
+    if stat.st_mtime_ns != shard["mtime_ns"] and sha256_file(path) != shard["sha256"]:
+        return f"{shard['path']} has other content (hash mismatch)"
+    return None
+
+
+@dataclass
+class PackResult(StageResult):
+    stage: ClassVar[str] = "pack"
+
+    # split -> {"source", "count", "shards": [{"path", "count", "sha256", "bytes", "mtime_ns"}],
+    #           "skipped": {reason: n}, "skipped_chars": {char: n}, "examples": {reason: [...]},
+    #           "width_histogram": {"0-63": n, ...}, "mean_width", "max_width"}
+    splits: dict[str, dict[str, Any]]
+    charset: dict[str, Any]          # {"path": "charset.json", "sha256", "size", "source"}
+    height: int
+    channels: int
+    lines_per_s: float
+    seconds: float
+
+    def verify(self, run_dir: Path) -> str | None:
+        problem = _changed_file(run_dir, self.charset["path"], self.charset["file_sha256"])
+        if problem:
+            return problem
+        for info in self.splits.values():
+            for shard in info["shards"]:
+                problem = _changed_shard(run_dir, shard)
+                if problem:
+                    return problem
+        return None
+
+    def shard_paths(self, run_dir: Path, split: str) -> list[Path]:
+        return [run_dir / s["path"] for s in self.splits[split]["shards"]]
+
+    def summary(self) -> str:
+        counts = " / ".join(f"{info['count']} {split}" for split, info in ordered(self.splits))
+        skipped = sum(n for info in self.splits.values() for n in info["skipped"].values())
+        shards = sum(len(info["shards"]) for info in self.splits.values())
+        return f"{counts} lines in {shards} shards" + (f", {skipped} skipped" if skipped else "")
+
+
+def ordered(splits: dict[str, Any]) -> list[tuple[str, Any]]:
+    order = {"train": 0, "val": 1, "test": 2}
+    return sorted(splits.items(), key=lambda kv: (order.get(kv[0], 3), kv[0]))
+
+
+RESULT_TYPES: dict[str, type[StageResult]] = {cls.stage: cls for cls in (GenerateResult, PackResult)}

@@ -1,0 +1,308 @@
+"""`ocrpipe pack`: line images to height-normalized LMDB shards, honest about what is dropped.
+
+Input: the generate result of the run (every split), or an import (`--from-folder`,
+`--from-lmdb`) into one named split. Each line is decoded, made grayscale (or RGB), resized
+to the model height, checked, and stored raw. A line is skipped, counted by reason with
+examples, when its image cannot be read, its label is empty or has characters outside the
+charset (counted per character), it is wider than the cap, or its label cannot fit its width
+under CTC. Shards are cut from the input in order, so a rerun after an interruption keeps
+every complete shard and makes the rest.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from pipeline.charset import Charset, ctc_frames, ctc_min_frames
+from pipeline.config import PackConfig, to_dict
+from pipeline.errors import Interrupted, OcrpipeError
+from pipeline.fsutil import atomic_write_json, ensure_writable_dir, json_digest, relative_to, sha256_file
+from pipeline.manifest import Manifest
+from pipeline.preprocess import BadImage, decode, normalize
+from pipeline.progress import bar
+from pipeline.results import GenerateResult, PackResult
+from pipeline.shards import FORMAT, ShardWriter, read_meta
+from pipeline.sources import Sample, from_folder, from_generate, from_lmdb
+
+HISTOGRAM_BIN = 64   # px per bin of the width histogram
+EXAMPLES = 3         # examples kept per skip reason
+
+
+@dataclass
+class Line:
+    """What a worker makes of one sample: pixels, or the reason it was skipped."""
+
+    source: str
+    label: str
+    font: str
+    pixels: np.ndarray | None = None
+    reason: str = ""
+    detail: str = ""
+    chars: str = ""
+
+
+@dataclass
+class Stats:
+    kept: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    skipped_chars: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    histogram: Counter = field(default_factory=Counter)
+    width_sum: int = 0
+    max_width: int = 0
+
+    def add(self, line: Line) -> None:
+        if line.pixels is None:
+            self.skipped[line.reason] += 1
+            self.skipped_chars.update(line.chars)
+            few = self.examples.setdefault(line.reason, [])
+            if len(few) < EXAMPLES:
+                few.append(f"{line.source}: {line.detail}")
+            return
+        width = int(line.pixels.shape[1])
+        self.kept += 1
+        self.width_sum += width
+        self.max_width = max(self.max_width, width)
+        lo = width // HISTOGRAM_BIN * HISTOGRAM_BIN
+        self.histogram[f"{lo}-{lo + HISTOGRAM_BIN - 1}"] += 1
+
+    def merge(self, other: dict[str, Any]) -> None:
+        self.kept += other["kept"]
+        self.skipped.update(other["skipped"])
+        self.skipped_chars.update(other["skipped_chars"])
+        for reason, few in other["examples"].items():
+            mine = self.examples.setdefault(reason, [])
+            mine.extend(few[: EXAMPLES - len(mine)])
+        self.histogram.update(other["histogram"])
+        self.width_sum += other["width_sum"]
+        self.max_width = max(self.max_width, other["max_width"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kept": self.kept, "skipped": dict(self.skipped), "skipped_chars": dict(self.skipped_chars),
+                "examples": self.examples, "histogram": dict(self.histogram), "width_sum": self.width_sum,
+                "max_width": self.max_width}
+
+
+# -- the per-line work (in worker processes) ----------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(height: int, channels: int, cap: int, charset: Charset) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER.update(height=height, channels=channels, cap=cap, charset=charset)
+
+
+def clean_label(label: str) -> str:
+    """NFC, and whitespace as it shows in an image: single spaces, none at the ends."""
+    return " ".join(unicodedata.normalize("NFC", label).split())
+
+
+def process(sample: Sample) -> Line:
+    height, channels, cap, charset = (_WORKER[k] for k in ("height", "channels", "cap", "charset"))
+    label = clean_label(sample.label)
+    line = Line(sample.source, label, sample.font)
+    if not label:
+        line.reason, line.detail = "empty_label", "no text"
+        return line
+    missing = charset.missing(label)
+    if missing:
+        line.reason, line.detail = "outside_charset", f"{''.join(sorted(missing))!r} in {label[:60]!r}"
+        line.chars = "".join(c for c in label if c in missing)
+        return line
+    try:
+        pixels = normalize(decode(sample.read()), height, channels)
+    except FileNotFoundError:
+        line.reason, line.detail = "missing_image", "no such file"
+        return line
+    except (BadImage, OSError) as e:
+        line.reason, line.detail = "unreadable_image", str(e)[:120]
+        return line
+    width = pixels.shape[1]
+    if width > cap:
+        line.reason, line.detail = "too_wide", f"{width} px at height {height} (cap {cap}, --max-width)"
+    elif ctc_frames(width) < ctc_min_frames(label):
+        line.reason = "label_too_long_for_width"
+        line.detail = f"{ctc_min_frames(label)} CTC frames needed, {ctc_frames(width)} in {width} px: {label[:60]!r}"
+    else:
+        line.pixels = pixels
+    return line
+
+
+def _lines(samples: list[Sample], workers: int, init_args: tuple) -> Iterator[Line]:
+    """Processed samples, in input order (so shards do not depend on the worker count)."""
+    if workers <= 1 or len(samples) < 64:
+        _init_worker(*init_args)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        yield from map(process, samples)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    pool = ctx.Pool(workers, initializer=_init_worker, initargs=init_args)
+    try:
+        yield from pool.imap(process, samples, chunksize=32)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+# -- the stage -----------------------------------------------------------------------------
+@dataclass
+class PackOutcome:
+    status: str                         # "done" or "up-to-date"
+    result: PackResult
+    packed_splits: list[str]
+    lines: int                          # lines processed by this invocation
+    seconds: float
+    reused_shards: int
+
+
+def _inputs(config: PackConfig, manifest: Manifest, run_dir: Path, force: bool
+            ) -> tuple[dict[str, list[Sample]], dict[str, str], str]:
+    """Samples per split, a digest of each split's source, and a description of the source."""
+    if config.from_folder:
+        samples = from_folder(Path(config.from_folder))
+        listing = [(s.source, s.label) for s in samples]
+        return ({config.import_split(): samples}, {config.import_split(): json_digest(listing)},
+                f"folder {config.from_folder}")
+    if config.from_lmdb:
+        path = Path(config.from_lmdb)
+        samples = from_lmdb(path)
+        stat = path.stat()
+        digest = json_digest([str(path.resolve()), stat.st_size, stat.st_mtime_ns, len(samples)])
+        return {config.import_split(): samples}, {config.import_split(): digest}, f"lmdb {config.from_lmdb}"
+    generated = manifest.require("generate", GenerateResult, force=force)
+    samples = from_generate(run_dir, generated, check_hashes=not force)
+    digests = {split: info["labels_sha256"] for split, info in generated.splits.items()}
+    return samples, digests, "generate"
+
+
+def _charset(config: PackConfig, run_dir: Path, inputs: dict[str, list[Sample]], importing: bool
+             ) -> tuple[Charset, str]:
+    if config.charset:
+        return Charset.load(Path(config.charset)), f"--charset {config.charset}"
+    existing = run_dir / "charset.json"
+    if importing and existing.is_file():
+        return Charset.load(existing), "the run's charset.json"
+    basis = "train" if "train" in inputs else next(iter(inputs))
+    charset = Charset.build(clean_label(s.label) for s in inputs[basis])
+    if not charset.chars:
+        raise OcrpipeError(f"the {basis} labels have no characters; nothing to pack")
+    return charset, f"{basis} labels"
+
+
+def run(config: PackConfig, run_dir: Path, force: bool = False, show_progress: bool | None = None) -> PackOutcome:
+    config.validate()
+    manifest = Manifest(run_dir)
+    importing = bool(config.from_folder or config.from_lmdb)
+    inputs, source_digests, source = _inputs(config, manifest, run_dir, force)
+    charset, charset_source = _charset(config, run_dir, inputs, importing)
+    cap = config.width_cap()
+    previous = manifest.stage("pack")
+
+    fingerprints = {split: json_digest({"format": FORMAT, "height": config.height, "channels": config.channels,
+                                        "cap": cap, "charset": charset.sha256(), "source": source_digests[split],
+                                        "shard_size": config.shard_size, "split": split})
+                    for split in inputs}
+    if previous and previous.status == "done" and not force and not importing:
+        done = PackResult.from_dict(previous.result)
+        if (all(done.splits.get(s, {}).get("fingerprint") == f for s, f in fingerprints.items())
+                and manifest.stale_reason("pack") is None and done.verify(run_dir) is None):
+            return PackOutcome("up-to-date", done, [], 0, 0.0, 0)
+
+    ensure_writable_dir(run_dir / "shards", "shard directory")
+    keep_upstream = previous.upstream if (importing and previous) else None
+    earlier = previous.result if previous else {}     # kept in the record until this run finishes
+    manifest.begin("pack", to_dict(config), {"source": source, "charset": charset_source,
+                                             "source_digests": source_digests},
+                   result=earlier, upstream=keep_upstream)
+    workers = config.workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    start = time.perf_counter()
+    processed = reused = 0
+    progress = bar(sum(len(v) for v in inputs.values()), "pack", enabled=show_progress)
+    splits: dict[str, dict[str, Any]] = {}
+    try:
+        for split, samples in inputs.items():
+            info, made, kept = _pack_split(run_dir, split, samples, source, config, charset, cap,
+                                           fingerprints[split], force, workers, progress)
+            splits[split] = info
+            processed += made
+            reused += kept
+    except KeyboardInterrupt:
+        manifest.fail("pack", "interrupted; rerun the same command to resume")
+        raise Interrupted("pack interrupted; rerun the same command to resume (complete shards are kept)") from None
+    except OcrpipeError as e:
+        manifest.fail("pack", str(e))
+        raise
+    finally:
+        progress.close()
+    seconds = time.perf_counter() - start
+
+    atomic_write_json(run_dir / "charset.json", charset.to_dict())
+    if earlier.get("charset", {}).get("sha256") == charset.sha256():
+        # Other splits packed earlier with the same charset stay (e.g. an import next to generate's).
+        splits = {**{s: i for s, i in earlier.get("splits", {}).items() if s not in splits}, **splits}
+    result = PackResult(
+        splits=splits,
+        charset={"path": "charset.json", "sha256": charset.sha256(), "size": len(charset), "source": charset_source,
+                 "file_sha256": sha256_file(run_dir / "charset.json"), "chars": "".join(charset.chars)},
+        height=config.height, channels=config.channels,
+        lines_per_s=round(processed / seconds, 1) if seconds and processed else 0.0, seconds=round(seconds, 2))
+    manifest.finish("pack", result.to_dict())
+    return PackOutcome("done", result, list(inputs), processed, seconds, reused)
+
+
+def _pack_split(run_dir: Path, split: str, samples: list[Sample], source: str, config: PackConfig,
+                charset: Charset, cap: int, fingerprint: str, force: bool, workers: int, progress: Any
+                ) -> tuple[dict[str, Any], int, int]:
+    folder = run_dir / "shards" / split
+    folder.mkdir(parents=True, exist_ok=True)
+    size = config.shard_size
+    parts = [samples[i:i + size] for i in range(0, len(samples), size)] or [[]]
+    stats, shards, processed, reused = Stats(), [], 0, 0
+    wanted = set()
+    for k, part in enumerate(parts):
+        path = folder / f"shard-{k:05d}.lmdb"
+        wanted.add(path.name)
+        shard_fingerprint = json_digest([fingerprint, k])
+        meta = None if force else read_meta(path)
+        if meta is None or meta.get("fingerprint") != shard_fingerprint:
+            writer = ShardWriter(path, config.height, config.channels, charset.sha256())
+            shard_stats = Stats()
+            try:
+                for line in _lines(part, workers, (config.height, config.channels, cap, charset)):
+                    shard_stats.add(line)
+                    if line.pixels is not None:
+                        writer.add(line.pixels, line.label, line.source, line.font)
+                    progress.update(1)
+            except BaseException:
+                writer.abort()
+                raise
+            meta = writer.close(shard_fingerprint, shard_stats.to_dict())
+            processed += len(part)
+        else:
+            reused += 1
+            progress.update(len(part))
+        stats.merge(meta["stats"])
+        stat = path.stat()
+        shards.append({"path": relative_to(path, run_dir), "count": meta["count"], "sha256": sha256_file(path),
+                       "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+    for stale in folder.glob("shard-*.lmdb*"):      # shards of an earlier, larger pack of this split
+        if stale.name not in wanted:
+            stale.unlink()
+    info = {"source": source, "count": stats.kept, "shards": shards, "skipped": dict(stats.skipped),
+            "skipped_chars": dict(stats.skipped_chars), "examples": stats.examples,
+            "width_histogram": dict(sorted(stats.histogram.items(), key=lambda kv: int(kv[0].split("-")[0]))),
+            "mean_width": round(stats.width_sum / stats.kept, 1) if stats.kept else 0.0,
+            "max_width": stats.max_width, "fingerprint": fingerprint, "charset_sha256": charset.sha256()}
+    return info, processed, reused

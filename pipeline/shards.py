@@ -1,0 +1,184 @@
+"""The shard format: LMDB files of height-normalized lines that need no decoding to read.
+
+One shard is one LMDB file (`shard-NNNNN.lmdb`, no lock file) holding:
+
+    __meta__     JSON: format, version, height, channels, count, charset_sha256, fingerprint,
+                 and the statistics of what was packed and skipped
+    __widths__   uint32 array: the width of every line (bucketing needs no pixels)
+    __labels__   JSON list: the NFC text of every line
+    __sources__  JSON list: where each line came from (file name or key), for reports
+    __fonts__    JSON list: the font of each generated line ("" when unknown)
+    %09d         line i: raw uint8 pixels, row-major (height, width, channels)
+
+Reading a line is an LMDB lookup and `np.frombuffer`: ~1-2 µs, against ~100-150 µs to
+decode a small PNG. A shard is written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import lmdb
+import numpy as np
+
+from pipeline.errors import OcrpipeError
+
+FORMAT = "ocrpipe.shard/1"
+INITIAL_MAP_SIZE = 64 << 20     # grown by doubling when full: no terabyte reservation
+FLUSH_EVERY = 256               # lines per write transaction
+
+
+class ShardError(OcrpipeError):
+    pass
+
+
+class ShardWriter:
+    """Writes one shard; the file appears under its final name only once `close()` ran."""
+
+    def __init__(self, path: Path, height: int, channels: int, charset_sha256: str) -> None:
+        self.path = Path(path)
+        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        self.tmp.unlink(missing_ok=True)
+        self.height, self.channels, self.charset_sha256 = height, channels, charset_sha256
+        self.env = lmdb.open(str(self.tmp), subdir=False, lock=False, map_size=INITIAL_MAP_SIZE,
+                             meminit=False, sync=False, metasync=False)
+        self.widths: list[int] = []
+        self.labels: list[str] = []
+        self.sources: list[str] = []
+        self.fonts: list[str] = []
+        self._pending: list[tuple[bytes, bytes]] = []
+
+    def add(self, pixels: np.ndarray, label: str, source: str, font: str = "") -> None:
+        if pixels.dtype != np.uint8 or pixels.shape[0] != self.height or pixels.shape[2] != self.channels:
+            raise ValueError(f"expected uint8 (height={self.height}, width, {self.channels}), got {pixels.shape}")
+        self._pending.append((b"%09d" % len(self.widths), np.ascontiguousarray(pixels).tobytes()))
+        self.widths.append(int(pixels.shape[1]))
+        self.labels.append(label)
+        self.sources.append(source)
+        self.fonts.append(font)
+        if len(self._pending) >= FLUSH_EVERY:
+            self._flush()
+
+    def _put(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+        while True:
+            try:
+                with self.env.begin(write=True) as txn:
+                    for key, value in items:
+                        txn.put(key, value)
+                return
+            except lmdb.MapFullError:    # the transaction was aborted: grow the map, write again
+                self.env.set_mapsize(self.env.info()["map_size"] * 2)
+
+    def _flush(self) -> None:
+        self._put(self._pending)
+        self._pending = []
+
+    def close(self, fingerprint: str, stats: dict[str, Any]) -> dict[str, Any]:
+        """Write the index and metadata, then rename into place; returns the metadata."""
+        self._flush()
+        meta = {"format": FORMAT, "height": self.height, "channels": self.channels, "count": len(self.widths),
+                "charset_sha256": self.charset_sha256, "fingerprint": fingerprint, "stats": stats}
+        self._put([(b"__widths__", np.asarray(self.widths, dtype=np.uint32).tobytes()),
+                   (b"__labels__", json.dumps(self.labels, ensure_ascii=False).encode("utf-8")),
+                   (b"__sources__", json.dumps(self.sources, ensure_ascii=False).encode("utf-8")),
+                   (b"__fonts__", json.dumps(self.fonts, ensure_ascii=False).encode("utf-8")),
+                   (b"__meta__", json.dumps(meta, ensure_ascii=False).encode("utf-8"))])
+        self.env.sync(True)
+        self.env.close()
+        os.replace(self.tmp, self.path)
+        return meta
+
+    def abort(self) -> None:
+        self.env.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _open(path: Path) -> lmdb.Environment:
+    # readonly + lock=False: many readers, no lock file; readahead off suits random access.
+    return lmdb.open(str(path), subdir=False, readonly=True, lock=False, readahead=False, meminit=False)
+
+
+def read_meta(path: Path) -> dict[str, Any] | None:
+    """A shard's metadata, or None when the file is not a complete ocrpipe shard."""
+    if not Path(path).is_file():
+        return None
+    try:
+        env = _open(path)
+    except lmdb.Error:
+        return None
+    try:
+        with env.begin() as txn:
+            raw = txn.get(b"__meta__")
+        meta = json.loads(raw) if raw else None
+    except (lmdb.Error, ValueError):
+        meta = None
+    finally:
+        env.close()
+    return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
+
+
+class ShardReader:
+    """Random access to one shard. The LMDB environment is opened lazily in each process:
+    LMDB forbids using an environment across fork(), and DataLoader workers are forks."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        env = self._checked_open()
+        try:
+            with env.begin() as txn:
+                self.meta = json.loads(txn.get(b"__meta__"))
+                self.widths = np.frombuffer(txn.get(b"__widths__"), dtype=np.uint32).copy()
+                self.labels: list[str] = json.loads(txn.get(b"__labels__"))
+                self.sources: list[str] = json.loads(txn.get(b"__sources__"))
+                self.fonts: list[str] = json.loads(txn.get(b"__fonts__"))
+        finally:
+            env.close()
+        self.height, self.channels = int(self.meta["height"]), int(self.meta["channels"])
+        self._env: lmdb.Environment | None = None
+        self._pid = -1
+
+    def _checked_open(self) -> lmdb.Environment:
+        if not self.path.is_file():
+            raise ShardError(f"{self.path}: no such shard; re-run `ocrpipe pack`")
+        try:
+            env = _open(self.path)
+            with env.begin() as txn:
+                raw = txn.get(b"__meta__")
+        except lmdb.Error as e:
+            raise ShardError(f"{self.path} is not a readable LMDB file ({e}); re-run `ocrpipe pack`") from None
+        meta = json.loads(raw) if raw else {}
+        if meta.get("format") != FORMAT:
+            env.close()
+            raise ShardError(f"{self.path} is not an ocrpipe shard (format={meta.get('format')!r}); "
+                             "pack it with `ocrpipe pack` or import it with --from-lmdb")
+        return env
+
+    def __len__(self) -> int:
+        return len(self.widths)
+
+    def __getstate__(self) -> dict[str, Any]:   # pickled into spawned workers: no handle
+        return {**self.__dict__, "_env": None, "_pid": -1}
+
+    def env(self) -> lmdb.Environment:
+        if self._env is not None and self._pid != os.getpid():
+            # Inherited through fork: never used here, only released (read-only, no lock file,
+            # so closing affects this process alone). py-lmdb refuses a second open otherwise.
+            self._env.close()
+            self._env = None
+        if self._env is None:
+            self._env, self._pid = _open(self.path), os.getpid()
+        return self._env
+
+    def images(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """The lines at `indices`, as read-only (height, width, channels) uint8 arrays, read
+        in one transaction (each value is copied once, by LMDB, into a bytes object)."""
+        height, channels = self.height, self.channels
+        with self.env().begin() as txn:
+            raws = [txn.get(b"%09d" % i) for i in indices]
+        return [np.frombuffer(raw, dtype=np.uint8).reshape(height, -1, channels) for raw in raws]
+
+    def image(self, i: int) -> np.ndarray:
+        return self.images([i])[0]
