@@ -105,3 +105,73 @@ class PackConfig:
             raise OcrpipeError(f"--channels {self.channels}: use 1 (grayscale) or 3 (colour)")
         if self.height < 8 or self.height % 4:
             raise OcrpipeError(f"--height {self.height}: use a multiple of 4, at least 8 (32 is the default)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str = "crnn"                     # crnn (the paper's, ~8.8M parameters), crnn-small, crnn-resnet
+    steps: int = 20_000                    # synthetic data is unbounded: count steps, not epochs
+    batch_size: int = 64                   # lines per micro-batch on each device
+    accumulate: int = 1                    # micro-batches per optimizer step
+    max_pixels: int | None = None          # also cap a micro-batch by padded pixels (long lines)
+    lr: float = 1e-3                       # AdamW peak learning rate
+    weight_decay: float = 0.01
+    warmup: int | None = None              # steps of linear warmup; None: 3% of the steps, at most 1000
+    schedule: str = "cosine"               # cosine (to 1% of lr) or onecycle
+    grad_clip: float = 5.0                 # 0 disables
+    seed: int = 0
+    device: str = "auto"                   # auto: CUDA when present
+    amp: bool = True                       # bf16 autocast on CUDA; ignored on CPU
+    compile: bool = False                  # torch.compile the CNN (CUDA; first steps are slow)
+    augment: bool = True
+    val_every: int = 1000                  # steps between validations (and last.pt)
+    early_stop: int = 0                    # stop after this many validations without a better CER
+    workers: int | None = None             # loader processes; None: 0 on CPU, up to 8 with CUDA
+
+    # Options that may change when a run resumes: how it runs, not what it computes.
+    RESUMABLE: ClassVar[tuple[str, ...]] = ("steps", "device", "workers", "compile", "val_every", "early_stop")
+
+    def warmup_steps(self) -> int:
+        return self.warmup if self.warmup is not None else min(1000, max(1, self.steps * 3 // 100))
+
+    def validate(self) -> None:
+        from pipeline.model import ARCHS
+
+        if self.arch not in ARCHS:
+            raise OcrpipeError(f"--arch {self.arch}: unknown; choose one of {', '.join(ARCHS)}")
+        if self.schedule not in ("cosine", "onecycle"):
+            raise OcrpipeError(f"--schedule {self.schedule}: use cosine or onecycle")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise OcrpipeError(f"--device {self.device}: use auto, cpu or cuda")
+        if min(self.steps, self.batch_size, self.accumulate, self.val_every) < 1 or self.lr <= 0:
+            raise OcrpipeError("--steps, --batch-size, --accumulate, --val-every and --lr must be positive")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    checkpoint: str | None = None          # default: the run's train/best.pt
+    split: str | None = None               # a packed split of the run (default: test)
+    shards: str | None = None              # or shard files (a file or a folder)
+    data: str | None = None                # or a folder of images (labels.tsv or names)
+    from_lmdb: str | None = None           # or a scene-text LMDB
+    name: str | None = None                # default: from the set
+    beam: int = 0                          # 0: greedy; N: CTC prefix beam search of width N
+    lexicon: str | None = None             # a word list that corrects decoded words (with --beam)
+    oov_cost: float = 4.0                  # nats charged to a word outside the lexicon
+    compare: str | None = None             # "tesseract": read the same lines with it too
+    batch_size: int = 64
+    device: str = "auto"
+    worst: int = 50                        # worst lines shown in report.html
+
+    def sources(self) -> list[str]:
+        return [k for k in ("split", "shards", "data", "from_lmdb") if getattr(self, k)]
+
+    def validate(self) -> None:
+        if len(self.sources()) > 1:
+            raise OcrpipeError("give one set to evaluate: --split, --shards, --data or --from-lmdb")
+        if self.lexicon and not self.beam:
+            raise OcrpipeError("--lexicon corrects beam search results; add --beam N (e.g. --beam 10)")
+        if self.compare not in (None, "tesseract"):
+            raise OcrpipeError(f"--compare {self.compare}: only tesseract is supported")
+        if self.name and not self.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise OcrpipeError(f"--name {self.name!r}: use letters, digits, '.', '-' and '_' only")

@@ -78,45 +78,60 @@ def padded_width(width: int) -> int:
 
 
 class BucketBatchSampler(Sampler[list[int]]):
-    """Batches of lines of similar width; see the module docstring."""
+    """Batches of lines of similar width; see the module docstring.
+
+    A step of training takes one *global batch*: `batch_size` lines for each of the
+    `num_replicas` ranks and `accumulate` micro-batches (batch_size x ranks x accumulate lines
+    in all, cut from a width-sorted run). It is split into equal consecutive parts, and a
+    rank iterates its `accumulate` parts in turn. One process accumulating 2 micro-batches
+    therefore sees exactly the lines that 2 ranks see in one step.
+    """
 
     def __init__(self, widths: np.ndarray, batch_size: int, height: int = 32, max_pixels: int | None = None,
-                 shuffle: bool = True, seed: int = 0, chunk_batches: int = 64,
+                 shuffle: bool = True, seed: int = 0, chunk_batches: int = 64, accumulate: int = 1,
                  num_replicas: int | None = None, rank: int | None = None) -> None:
         if num_replicas is None:
             distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
             num_replicas = torch.distributed.get_world_size() if distributed else 1
             rank = torch.distributed.get_rank() if distributed else 0
         self.widths = np.asarray(widths, dtype=np.int64)
-        self.batch_size, self.height, self.max_pixels = batch_size, height, max_pixels
-        self.shuffle, self.seed, self.chunk = shuffle, seed, chunk_batches * batch_size
-        self.num_replicas, self.rank = num_replicas, rank or 0
-        self.epoch = 0
+        self.parts = num_replicas * accumulate          # micro-batches per global batch
+        self.global_size = batch_size * self.parts
+        self.height = height
+        self.max_pixels = max_pixels * self.parts if max_pixels else None
+        self.shuffle, self.seed = shuffle, seed
+        self.chunk = chunk_batches * self.global_size
+        self.num_replicas, self.rank, self.accumulate = num_replicas, rank or 0, accumulate
+        self.epoch, self.start = 0, 0
         self._cache: tuple[int, list[list[int]]] | None = None
-        if len(self.widths) < self.num_replicas:
-            raise OcrpipeError(f"{len(self.widths)} lines cannot feed {self.num_replicas} ranks; "
-                               "use fewer processes or more data")
+        if len(self.widths) < self.parts:
+            raise OcrpipeError(f"{len(self.widths)} lines cannot fill {self.parts} micro-batches "
+                               "(processes x --accumulate); use fewer, or more data")
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Iterate epoch `epoch`, skipping its first `start` micro-batches (to resume)."""
+        self.epoch, self.start = epoch, start
 
     def _cut(self, order: np.ndarray) -> list[list[int]]:
-        """Consecutive lines of `order` (sorted by width) into batches under both caps."""
+        """Consecutive lines of `order` (sorted by width) into global batches under both caps."""
         batches, current, widest = [], [], 0
         for i in order:
             w = padded_width(int(self.widths[i]))
             cost = (len(current) + 1) * max(widest, w) * self.height
-            if current and (len(current) >= self.batch_size or (self.max_pixels and cost > self.max_pixels)):
+            if len(current) >= self.parts and (len(current) >= self.global_size
+                                               or (self.max_pixels and cost > self.max_pixels)):
                 batches.append(current)
                 current, widest = [], 0
             current.append(int(i))
             widest = max(widest, w)
-        if current:
+        if len(current) < self.parts and batches:     # too few to split: join the one before
+            batches[-1].extend(current)
+        elif current:
             batches.append(current)
         return batches
 
-    def all_batches(self, epoch: int) -> list[list[int]]:
-        """Every batch of the epoch, all ranks together (deterministic in seed and epoch)."""
+    def global_batches(self, epoch: int) -> list[list[int]]:
+        """Every global batch of the epoch (deterministic in seed and epoch)."""
         rng = np.random.default_rng(self.seed + epoch)
         n = len(self.widths)
         order = rng.permutation(n) if self.shuffle else np.arange(n)
@@ -124,30 +139,24 @@ class BucketBatchSampler(Sampler[list[int]]):
         batches: list[list[int]] = []
         for start in range(0, n, chunk):
             part = order[start:start + chunk]
-            part = part[np.argsort(self.widths[part], kind="stable")]
-            batches.extend(self._cut(part))
+            batches.extend(self._cut(part[np.argsort(self.widths[part], kind="stable")]))
         if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
-        # Every rank must take the same number of steps: split the largest batches in two
-        # until the count divides evenly (no line is dropped or repeated).
-        while len(batches) % self.num_replicas:
-            largest = max(range(len(batches)), key=lambda b: len(batches[b]))
-            if len(batches[largest]) < 2:
-                break
-            half = len(batches[largest]) // 2
-            batches[largest:largest + 1] = [batches[largest][:half], batches[largest][half:]]
         return batches
 
     def _mine(self) -> list[list[int]]:
         if self._cache is None or self._cache[0] != self.epoch:
-            self._cache = (self.epoch, self.all_batches(self.epoch)[self.rank::self.num_replicas])
+            first, last = self.rank * self.accumulate, (self.rank + 1) * self.accumulate
+            mine = [[int(i) for i in part] for batch in self.global_batches(self.epoch)
+                    for part in np.array_split(np.asarray(batch), self.parts)[first:last]]
+            self._cache = (self.epoch, mine)
         return self._cache[1]
 
     def __iter__(self) -> Iterator[list[int]]:
-        return iter(self._mine())
+        return iter(self._mine()[self.start:])
 
     def __len__(self) -> int:
-        return len(self._mine())
+        return len(self._mine()) - self.start
 
 
 @dataclass

@@ -94,12 +94,25 @@ class Stats:
 
 
 # -- the per-line work (in worker processes) ----------------------------------------------
-_WORKER: dict[str, Any] = {}
+@dataclass(frozen=True)
+class Rules:
+    """What a line must satisfy to be kept. Training data gets them all; an evaluation set
+    keeps every readable line (a character the model lacks, or a label too long for its
+    width, is then simply an error of the model), hence the optional parts."""
+
+    height: int
+    channels: int
+    cap: int | None = None             # widest line kept
+    charset: Charset | None = None     # characters allowed in labels
+    check_ctc: bool = False            # labels must fit their width under CTC
 
 
-def _init_worker(height: int, channels: int, cap: int, charset: Charset) -> None:
+_WORKER: dict[str, Rules] = {}
+
+
+def _init_worker(rules: Rules) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER.update(height=height, channels=channels, cap=cap, charset=charset)
+    _WORKER["rules"] = rules
 
 
 def clean_label(label: str) -> str:
@@ -108,19 +121,19 @@ def clean_label(label: str) -> str:
 
 
 def process(sample: Sample) -> Line:
-    height, channels, cap, charset = (_WORKER[k] for k in ("height", "channels", "cap", "charset"))
+    rules = _WORKER["rules"]
     label = clean_label(sample.label)
     line = Line(sample.source, label, sample.font)
     if not label:
         line.reason, line.detail = "empty_label", "no text"
         return line
-    missing = charset.missing(label)
+    missing = rules.charset.missing(label) if rules.charset else set()
     if missing:
         line.reason, line.detail = "outside_charset", f"{''.join(sorted(missing))!r} in {label[:60]!r}"
         line.chars = "".join(c for c in label if c in missing)
         return line
     try:
-        pixels = normalize(decode(sample.read()), height, channels)
+        pixels = normalize(decode(sample.read()), rules.height, rules.channels)
     except FileNotFoundError:
         line.reason, line.detail = "missing_image", "no such file"
         return line
@@ -128,9 +141,9 @@ def process(sample: Sample) -> Line:
         line.reason, line.detail = "unreadable_image", str(e)[:120]
         return line
     width = pixels.shape[1]
-    if width > cap:
-        line.reason, line.detail = "too_wide", f"{width} px at height {height} (cap {cap}, --max-width)"
-    elif ctc_frames(width) < ctc_min_frames(label):
+    if rules.cap and width > rules.cap:
+        line.reason, line.detail = "too_wide", f"{width} px at height {rules.height} (cap {rules.cap}, --max-width)"
+    elif rules.check_ctc and ctc_frames(width) < ctc_min_frames(label):
         line.reason = "label_too_long_for_width"
         line.detail = f"{ctc_min_frames(label)} CTC frames needed, {ctc_frames(width)} in {width} px: {label[:60]!r}"
     else:
@@ -138,16 +151,16 @@ def process(sample: Sample) -> Line:
     return line
 
 
-def _lines(samples: list[Sample], workers: int, init_args: tuple) -> Iterator[Line]:
+def _lines(samples: list[Sample], workers: int, rules: Rules) -> Iterator[Line]:
     """Processed samples, in input order (so shards do not depend on the worker count)."""
     if workers <= 1 or len(samples) < 64:
-        _init_worker(*init_args)
+        _init_worker(rules)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         yield from map(process, samples)
         return
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=init_args)
+    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(rules,))
     try:
         yield from pool.imap(process, samples, chunksize=32)
         pool.close()
@@ -262,6 +275,25 @@ def run(config: PackConfig, run_dir: Path, force: bool = False, show_progress: b
     return PackOutcome("done", result, list(inputs), processed, seconds, reused)
 
 
+def write_shard(path: Path, samples: list[Sample], rules: Rules, charset_sha256: str, fingerprint: str,
+                workers: int, progress: Any = None) -> dict[str, Any]:
+    """Process `samples` under `rules` into one shard at `path`; returns its metadata, which
+    holds the statistics of what was kept and skipped."""
+    writer = ShardWriter(path, rules.height, rules.channels, charset_sha256)
+    stats = Stats()
+    try:
+        for line in _lines(samples, workers, rules):
+            stats.add(line)
+            if line.pixels is not None:
+                writer.add(line.pixels, line.label, line.source, line.font)
+            if progress is not None:
+                progress.update(1)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close(fingerprint, stats.to_dict())
+
+
 def _pack_split(run_dir: Path, split: str, samples: list[Sample], source: str, config: PackConfig,
                 charset: Charset, cap: int, fingerprint: str, force: bool, workers: int, progress: Any
                 ) -> tuple[dict[str, Any], int, int]:
@@ -277,18 +309,8 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], source: str, c
         shard_fingerprint = json_digest([fingerprint, k])
         meta = None if force else read_meta(path)
         if meta is None or meta.get("fingerprint") != shard_fingerprint:
-            writer = ShardWriter(path, config.height, config.channels, charset.sha256())
-            shard_stats = Stats()
-            try:
-                for line in _lines(part, workers, (config.height, config.channels, cap, charset)):
-                    shard_stats.add(line)
-                    if line.pixels is not None:
-                        writer.add(line.pixels, line.label, line.source, line.font)
-                    progress.update(1)
-            except BaseException:
-                writer.abort()
-                raise
-            meta = writer.close(shard_fingerprint, shard_stats.to_dict())
+            rules = Rules(config.height, config.channels, cap, charset, check_ctc=True)
+            meta = write_shard(path, part, rules, charset.sha256(), shard_fingerprint, workers, progress)
             processed += len(part)
         else:
             reused += 1

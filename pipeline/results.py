@@ -121,4 +121,47 @@ def ordered(splits: dict[str, Any]) -> list[tuple[str, Any]]:
     return sorted(splits.items(), key=lambda kv: (order.get(kv[0], 3), kv[0]))
 
 
-RESULT_TYPES: dict[str, type[StageResult]] = {cls.stage: cls for cls in (GenerateResult, PackResult)}
+
+
+@dataclass
+class TrainResult(StageResult):
+    stage: ClassVar[str] = "train"
+
+    arch: str
+    parameters: int
+    device: str                       # "cpu", "cuda"
+    gpu: str | None                   # the GPU's name when CUDA was used
+    world_size: int                   # processes (GPUs) under torchrun
+    steps: int
+    lines_seen: int
+    seconds: float                    # wall time of training, this and earlier resumed runs
+    lines_per_s: float
+    skipped_batches: int              # batches whose loss was not finite: skipped, never applied
+    ranks_in_sync: bool               # every rank ended with the same parameters (always, alone)
+    best: dict[str, Any]              # {"step": n, "metrics": {...}} by validation CER
+    last: dict[str, Any]
+    checkpoints: dict[str, Any]       # {"best": "train/best.pt", "best_sha256", "last": ...}
+
+    def verify(self, run_dir: Path) -> str | None:
+        return _changed_file(run_dir, self.checkpoints["best"], self.checkpoints["best_sha256"])
+
+    def summary(self) -> str:
+        m = self.best.get("metrics", {})
+        best = f"val CER {100 * m['cer']:.2f}%, mean edit distance {m['mean_edit_distance']:.3f}" if m else "no validation"
+        return (f"{self.arch}, {self.steps} steps, {best} (best at step {self.best.get('step')}), "
+                f"{self.lines_per_s:.0f} lines/s on {self.gpu or self.device}")
+
+
+@dataclass
+class EvalResult(StageResult):
+    stage: ClassVar[str] = "eval"
+
+    evaluations: dict[str, dict[str, Any]]   # name -> metrics, data, checkpoint, report path
+
+    def summary(self) -> str:
+        return "; ".join(f"{name}: {e['lines']} lines, mean edit distance {e['metrics']['mean_edit_distance']:.3f}, "
+                         f"CER {100 * e['metrics']['cer']:.2f}%" for name, e in self.evaluations.items())
+
+
+RESULT_TYPES: dict[str, type[StageResult]] = {cls.stage: cls for cls in
+                                              (GenerateResult, PackResult, TrainResult, EvalResult)}

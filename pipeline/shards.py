@@ -96,9 +96,28 @@ class ShardWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def _open(path: Path) -> lmdb.Environment:
-    # readonly + lock=False: many readers, no lock file; readahead off suits random access.
-    return lmdb.open(str(path), subdir=False, readonly=True, lock=False, readahead=False, meminit=False)
+_OPEN: dict[str, tuple[int, tuple[int, int, int], lmdb.Environment]] = {}
+
+
+def open_readonly(path: Path | str) -> lmdb.Environment:
+    """A read-only LMDB environment for `path` (a file, or an LMDB folder), shared within a process.
+
+    py-lmdb refuses to open one file twice in a process, and LMDB must not be used across
+    fork(): an environment inherited from a parent, or one whose file has since been
+    replaced (a re-packed shard), is closed and opened afresh. Read-only without a lock
+    file, closing it affects this process alone. Readahead is off: reads are random.
+    """
+    key = os.path.realpath(path)
+    stat = os.stat(key)
+    signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    pid, seen, env = _OPEN.get(key, (None, None, None))
+    if env is not None and (pid != os.getpid() or seen != signature):
+        env.close()
+        env = None
+    if env is None:
+        env = lmdb.open(key, subdir=os.path.isdir(key), readonly=True, lock=False, readahead=False, meminit=False)
+        _OPEN[key] = (os.getpid(), signature, env)
+    return env
 
 
 def read_meta(path: Path) -> dict[str, Any] | None:
@@ -106,71 +125,43 @@ def read_meta(path: Path) -> dict[str, Any] | None:
     if not Path(path).is_file():
         return None
     try:
-        env = _open(path)
-    except lmdb.Error:
-        return None
-    try:
-        with env.begin() as txn:
+        with open_readonly(path).begin() as txn:
             raw = txn.get(b"__meta__")
         meta = json.loads(raw) if raw else None
     except (lmdb.Error, ValueError):
         meta = None
-    finally:
-        env.close()
     return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
 
 
 class ShardReader:
-    """Random access to one shard. The LMDB environment is opened lazily in each process:
-    LMDB forbids using an environment across fork(), and DataLoader workers are forks."""
+    """Random access to one shard. The LMDB environment comes from `open_readonly`, so each
+    process (DataLoader workers are forks) opens its own, lazily, on its first read."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        env = self._checked_open()
+        if not self.path.is_file():
+            raise ShardError(f"{self.path}: no such shard; re-run `ocrpipe pack`")
         try:
-            with env.begin() as txn:
-                self.meta = json.loads(txn.get(b"__meta__"))
+            with open_readonly(self.path).begin() as txn:
+                raw = txn.get(b"__meta__")
+                meta = json.loads(raw) if raw else {}
+                if meta.get("format") != FORMAT:
+                    raise ShardError(f"{self.path} is not an ocrpipe shard (format={meta.get('format')!r}); "
+                                     "pack it with `ocrpipe pack` or import it with --from-lmdb")
+                self.meta = meta
                 self.widths = np.frombuffer(txn.get(b"__widths__"), dtype=np.uint32).copy()
                 self.labels: list[str] = json.loads(txn.get(b"__labels__"))
                 self.sources: list[str] = json.loads(txn.get(b"__sources__"))
                 self.fonts: list[str] = json.loads(txn.get(b"__fonts__"))
-        finally:
-            env.close()
-        self.height, self.channels = int(self.meta["height"]), int(self.meta["channels"])
-        self._env: lmdb.Environment | None = None
-        self._pid = -1
-
-    def _checked_open(self) -> lmdb.Environment:
-        if not self.path.is_file():
-            raise ShardError(f"{self.path}: no such shard; re-run `ocrpipe pack`")
-        try:
-            env = _open(self.path)
-            with env.begin() as txn:
-                raw = txn.get(b"__meta__")
         except lmdb.Error as e:
             raise ShardError(f"{self.path} is not a readable LMDB file ({e}); re-run `ocrpipe pack`") from None
-        meta = json.loads(raw) if raw else {}
-        if meta.get("format") != FORMAT:
-            env.close()
-            raise ShardError(f"{self.path} is not an ocrpipe shard (format={meta.get('format')!r}); "
-                             "pack it with `ocrpipe pack` or import it with --from-lmdb")
-        return env
+        self.height, self.channels = int(self.meta["height"]), int(self.meta["channels"])
 
     def __len__(self) -> int:
         return len(self.widths)
 
-    def __getstate__(self) -> dict[str, Any]:   # pickled into spawned workers: no handle
-        return {**self.__dict__, "_env": None, "_pid": -1}
-
     def env(self) -> lmdb.Environment:
-        if self._env is not None and self._pid != os.getpid():
-            # Inherited through fork: never used here, only released (read-only, no lock file,
-            # so closing affects this process alone). py-lmdb refuses a second open otherwise.
-            self._env.close()
-            self._env = None
-        if self._env is None:
-            self._env, self._pid = _open(self.path), os.getpid()
-        return self._env
+        return open_readonly(self.path)
 
     def images(self, indices: Sequence[int]) -> list[np.ndarray]:
         """The lines at `indices`, as read-only (height, width, channels) uint8 arrays, read

@@ -7,7 +7,6 @@ lazily (in the pack workers) so nothing holds a whole dataset in memory.
 from __future__ import annotations
 
 import csv
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import lmdb
 from pipeline.errors import OcrpipeError
 from pipeline.fsutil import short_hash
 from pipeline.results import GenerateResult, ordered
+from pipeline.shards import open_readonly
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pbm", ".pgm", ".ppm")
 _DUPLICATE = re.compile(r"^(.*)_(\d+)$")
@@ -38,7 +38,7 @@ class Sample:
 
     def read(self) -> bytes:
         if self.key:
-            with _lmdb_env(self.path).begin() as txn:
+            with open_readonly(self.path).begin() as txn:
                 data = txn.get(self.key.encode())
             if data is None:
                 raise FileNotFoundError(f"{self.path}: no key {self.key}")
@@ -48,22 +48,6 @@ class Sample:
             raise ChangedImage(f"{self.source} changed since generate made it (hash mismatch); "
                                "re-run `ocrpipe generate`, or pass --force to pack it anyway")
         return data
-
-
-_ENVS: dict[str, tuple[int, lmdb.Environment]] = {}
-
-
-def _lmdb_env(path: str) -> lmdb.Environment:
-    """One read-only environment per process and file, never used across fork (one
-    inherited from the parent is closed in the child, which affects the child alone)."""
-    pid, env = _ENVS.get(path, (None, None))
-    if env is not None and pid != os.getpid():
-        env.close()
-        env = None
-    if env is None:
-        env = lmdb.open(path, subdir=os.path.isdir(path), readonly=True, lock=False, readahead=False, meminit=False)
-        _ENVS[path] = (os.getpid(), env)
-    return env
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
@@ -128,7 +112,7 @@ def from_lmdb(path: Path) -> list[Sample]:
     if not path.exists():
         raise OcrpipeError(f"--from-lmdb {path}: no such file or folder; check the path")
     try:
-        env = _lmdb_env(str(path))
+        env = open_readonly(str(path))
         with env.begin() as txn:
             raw = txn.get(b"num-samples")
             if raw is None:

@@ -38,6 +38,23 @@ def test_two_ranks_split_the_epoch_cleanly():
     assert len(ranks[0]) == len(ranks[1])                          # the same number of steps
     assert not set(mine[0]) & set(mine[1])
     assert sorted(mine[0] + mine[1]) == list(range(1001))
+    assert all(abs(len(a) - len(b)) <= 1 for a, b in zip(ranks[0], ranks[1]))
+
+
+def test_two_ranks_see_what_one_process_accumulating_two_sees():
+    w = widths(700)
+    ranks = [list(BucketBatchSampler(w, batch_size=32, seed=4, num_replicas=2, rank=r)) for r in (0, 1)]
+    single = list(BucketBatchSampler(w, batch_size=32, seed=4, accumulate=2, num_replicas=1, rank=0))
+    assert single[0::2] == ranks[0] and single[1::2] == ranks[1]
+
+
+def test_resuming_skips_the_micro_batches_already_seen():
+    w = widths(500)
+    sampler = BucketBatchSampler(w, batch_size=16, seed=2)
+    sampler.set_epoch(3)
+    whole = list(sampler)
+    sampler.set_epoch(3, start=5)
+    assert list(sampler) == whole[5:] and len(sampler) == len(whole) - 5
 
 
 def test_bucketing_keeps_padding_and_shapes_few():

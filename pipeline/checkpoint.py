@@ -1,0 +1,88 @@
+"""Checkpoints that describe themselves: plain types only, so `torch.load(weights_only=True)`
+loads them, and a checkpoint alone is enough to evaluate or predict.
+
+    {"format": "ocrpipe.checkpoint/1", "version": ..., "created": ...,
+     "model": {"config": {"arch", "num_classes", "height", "channels"}, "state_dict": {...}},
+     "charset": [...], "step", "epoch", "micro_batch", "lines_seen", "seconds",
+     "train_config": {...}, "metrics": {...}, "best": {...},
+     "optimizer": {...}, "scheduler": {...}, "rng": {...}, "data_digest", "manifest_sha256"}
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline import __version__
+from pipeline.charset import Charset
+from pipeline.errors import OcrpipeError
+from pipeline.fsutil import atomic_write_bytes
+from pipeline.manifest import now
+from pipeline.model import CRNN, ModelConfig, build
+
+FORMAT = "ocrpipe.checkpoint/1"
+
+
+def rng_state() -> dict[str, Any]:
+    """Every generator's state, as plain types and tensors."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": _plain(random.getstate())}
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state["numpy"] = [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)]
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_tuples(state["python"]))
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _plain(value: Any) -> Any:
+    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def save(path: Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (temporary file, fsync, rename)."""
+    state = {"format": FORMAT, "version": __version__, "created": now(), **state}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buffer.getvalue(), durable=True)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with `weights_only=True`, or raise a one-line error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise OcrpipeError(f"{path}: no such checkpoint; train one with `ocrpipe train` or check --checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for a foreign or damaged file
+        raise OcrpipeError(f"{path} is not a readable checkpoint ({type(e).__name__}); "
+                           "give a best.pt or last.pt written by `ocrpipe train`") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise OcrpipeError(f"{path} is not an ocrpipe checkpoint (format {FORMAT}); "
+                           "give a best.pt or last.pt written by `ocrpipe train`")
+    return state
+
+
+def model_from(state: dict[str, Any]) -> tuple[CRNN, Charset]:
+    """The trained model (eval mode, on CPU) and its charset."""
+    model = build(ModelConfig(**state["model"]["config"]))
+    model.load_state_dict(state["model"]["state_dict"])
+    model.eval()
+    return model, Charset(state["charset"])

@@ -1,0 +1,311 @@
+"""`ocrpipe train`: a CRNN with CTC, from the run's shards, on CUDA (bf16) or the CPU.
+
+One code path for every device and process count: AdamW with warmup and cosine (or
+one-cycle) decay, gradient clipping, CTC on float32 log-probabilities with each line's true
+frame count; a step whose loss is not finite is skipped and counted, never applied.
+Validation every `val_every` steps writes `train/last.pt` and, when the validation CER
+improves, `train/best.pt`. `--resume` continues from last.pt exactly where it stopped
+(step, learning rate, data order, random state); Ctrl-C finishes the current step, saves
+last.pt and exits. Under torchrun every rank reads its own share of each global batch and
+rank 0 alone writes checkpoints, logs and the manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline import checkpoint
+from pipeline.augment import augment
+from pipeline.charset import Charset
+from pipeline.config import TrainConfig, to_dict
+from pipeline.curves import plot_curves
+from pipeline.data import BucketBatchSampler, Collate, ShardDataset, make_loader
+from pipeline.errors import Interrupted, OcrpipeError
+from pipeline.fsutil import atomic_write_text, json_digest, sha256_file
+from pipeline.inference import ctc_loss, device_images, forward, validate
+from pipeline.lines import derive_seed
+from pipeline.manifest import Manifest
+from pipeline.model import ModelConfig, build, parameter_count
+from pipeline.progress import bar
+from pipeline.results import PackResult, TrainResult
+from pipeline.runtime import Runtime, setup, teardown
+
+
+@dataclass
+class TrainOutcome:
+    result: TrainResult
+    resumed_from: int            # 0 for a fresh run
+    stopped_early: bool
+
+
+class StopFlag:
+    """Ctrl-C (or SIGTERM) asks the loop to stop after the current step; twice, at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __enter__(self) -> StopFlag:
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """Learning-rate multiplier at `step` (a pure function, so resuming is exact)."""
+    total, warmup = config.steps, config.warmup_steps()
+    if config.schedule == "onecycle":       # 30% up from lr/25, then cosine down to lr/1e4
+        rise = max(1, int(0.3 * total))
+        if step < rise:
+            return 1 / 25 + (1 - 1 / 25) * step / rise
+        progress = (step - rise) / max(1, total - rise)
+        return 1e-4 + (1 - 1e-4) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _datasets(pack: PackResult, run_dir: Path) -> tuple[ShardDataset, ShardDataset, Charset]:
+    for split in ("train", "val"):
+        if split not in pack.splits or not pack.splits[split]["count"]:
+            raise OcrpipeError(f"the pack result of {run_dir} has no {split} lines; generate with "
+                               f"--{split}-fraction > 0 (or import a '{split}' split) and pack again"
+                               if split == "val" else f"the pack result of {run_dir} has no train lines")
+    charset = Charset.load(run_dir / pack.charset["path"])
+    return (ShardDataset(pack.shard_paths(run_dir, "train")), ShardDataset(pack.shard_paths(run_dir, "val")),
+            charset)
+
+
+def _check_resume(state: dict[str, Any], config: TrainConfig, data_digest: str) -> None:
+    before = state["train_config"]
+    changed = [k for k, v in to_dict(config).items() if k not in TrainConfig.RESUMABLE and before.get(k) != v]
+    if changed:
+        raise OcrpipeError(f"--resume with other settings than the run was started with ({', '.join(changed)}); "
+                           "resume with the same options, or start over with --force")
+    if state["data_digest"] != data_digest:
+        raise OcrpipeError("--resume: the packed data changed since this training started; start over with --force")
+
+
+def run(config: TrainConfig, run_dir: Path, resume: bool = False, force: bool = False,
+        show_progress: bool | None = None) -> TrainOutcome:
+    config.validate()
+    runtime = setup(config.device, config.amp)
+    try:
+        return _train(config, run_dir, runtime, resume, force, show_progress)
+    finally:
+        teardown(runtime)
+
+
+def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force: bool,
+           show_progress: bool | None) -> TrainOutcome:
+    manifest = Manifest(run_dir)
+    pack = manifest.require("pack", PackResult, force=force)
+    existing = manifest.stage("train")
+    out_dir = run_dir / "train"
+    last_path, best_path, metrics_path = out_dir / "last.pt", out_dir / "best.pt", out_dir / "metrics.jsonl"
+    if existing and existing.status == "done" and not (resume or force):
+        raise OcrpipeError(f"{run_dir} already has a finished training; pass --resume to continue it "
+                           "(e.g. with more --steps) or --force to train again from scratch")
+    if resume and not last_path.is_file():
+        raise OcrpipeError(f"--resume: {last_path} does not exist; start without --resume")
+    train_set, val_set, charset = _datasets(pack, run_dir)
+    data_digest = json_digest(pack.to_dict())
+
+    torch.manual_seed(config.seed)
+    model_config = ModelConfig(config.arch, len(charset), pack.height, pack.channels)
+    model = build(model_config).to(rt.device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
+    step, epoch, micro, lines_seen, seconds, skipped = 0, 0, 0, 0, 0.0, 0
+    best: dict[str, Any] = {}
+    if resume:
+        state = checkpoint.load(last_path)
+        _check_resume(state, config, data_digest)
+        model.load_state_dict(state["model"]["state_dict"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        checkpoint.restore_rng(state["rng"])
+        step, epoch, micro = state["step"], state["epoch"], state["micro_batch"]
+        lines_seen, seconds, skipped, best = state["lines_seen"], state["seconds"], state["skipped"], state["best"]
+    resumed_from = step
+
+    if config.compile:
+        for i, block in enumerate(model.cnn):
+            model.cnn[i] = torch.compile(block)
+    net: torch.nn.Module = model
+    if rt.distributed:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[rt.device] if rt.device.type == "cuda"
+                                                        else None)
+    workers = config.workers if config.workers is not None else (min(8, torch.get_num_threads())
+                                                                 if rt.device.type == "cuda" else 0)
+    pin = rt.device.type == "cuda"
+    sampler = BucketBatchSampler(train_set.widths, config.batch_size, pack.height, config.max_pixels,
+                                 seed=config.seed, accumulate=config.accumulate)
+    loader = make_loader(train_set, sampler, Collate(charset), workers=workers, pin_memory=pin)
+    val_sampler = BucketBatchSampler(val_set.widths, config.batch_size, pack.height, config.max_pixels,
+                                     shuffle=False)
+    val_loader = make_loader(val_set, val_sampler, Collate(charset), workers=min(workers, 2), pin_memory=pin)
+
+    if rt.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _trim_log(metrics_path, step)
+        manifest.begin("train", to_dict(config), {"pack": data_digest, "resumed_from": resumed_from})
+    manifest_sha = sha256_file(manifest.path)
+
+    def state_dict(metrics: dict[str, Any]) -> dict[str, Any]:
+        return {"model": {"config": model_config.to_dict(), "state_dict": model.state_dict()},
+                "charset": charset.chars, "height": pack.height, "channels": pack.channels, "step": step,
+                "epoch": epoch, "micro_batch": micro, "lines_seen": lines_seen, "seconds": seconds,
+                "skipped": skipped, "train_config": to_dict(config), "metrics": metrics, "best": best,
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "rng": checkpoint.rng_state(), "data_digest": data_digest, "manifest_sha256": manifest_sha}
+
+    log = open(metrics_path, "a", encoding="utf-8") if rt.is_main else None
+    progress = bar(config.steps, "train", unit="step", enabled=show_progress if rt.is_main else False,
+                   initial=step)
+    last_metrics: dict[str, Any] = {}
+    stale_validations, stopped_early, interrupted = 0, False, False
+    window_lines, window_start = 0, time.perf_counter()
+    started = time.perf_counter() - seconds
+    sampler.set_epoch(epoch, start=micro)
+    batches = iter(loader)
+
+    def next_batch() -> Any:
+        nonlocal batches, epoch, micro
+        while True:
+            try:
+                batch = next(batches)
+                micro += 1
+                return batch
+            except StopIteration:
+                epoch, micro = epoch + 1, 0
+                sampler.set_epoch(epoch)
+                batches = iter(loader)
+
+    def do_validation() -> None:
+        nonlocal last_metrics, best, stale_validations, stopped_early
+        metrics = validate(model, val_loader, rt, charset)
+        last_metrics = {"step": step, "metrics": metrics}
+        improved = not best or metrics["cer"] < best["metrics"]["cer"]
+        if improved:
+            best, stale_validations = {"step": step, "metrics": metrics}, 0
+        else:
+            stale_validations += 1
+        if rt.is_main:
+            _write(log, {"step": step, "split": "val", **metrics})
+            checkpoint.save(last_path, state_dict(metrics))
+            if improved:
+                checkpoint.save(best_path, state_dict(metrics))
+            plot_curves(metrics_path, out_dir / "curves.png")
+        stopped_early = bool(config.early_stop) and stale_validations >= config.early_stop
+
+    net.train()
+    with StopFlag() as stop:
+        while step < config.steps and not stopped_early:
+            step_start = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            losses, step_lines, finite = [], 0, True
+            for k in range(config.accumulate):
+                batch = next_batch()
+                images = device_images(batch, rt)
+                widths = batch.widths.to(rt.device, non_blocking=True)
+                if config.augment:
+                    generator = torch.Generator(device=rt.device)
+                    generator.manual_seed(derive_seed(config.seed, "augment", step, rt.rank * config.accumulate + k)
+                                          % 2**63)
+                    images = augment(images, widths, generator)
+                sync = k == config.accumulate - 1 or not rt.distributed
+                context = net.no_sync() if not sync else contextlib.nullcontext()
+                with context:
+                    log_probs, lengths = forward(net, images, batch.widths, rt)
+                    loss = ctc_loss(log_probs, lengths, batch, rt)
+                    finite = finite and bool(torch.isfinite(loss))
+                    (loss / config.accumulate).backward()
+                losses.append(float(loss.detach()))
+                step_lines += len(batch)
+            finite = not rt.any(not finite)
+            if finite:
+                if config.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+            else:
+                skipped += 1                     # never applied: the gradients are dropped
+                optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            step += 1
+            step_lines = int(rt.all_reduce_sum([step_lines])[0])
+            lines_seen += step_lines
+            window_lines += step_lines
+            elapsed = time.perf_counter() - step_start
+            if rt.is_main:
+                _write(log, {"step": step, "loss": sum(losses) / len(losses) if finite else None,
+                             "lr": scheduler.get_last_lr()[0], "lines_per_s": round(step_lines / elapsed, 1)})
+                if time.perf_counter() - window_start > 1:
+                    rate = window_lines / (time.perf_counter() - window_start)
+                    progress.set_postfix(loss=f"{sum(losses) / len(losses):.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}",
+                                         lines_s=f"{rate:.0f}", refresh=False)
+                    window_lines, window_start = 0, time.perf_counter()
+                progress.update(1)
+            seconds = time.perf_counter() - started
+            if step % config.val_every == 0 or step == config.steps:
+                do_validation()
+            if rt.any(stop.requested):
+                interrupted = True
+                break
+    progress.close()
+    if interrupted:
+        if rt.is_main and last_metrics.get("step") != step:
+            checkpoint.save(last_path, state_dict(last_metrics.get("metrics", {})))
+        if rt.is_main:
+            log.close()
+            manifest.fail("train", f"interrupted at step {step}; continue with --resume")
+        raise Interrupted(f"train interrupted at step {step}; {last_path} is saved, continue with --resume")
+
+    if not best:                        # e.g. resumed at the final step: validate once
+        do_validation()
+    with torch.no_grad():               # DDP keeps ranks equal; check it rather than assume it
+        checksum = float(sum(p.double().sum() + p.double().square().sum() for p in model.parameters()))
+    in_sync = abs(rt.all_reduce_sum([checksum])[0] - checksum * rt.world_size) <= 1e-9 * abs(checksum * rt.world_size)
+    result = TrainResult(
+        arch=config.arch, parameters=parameter_count(model), device=rt.device.type, gpu=rt.gpu_name,
+        world_size=rt.world_size, steps=step, lines_seen=lines_seen, seconds=round(seconds, 1),
+        lines_per_s=round(lines_seen / seconds, 1) if seconds else 0.0, skipped_batches=skipped,
+        ranks_in_sync=not rt.any(not in_sync), best=best, last=last_metrics,
+        checkpoints={"best": "train/best.pt", "last": "train/last.pt",
+                     "best_sha256": sha256_file(best_path) if rt.is_main else ""})
+    if rt.is_main:
+        log.close()
+        manifest.finish("train", result.to_dict())
+    rt.barrier()
+    return TrainOutcome(result, resumed_from, stopped_early)
+
+
+def _write(log: Any, record: dict[str, Any]) -> None:
+    log.write(json.dumps(record) + "\n")
+    log.flush()
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Keep only the records up to `step` (a resumed run writes the later ones again)."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step]
+    atomic_write_text(path, "".join(line + "\n" for line in kept))

@@ -1,0 +1,115 @@
+"""CTC decoding against brute-force enumeration of every alignment."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline import decode
+from pipeline.charset import Charset
+
+
+def random_log_probs(t: int, c: int, seed: int) -> np.ndarray:
+    logits = np.random.default_rng(seed).normal(size=(t, c)) * 2
+    return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+
+def brute_force(log_probs: np.ndarray) -> dict[tuple[int, ...], float]:
+    """log P(label) for every label, summing every alignment (C^T paths)."""
+    totals: dict[tuple[int, ...], float] = defaultdict(lambda: -np.inf)
+    t, c = log_probs.shape
+    for path in itertools.product(range(c), repeat=t):
+        label = tuple(decode.greedy_indices(np.asarray(path)))
+        totals[label] = np.logaddexp(totals[label], sum(log_probs[i, k] for i, k in enumerate(path)))
+    return dict(totals)
+
+
+@pytest.mark.parametrize("best, label", [
+    ([0, 0, 0], []),                   # all blanks
+    ([1, 1, 1], [1]),                  # repeats merge
+    ([1, 0, 1], [1, 1]),               # a blank separates a real repeat
+    ([2, 1, 1, 0, 0, 3, 3], [2, 1, 3]),
+    ([0, 1, 0, 2, 2, 0, 2], [1, 2, 2]),
+])
+def test_greedy_collapses_repeats_and_drops_blanks(best, label):
+    assert decode.greedy_indices(np.asarray(best)) == label
+
+
+def test_greedy_batch_respects_each_lines_length():
+    charset = Charset(list("ab"))
+    best = torch.tensor([[1, 2], [1, 2], [0, 0], [2, 1]])            # (T=4, N=2)
+    log_probs = torch.log(torch.nn.functional.one_hot(best, 3).float() * 0.98 + 0.01)
+    out = decode.greedy(log_probs, torch.tensor([4, 2]), charset)
+    assert [text for text, _ in out] == ["ab", "b"]
+    assert all(0.9 < conf <= 1.0 for _, conf in out)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_forward_algorithm_equals_brute_force(seed):
+    lp = random_log_probs(5, 3, seed)
+    for label, expected in brute_force(lp).items():
+        assert decode.label_log_prob(lp, label) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_unbounded_beam_search_scores_every_label_exactly(seed):
+    lp = random_log_probs(5, 3, seed)
+    exact = brute_force(lp)
+    found = dict(decode.prefix_beam_search(lp, beam=10_000, prune=-np.inf))
+    assert set(found) == set(exact)
+    for label, score in found.items():
+        assert score == pytest.approx(exact[label], abs=1e-9)
+    best = max(exact, key=exact.get)
+    assert decode.prefix_beam_search(lp, beam=10_000, prune=-np.inf)[0][0] == best
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_beam_is_never_less_probable_than_greedy(seed):
+    charset = Charset(list("abcd"))
+    lp = random_log_probs(8, 5, seed)
+    greedy_text = decode.greedy(torch.from_numpy(lp)[:, None], torch.tensor([8]), charset)[0][0]
+    beam_text = decode.beam(torch.from_numpy(lp)[:, None], torch.tensor([8]), charset, width=3)[0][0]
+    assert decode.label_log_prob(lp, charset.encode(beam_text)) >= \
+        decode.label_log_prob(lp, charset.encode(greedy_text)) - 1e-12
+
+
+def line_log_probs(charset: Charset, path: str, noise: float = 0.05) -> np.ndarray:
+    """Frames that spell `path` (`_` is a blank), with a little probability elsewhere."""
+    c = len(charset)
+    lp = np.full((len(path), c), np.log(noise / (c - 1)))
+    for t, ch in enumerate(path):
+        lp[t, 0 if ch == "_" else charset.encode(ch)[0]] = np.log(1 - noise)
+    return lp
+
+
+def test_lexicon_corrects_a_word_when_the_model_agrees():
+    charset = Charset(list("acdeghlnoprstuw "))
+    path = "t_h_e_ _s_t_r_e_e_t"                            # "the street"
+    lp = line_log_probs(charset, path)
+    unsure = path.index("s_t") + 2                          # the frame of street's 't'
+    lp[unsure] = np.log(np.full(len(charset), 0.1 / (len(charset) - 2)))
+    lp[unsure, charset.encode("c")[0]] = np.log(0.50)       # greedy reads 'c', the model half agrees on 't'
+    lp[unsure, charset.encode("t")[0]] = np.log(0.40)
+    text, _ = decode.greedy(torch.from_numpy(lp)[:, None], torch.tensor([len(lp)]), charset)[0]
+    assert text == "the screet"
+    lexicon = decode.Lexicon(["the", "street", "streets"])
+    fixed, score = decode.correct(text, lp, charset, lexicon)
+    assert fixed == "the street" and score == decode.label_log_prob(lp, charset.encode("the street"))
+    # A bit less probable than what greedy read, but well within the cost of an unknown word.
+    assert decode.label_log_prob(lp, charset.encode(text)) - decode.OOV_COST < score
+
+
+def test_lexicon_keeps_a_word_the_model_is_sure_of():
+    charset = Charset(list("acdeghlnoprstuw "))
+    lp = line_log_probs(charset, "s_c_r_e_e_n", noise=0.001)  # clearly "screen"
+    fixed, _ = decode.correct("screen", lp, charset, decode.Lexicon(["street", "scream"]))
+    assert fixed == "screen"
+
+
+def test_lexicon_keeps_case():
+    assert decode._same_case("Scr", "street") == "Street"
+    assert decode._same_case("SCREET", "street") == "STREET"

@@ -1,0 +1,71 @@
+"""The CRNN family: shapes and lengths for every arch, and padding independence."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pipeline.charset import ctc_frames
+from pipeline.errors import OcrpipeError
+from pipeline.model import ARCHS, ModelConfig, build, parameter_count
+
+
+def trained_looking(model: torch.nn.Module) -> torch.nn.Module:
+    """Give batch norm non-trivial running statistics (as after training), then eval mode."""
+    torch.manual_seed(0)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(4, 1, 32, 96), torch.tensor([96, 80, 64, 40]))
+    return model.eval()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_shapes_and_lengths(arch):
+    torch.manual_seed(0)
+    model = build(ModelConfig(arch, num_classes=40)).eval()
+    widths = torch.tensor([160, 157, 33, 16])
+    with torch.no_grad():
+        log_probs, lengths = model(torch.rand(4, 1, 32, 160), widths)
+    assert log_probs.shape == (40, 4, 40) and log_probs.dtype == torch.float32
+    assert lengths.tolist() == [ctc_frames(int(w)) for w in widths] == [40, 39, 8, 4]
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(40, 4), atol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_line_reads_the_same_alone_and_padded_in_a_batch(arch):
+    torch.manual_seed(1)
+    model = trained_looking(build(ModelConfig(arch, num_classes=30)))
+    line = torch.rand(1, 1, 32, 75)
+    others = torch.rand(2, 1, 32, 240)
+    batch = torch.zeros(3, 1, 32, 240)
+    batch[0, :, :, :75] = line[0]
+    batch[0, :, :, 75:] = torch.rand(1, 32, 165)     # whatever the padding holds
+    batch[1:] = others
+    with torch.no_grad():
+        alone, alone_len = model(line, torch.tensor([75]))
+        together, lengths = model(batch, torch.tensor([75, 240, 200]))
+    n = int(alone_len[0])
+    assert n == int(lengths[0]) == 18
+    assert torch.allclose(alone[:n, 0], together[:n, 0], atol=1e-6)
+
+
+def test_the_paper_network_has_about_eight_million_parameters():
+    assert 8e6 < parameter_count(build(ModelConfig("crnn", num_classes=100))) < 9.5e6
+    assert parameter_count(build(ModelConfig("crnn-small", num_classes=100))) < 2e6
+
+
+def test_other_heights_adapt_or_refuse():
+    model = build(ModelConfig("crnn", num_classes=10, height=48)).eval()
+    with torch.no_grad():
+        log_probs, lengths = model(torch.rand(2, 1, 48, 64), torch.tensor([64, 40]))
+    assert log_probs.shape == (16, 2, 10) and lengths.tolist() == [16, 10]
+    with pytest.raises(OcrpipeError, match="height divisible by 16"):
+        build(ModelConfig("crnn", num_classes=10, height=40))
+
+
+def test_colour_input():
+    model = build(ModelConfig("crnn-small", num_classes=10, channels=3)).eval()
+    with torch.no_grad():
+        log_probs, _ = model(torch.rand(2, 3, 32, 64), torch.tensor([64, 64]))
+    assert log_probs.shape == (16, 2, 10)

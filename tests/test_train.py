@@ -1,0 +1,211 @@
+"""`ocrpipe train` on a tiny real run (generate -> pack -> train), on the CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT, generate_args
+from pipeline import checkpoint, inference, train
+from pipeline.manifest import Manifest
+
+TINY = ("--arch", "crnn-small", "--batch-size", "8", "--no-progress", "--device", "cpu")
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory) -> Path:
+    """A generated and packed run of short lines, shared by the tests of this module."""
+    from click.testing import CliRunner
+
+    from conftest import PROSE, WORDS
+    from pipeline.cli import cli
+
+    base = tmp_path_factory.mktemp("packed")
+    corpus = [base / "prose.txt", base / "words.txt"]
+    corpus[0].write_text(PROSE, encoding="utf-8")
+    corpus[1].write_text(WORDS, encoding="utf-8")
+    run = base / "run"
+    args = generate_args(run, corpus, "--max-words", "2", "--val-fraction", "0.15", "--test-fraction", "0.1",
+                         "--style", "plain", count=120)
+    for command in (args, ["pack", "--run", str(run), "--no-progress"]):
+        result = CliRunner().invoke(cli, command, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return run
+
+
+@pytest.fixture
+def run(packed, tmp_path) -> Path:
+    """A private copy of the packed run (training writes into it)."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(packed, copy)
+    return copy
+
+
+def records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "train" / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_few_steps_lower_the_loss(run, run_cli):
+    result = run_cli("train", "--run", run, *TINY, "--steps", "40", "--val-every", "20", "--lr", "3e-3",
+                     "--no-augment")
+    assert result.exit_code == 0, result.output
+    assert "trained crnn-small" in result.output and "validation at step" in result.output
+    losses = [r["loss"] for r in records(run) if "split" not in r]
+    assert len(losses) == 40 and sum(losses[-5:]) < 0.6 * sum(losses[:5])
+    assert all({"step", "loss", "lr", "lines_per_s"} <= set(r) for r in records(run) if "split" not in r)
+    vals = [r for r in records(run) if r.get("split") == "val"]
+    assert [v["step"] for v in vals] == [20, 40] and {"cer", "mean_edit_distance", "exact_match"} <= set(vals[0])
+    record = Manifest(run).stage("train")
+    assert record.status == "done" and record.result["steps"] == 40 and record.result["device"] == "cpu"
+    assert record.result["checkpoints"]["best"] == "train/best.pt" and record.result["lines_seen"] > 0
+    assert "train     done" in run_cli("status", "--run", run).output
+
+
+def test_checkpoints_load_with_weights_only_and_reproduce_the_model(run, run_cli):
+    assert run_cli("train", "--run", run, *TINY, "--steps", "4", "--val-every", "2").exit_code == 0
+    state = torch.load(run / "train" / "best.pt", weights_only=True)
+    assert state["format"] == checkpoint.FORMAT and state["model"]["config"]["arch"] == "crnn-small"
+    assert state["charset"] and state["height"] == 32 and state["step"] in (2, 4)
+    assert {"optimizer", "scheduler", "rng", "metrics", "data_digest", "manifest_sha256"} <= set(state)
+    model, charset = checkpoint.model_from(checkpoint.load(run / "train" / "last.pt"))
+    again, _ = checkpoint.model_from(checkpoint.load(run / "train" / "last.pt"))
+    x, widths = torch.rand(2, 1, 32, 64), torch.tensor([64, 50])
+    with torch.no_grad():
+        assert torch.equal(model(x, widths)[0], again(x, widths)[0])
+    assert len(charset) == model.config.num_classes
+
+
+def test_resume_gives_the_parameters_of_an_uninterrupted_run(run, run_cli, tmp_path, monkeypatch):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    options = (*TINY, "--steps", "6", "--val-every", "3", "--seed", "5")
+    assert run_cli("train", "--run", run, *options).exit_code == 0
+
+    calls = {"n": 0}
+    real_augment = train.augment
+
+    def augment_then_ctrl_c(*args, **kwargs):      # a real SIGINT during step 3 (0-based 2)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_augment(*args, **kwargs)
+
+    monkeypatch.setattr(train, "augment", augment_then_ctrl_c)
+    stopped = run_cli("train", "--run", other, *options)
+    assert stopped.exit_code == 130 and "continue with --resume" in stopped.output
+    assert Manifest(other).stage("train").status == "failed"
+    assert checkpoint.load(other / "train" / "last.pt")["step"] == 3
+    monkeypatch.setattr(train, "augment", real_augment)
+
+    resumed = run_cli("train", "--run", other, *options, "--resume")
+    assert resumed.exit_code == 0 and "resumed at step 3" in resumed.output, resumed.output
+    a = checkpoint.load(run / "train" / "last.pt")
+    b = checkpoint.load(other / "train" / "last.pt")
+    assert a["step"] == b["step"] == 6 and a["lines_seen"] == b["lines_seen"]
+    for name, tensor in a["model"]["state_dict"].items():
+        assert torch.equal(tensor, b["model"]["state_dict"][name]), name
+    assert [r["step"] for r in records(other)] == [r["step"] for r in records(run)]
+
+
+def test_resume_refuses_other_settings(run, run_cli):
+    assert run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2").exit_code == 0
+    changed = run_cli("train", "--run", run, *TINY, "--steps", "4", "--lr", "0.01", "--resume")
+    assert changed.exit_code == 2 and "(lr)" in changed.output
+    more = run_cli("train", "--run", run, *TINY, "--steps", "4", "--val-every", "2", "--resume")
+    assert more.exit_code == 0 and Manifest(run).stage("train").result["steps"] == 4
+
+
+def test_non_finite_batches_are_skipped_and_counted(run, run_cli, monkeypatch):
+    real = inference.ctc_loss
+    calls = {"n": 0}
+
+    def sometimes_nan(*args, **kwargs):
+        loss = real(*args, **kwargs)
+        calls["n"] += 1
+        return loss * float("nan") if calls["n"] == 2 and kwargs.get("reduction", "mean") == "mean" else loss
+
+    monkeypatch.setattr(train, "ctc_loss", sometimes_nan)
+    result = run_cli("train", "--run", run, *TINY, "--steps", "4", "--val-every", "4")
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 batches whose loss was not finite" in result.output
+    assert Manifest(run).stage("train").result["skipped_batches"] == 1
+    state = checkpoint.load(run / "train" / "last.pt")
+    assert all(torch.isfinite(t).all() for t in state["model"]["state_dict"].values() if t.is_floating_point())
+    assert [r["loss"] for r in records(run) if "split" not in r][1] is None
+
+
+def test_training_again_needs_force_or_resume(run, run_cli):
+    assert run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2").exit_code == 0
+    again = run_cli("train", "--run", run, *TINY, "--steps", "2")
+    assert again.exit_code == 2 and "--resume" in again.output and "--force" in again.output
+    assert run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2", "--force").exit_code == 0
+
+
+def test_refuses_a_stale_or_missing_pack(run, run_cli, small_corpus, tmp_path):
+    missing = run_cli("train", "--run", tmp_path / "empty", *TINY)
+    assert missing.exit_code == 2 and "has no pack result" in missing.output
+    assert run_cli(*generate_args(run, small_corpus, "--seed", "3", "--force")).exit_code == 0
+    stale = run_cli("train", "--run", run, *TINY, "--steps", "2")
+    assert stale.exit_code == 2 and "pack in" in stale.output and "is stale" in stale.output
+
+
+def test_two_processes_with_gloo_match_one_process_accumulating_two(run, tmp_path):
+    """torchrun, 2 CPU ranks of 8 lines each, against 1 process with 2 micro-batches of 8:
+    the same lines per step, so the same parameters up to float rounding."""
+    import shutil
+
+    single = tmp_path / "single"
+    shutil.copytree(run, single)
+    options = [*TINY, "--steps", "3", "--val-every", "3", "--no-augment", "--workers", "0"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "pipeline", "--", "train", "--run", str(run), *options],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert ddp.returncode == 0, ddp.stdout + ddp.stderr
+    one = subprocess.run([sys.executable, "-m", "pipeline", "train", "--run", str(single), *options,
+                          "--accumulate", "2"], capture_output=True, text=True, env=env, timeout=300)
+    assert one.returncode == 0, one.stdout + one.stderr
+    result = Manifest(run).stage("train").result
+    assert result["world_size"] == 2 and result["ranks_in_sync"] is True
+    assert result["lines_seen"] == Manifest(single).stage("train").result["lines_seen"]
+    a = checkpoint.load(run / "train" / "last.pt")["model"]["state_dict"]
+    b = checkpoint.load(single / "train" / "last.pt")["model"]["state_dict"]
+    # Parameters, not batch-norm running statistics: DDP keeps rank 0's (one update per
+    # step), accumulation updates them once per micro-batch.
+    parameters = [n for n in a if not n.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert len(parameters) > 20
+    for name in parameters:
+        assert torch.allclose(a[name], b[name], rtol=1e-4, atol=1e-5), name
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_bf16_step_on_cuda(run, run_cli):
+    result = run_cli("train", "--run", run, "--arch", "crnn", "--batch-size", "8", "--steps", "3", "--val-every", "3",
+                     "--device", "cuda", "--no-progress")
+    assert result.exit_code == 0, result.output
+    state = checkpoint.load(run / "train" / "last.pt")
+    assert all(torch.isfinite(t).all() for t in state["model"]["state_dict"].values() if t.is_floating_point())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cpu_and_cuda_outputs_agree():
+    from pipeline.model import ModelConfig, build
+
+    torch.manual_seed(0)
+    model = build(ModelConfig("crnn", num_classes=50)).eval()
+    x, widths = torch.rand(3, 1, 32, 128), torch.tensor([128, 100, 37])
+    with torch.no_grad():
+        cpu, _ = model(x, widths)
+        gpu, _ = model.cuda()(x.cuda(), widths.cuda())
+    assert torch.allclose(cpu, gpu.cpu(), atol=1e-3)
