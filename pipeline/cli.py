@@ -60,6 +60,10 @@ def cli(ctx: click.Context, run: Path | None) -> None:
     \b
     ocrpipe generate   render text-line images with trdg
     ocrpipe pack       height-normalize them into LMDB shards
+    ocrpipe train      train a CRNN (CNN -> BiLSTM -> CTC)
+    ocrpipe eval       measure it: mean edit distance, CER, a report
+    ocrpipe predict    read line images with a trained model
+    ocrpipe export     the model as ONNX or TorchScript
     ocrpipe status     what each stage of a run did
     """
     ctx.ensure_object(dict)
@@ -93,8 +97,9 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--height", type=click.IntRange(12), default=32, show_default=True, help="Image height in pixels.")
 @click.option("--min-words", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--max-words", type=click.IntRange(1), default=8, show_default=True)
-@click.option("--style", type=click.Choice(["plain", "print", "scan", "scene"]), default="print", show_default=True,
-              help="Effect preset: plain (no effects), print, scan (binarized), scene (colour, distortion).")
+@click.option("--style", default="print", show_default=True,
+              help="Effect preset: plain (no effects), print, scan (binarized), scene (colour, distortion); "
+                   "several joined by commas mix them line by line (e.g. print,scan).")
 @click.option("--codes-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="Share of lines of numbers, dates, prices and codes.")
 @click.option("--holdout-fonts", type=click.IntRange(0), default=0, show_default=True,
@@ -191,6 +196,167 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
             click.echo("  characters outside the charset: " + ", ".join(f"{c!r} x{n}" for c, n in chars))
     click.echo(f"charset: {result.charset['size'] - 1} characters + blank ({result.charset['source']}), "
                f"{run_dir / 'charset.json'}")
+
+
+@cli.command()
+@click.option("--arch", type=click.Choice(["crnn", "crnn-small", "crnn-resnet"]), default="crnn", show_default=True,
+              help="crnn: the paper's network (~8.8M parameters); crnn-small: for CPUs; crnn-resnet: more capacity.")
+@click.option("--steps", type=click.IntRange(1), default=20_000, show_default=True, help="Optimizer steps.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
+              help="Lines per micro-batch on each device.")
+@click.option("--accumulate", type=click.IntRange(1), default=1, show_default=True,
+              help="Micro-batches per optimizer step.")
+@click.option("--max-pixels", type=click.IntRange(1), default=None, help="Also cap a micro-batch by padded pixels.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True,
+              help="Peak learning rate (AdamW).")
+@click.option("--weight-decay", type=click.FloatRange(0), default=0.01, show_default=True)
+@click.option("--warmup", type=click.IntRange(0), default=None, help="Warmup steps  [default: 3% of --steps, <= 1000]")
+@click.option("--schedule", type=click.Choice(["cosine", "onecycle"]), default="cosine", show_default=True)
+@click.option("--grad-clip", type=click.FloatRange(0), default=5.0, show_default=True, help="0 disables.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cuda, cuda:N or cpu.")
+@click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 autocast on CUDA.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the CNN (CUDA).")
+@click.option("--augment/--no-augment", default=True, show_default=True, help="On-the-fly augmentation.")
+@click.option("--val-every", type=click.IntRange(1), default=1000, show_default=True,
+              help="Steps between validations and checkpoints.")
+@click.option("--early-stop", type=click.IntRange(0), default=0, show_default=True,
+              help="Stop after this many validations without a lower CER (0: off).")
+@click.option("--workers", type=click.IntRange(0), default=None,
+              help="Loader processes  [default: 0 on CPU, up to 8 with CUDA]")
+@click.option("--resume", is_flag=True, help="Continue from train/last.pt exactly where it stopped.")
+@click.option("--force", is_flag=True, help="Train again over a finished training (or a stale pack).")
+@progress_option
+@with_run
+def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, compile_: bool,
+          **options: Any) -> None:
+    """Train a CRNN recognizer on the packed shards (CTC)."""
+    from pipeline import train as stage
+    from pipeline.config import TrainConfig
+
+    outcome = stage.run(TrainConfig(compile=compile_, **options), run_dir, resume=resume, force=force,
+                        show_progress=show_progress)
+    result = outcome.result
+    if int(__import__("os").environ.get("RANK", "0")) != 0:
+        return
+    if outcome.resumed_from:
+        click.echo(f"resumed at step {outcome.resumed_from}")
+    if outcome.stopped_early:
+        click.echo(f"stopped early at step {result.steps}: no better validation CER in {options['early_stop']} checks")
+    click.echo(f"trained {result.arch} ({result.parameters / 1e6:.2f}M parameters) for {result.steps} steps, "
+               f"{result.lines_seen} lines, {result.seconds:.0f} s, {result.lines_per_s:.0f} lines/s on "
+               f"{result.gpu or result.device}" + (f" x{result.world_size}" if result.world_size > 1 else ""))
+    if result.skipped_batches:
+        click.echo(f"skipped {result.skipped_batches} batches whose loss was not finite")
+    best, m = result.best, result.best["metrics"]
+    click.echo(f"validation at step {best['step']} (best): mean edit distance {m['mean_edit_distance']:.3f}, "
+               f"CER {100 * m['cer']:.2f}%, WER {100 * m['wer']:.2f}%, exact lines {100 * m['exact_match']:.1f}% "
+               f"of {m['lines']}")
+    click.echo(f"checkpoints: {run_dir / 'train' / 'best.pt'}, {run_dir / 'train' / 'last.pt'}; "
+               f"log: {run_dir / 'train' / 'metrics.jsonl'}")
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
+    """A one-screen table: metrics down, systems and normalizations across."""
+    names = list(columns)
+    lines = ["".ljust(20) + "".join(n.rjust(14) for n in names)]
+    for metric, fmt in (("mean_edit_distance", lambda v: f"{v:.3f}"), ("cer", _percent), ("wer", _percent),
+                        ("exact_match", _percent)):
+        lines.append(metric.ljust(20) + "".join(fmt(columns[n][metric]).rjust(14) for n in names))
+    return lines
+
+
+@cli.command(name="eval")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Model to evaluate  [default: the run's train/best.pt]")
+@click.option("--split", default=None, help="A packed split of the run  [default: test]")
+@click.option("--shards", type=click.Path(), default=None, help="Shard files: one, or a folder of shard-*.lmdb.")
+@click.option("--data", type=click.Path(file_okay=False), default=None,
+              help="A folder of line images with labels.tsv (or named by their text).")
+@click.option("--from-lmdb", type=click.Path(), default=None, help="A scene-text LMDB.")
+@click.option("--name", default=None, help="Name of this evaluation (its folder under eval/)  [default: from the set]")
+@click.option("--beam", type=click.IntRange(0), default=0, show_default=True,
+              help="CTC prefix beam search of this width (0: greedy).")
+@click.option("--lexicon", type=click.Path(dir_okay=False), default=None,
+              help="Word list; with --beam, corrects decoded words the model finds plausible.")
+@click.option("--oov-cost", type=click.FloatRange(0), default=4.0, show_default=True,
+              help="Nats charged to a word outside the lexicon.")
+@click.option("--compare", type=click.Choice(["tesseract"]), default=None,
+              help="Also read the same lines with tesseract (--psm 7) and score it the same way.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cuda, cuda:N or cpu.")
+@click.option("--worst", type=click.IntRange(0), default=50, show_default=True, help="Worst lines in report.html.")
+@progress_option
+@with_run
+def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
+    """Measure a model: mean edit distance, CER, WER, exact lines; a report."""
+    from pipeline import evaluate as stage
+    from pipeline.config import EvalConfig
+
+    outcome = stage.run(EvalConfig(**options), run_dir, show_progress=show_progress)
+    report = outcome.report
+    skipped = sum(report["skipped"].values())
+    click.echo(f"eval {outcome.name}: {report['lines']} lines from {report['data']['description']}"
+               + (f" ({skipped} unreadable, left out)" if skipped else "")
+               + f"; {report['decoding']}; {report['lines_per_s']:.0f} lines/s on {report['device']}")
+    columns = dict(report["metrics"])
+    if report["compare"]:
+        compare = report["compare"]
+        columns.update({f"tesseract {k}": compare["metrics"][k] for k in ("raw", "all")})
+    for line in _metric_rows(columns):
+        click.echo(line)
+    click.echo(f"report: {outcome.folder / 'report.html'} (and report.json, predictions.tsv)")
+
+
+@cli.command()
+@click.option("--checkpoint", type=click.Path(dir_okay=False), required=True, help="A best.pt or last.pt.")
+@click.argument("images", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (file, text, confidence).")
+@click.option("--beam", type=click.IntRange(0), default=0, show_default=True, help="Beam width (0: greedy).")
+@click.option("--lexicon", type=click.Path(dir_okay=False), default=None, help="Word list for --beam.")
+@click.option("--oov-cost", type=click.FloatRange(0), default=4.0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+def predict(checkpoint: str, images: tuple[str, ...], as_json: bool, beam: int, lexicon: str | None,
+            oov_cost: float, batch_size: int, device: str) -> None:
+    """Read IMAGES (files, folders, or - for paths on stdin): file, text and confidence per line."""
+    import json
+
+    from pipeline import predict as stage
+
+    if lexicon and not beam:
+        raise OcrpipeError("--lexicon corrects beam search results; add --beam N (e.g. --beam 10)")
+    failed = 0
+    for p in stage.run(Path(checkpoint), stage.collect(images), batch_size, device, beam,
+                       Path(lexicon) if lexicon else None, oov_cost):
+        if p.error:
+            failed += 1
+            click.echo(f"{p.file}: {p.error}", err=True)
+        elif as_json:
+            click.echo(json.dumps({"file": p.file, "text": p.text, "confidence": p.confidence}, ensure_ascii=False))
+        else:
+            click.echo(f"{p.file}\t{p.text}\t{p.confidence:.4f}")
+    if failed:
+        raise OcrpipeError(f"{failed} image(s) could not be read (named above)")
+
+
+@cli.command()
+@click.option("--checkpoint", type=click.Path(dir_okay=False), required=True, help="A best.pt or last.pt.")
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), required=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The model file to write; OUTPUT.json beside it gets the charset and preprocessing.")
+def export(checkpoint: str, fmt: str, output: Path) -> None:
+    """Export a checkpoint as ONNX or TorchScript (dynamic batch and width)."""
+    from pipeline import export as stage
+
+    outcome = stage.run(Path(checkpoint), fmt, output)
+    check = (f"matches the checkpoint (largest log-prob difference {outcome.max_difference:.1e})"
+             if outcome.max_difference is not None else "not checked (pip install onnxruntime to check it)")
+    click.echo(f"wrote {outcome.path} ({fmt}), {check}; charset and preprocessing in {outcome.sidecar}")
 
 
 def _when(record: Any) -> str:

@@ -26,7 +26,7 @@ class GenerateConfig:
     height: int = 32                       # image height in pixels (the model's default input)
     min_words: int = 1
     max_words: int = 8                     # ~50 characters: long enough to learn line context
-    style: str = "print"
+    style: str = "print"                   # a style, or several joined by commas (one per line)
     codes_fraction: float = 0.2            # share of numbers, dates, prices, codes
     holdout_fonts: int = 0                 # font families kept for the test split only
     caps_fonts: str = "upper"              # all-caps fonts: "upper" (upper-case the label) or "skip"
@@ -68,6 +68,12 @@ class GenerateConfig:
             raise OcrpipeError(f"--height {self.height}: too small to draw text; use 12 or more (32 is the default)")
         if not 0 <= self.codes_fraction <= 1:
             raise OcrpipeError("--codes-fraction must be between 0 and 1")
+        from pipeline.styles import parse_styles
+
+        try:
+            parse_styles(self.style)
+        except ValueError as e:
+            raise OcrpipeError(f"--style {self.style}: {e}") from None
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ the manifest section is marked done.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import random
 import shutil
@@ -30,6 +29,7 @@ from pipeline.fsutil import (atomic_write_json, atomic_write_text, ensure_writab
                              relative_to, sha256_file)
 from pipeline.lines import LABEL_COLUMNS, SPLITS, LineMaker, derive_seed
 from pipeline.manifest import Manifest
+from pipeline.parallel import pool_context
 from pipeline.progress import bar
 from pipeline.results import GenerateResult
 
@@ -154,10 +154,7 @@ def _execute(maker: LineMaker, chunks: list[Chunk], workers: int) -> Iterator[tu
         signal.signal(signal.SIGINT, signal.default_int_handler)
         yield from map(_run_chunk, chunks)
         return
-    # fork shares the loaded corpus and fonts with the workers at no cost; spawn pickles them.
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(maker,))
+    pool = pool_context().Pool(workers, initializer=_init_worker, initargs=(maker,))
     try:
         yield from pool.imap_unordered(_run_chunk, chunks)
         pool.close()

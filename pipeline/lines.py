@@ -26,7 +26,7 @@ SPLITS = ("train", "val", "test")
 TEXT_TRIES = 2000      # draws of text before a split is declared impossible to fill
 RENDER_TRIES = 4       # effect draws before a line is given up (and counted)
 PNG_COMPRESS_LEVEL = 3  # zlib level: 6 (Pillow's default) is ~1.5x slower for ~10% smaller files
-LABEL_COLUMNS = ("filename", "text", "font", "family", "skew", "blur", "background", "distortion",
+LABEL_COLUMNS = ("filename", "text", "font", "family", "style", "skew", "blur", "background", "distortion",
                  "text_color", "stroke_width", "binarize", "width", "height", "hash")
 
 
@@ -93,7 +93,8 @@ class LineMaker:
         text, font = self.text_and_font(split, index)
         failure: RenderFailure | None = None
         for attempt in range(RENDER_TRIES):
-            fx = draw_effects(c.style, self.overrides, random.Random(derive_seed(c.seed, "fx", split, index, attempt)))
+            style, fx = draw_effects(c.style, self.overrides,
+                                     random.Random(derive_seed(c.seed, "fx", split, index, attempt)))
             try:
                 out = render(text, str(font.path), c.height, fx, derive_seed(c.seed, "rng", split, index, attempt),
                              c.background_dir)
@@ -110,7 +111,7 @@ class LineMaker:
         filename = f"images/{split}/{index:08d}.png"
         atomic_write_bytes(self.run_dir / filename, data)
         columns = fx.columns() | {"skew": f"{out.skew:.2f}", "text_color": out.text_color}
-        return {"filename": filename, "text": text, "font": font.name, "family": font.family, **columns,
+        return {"filename": filename, "text": text, "font": font.name, "family": font.family, "style": style, **columns,
                 "width": str(out.image.width), "height": str(out.image.height), "hash": short_hash(data)}
 
     def make_range(self, split: str, start: int, stop: int) -> dict[str, Any]:

@@ -94,8 +94,10 @@ def collapse_whitespace(text: str) -> str:
 
 
 def fold_typography(text: str) -> str:
-    """Curly and LaTeX-style quotes (`` and '') to ASCII quotes, dashes to '-', … to '...'."""
-    return text.replace("``", '"').replace("''", '"').translate(_TYPOGRAPHY).replace("''", '"')
+    """Curly and LaTeX-style quotes (`` and '') to ASCII quotes; dashes, and LaTeX's -- and ---,
+    to '-'; … to '...'."""
+    text = text.replace("``", '"').replace("''", '"').replace("---", "-").replace("--", "-")
+    return text.translate(_TYPOGRAPHY).replace("''", '"')
 
 
 def casefold(text: str) -> str:

@@ -11,7 +11,6 @@ every complete shard and makes the rest.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import time
@@ -29,6 +28,7 @@ from pipeline.errors import Interrupted, OcrpipeError
 from pipeline.fsutil import atomic_write_json, ensure_writable_dir, json_digest, relative_to, sha256_file
 from pipeline.manifest import Manifest
 from pipeline.preprocess import BadImage, decode, normalize
+from pipeline.parallel import pool_context
 from pipeline.progress import bar
 from pipeline.results import GenerateResult, PackResult
 from pipeline.shards import FORMAT, ShardWriter, read_meta
@@ -158,9 +158,7 @@ def _lines(samples: list[Sample], workers: int, rules: Rules) -> Iterator[Line]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         yield from map(process, samples)
         return
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(rules,))
+    pool = pool_context().Pool(workers, initializer=_init_worker, initargs=(rules,))
     try:
         yield from pool.imap(process, samples, chunksize=32)
         pool.close()

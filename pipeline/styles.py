@@ -112,8 +112,21 @@ def _scene(rng: random.Random) -> Effects:
 _PRESETS = {"plain": _plain, "print": _print, "scan": _scan, "scene": _scene}
 
 
-def draw_effects(style: str, overrides: Overrides, rng: random.Random) -> Effects:
-    """The effects of one line: the preset's draw, then the command-line overrides."""
+def parse_styles(value: str) -> tuple[str, ...]:
+    """`print` or a mixture such as `print,scan` (each line draws one, equally likely)."""
+    styles = tuple(s.strip() for s in value.split(",") if s.strip())
+    unknown = [s for s in styles if s not in STYLES]
+    if not styles or unknown:
+        raise ValueError(f"unknown style {', '.join(unknown) or repr(value)}; use {', '.join(STYLES)} "
+                         "or several joined by commas")
+    return styles
+
+
+def draw_effects(style: str, overrides: Overrides, rng: random.Random) -> tuple[str, Effects]:
+    """The style and effects of one line: one of the styles given (comma-separated), the
+    preset's draw, then the command-line overrides."""
+    styles = parse_styles(style)
+    style = styles[0] if len(styles) == 1 else rng.choice(styles)
     fx = _PRESETS[style](rng)
     changes: dict[str, object] = {}
     if overrides.skew is not None:
@@ -126,4 +139,4 @@ def draw_effects(style: str, overrides: Overrides, rng: random.Random) -> Effect
         changes["distortion"] = overrides.distortion
     if overrides.text_color is not None:
         changes["text_color"] = overrides.text_color
-    return dataclasses.replace(fx, **changes) if changes else fx
+    return style, (dataclasses.replace(fx, **changes) if changes else fx)

@@ -74,6 +74,14 @@ def test_output_is_identical_for_1_and_2_workers_and_for_shards(tmp_path, small_
     assert snapshot(two) == reference and snapshot(sharded) == reference
 
 
+def test_styles_mix_line_by_line(tmp_path, small_corpus, run_cli):
+    run = tmp_path / "run"
+    assert run_cli(*generate_args(run, small_corpus, "--style", "plain,scene", count=60)).exit_code == 0
+    rows = read_labels(run, "train")
+    assert {r["style"] for r in rows} == {"plain", "scene"}
+    assert all(r["background"] == "white" and r["text_color"] == "#000000" for r in rows if r["style"] == "plain")
+
+
 def test_different_seeds_give_different_lines(tmp_path, small_corpus, run_cli):
     a, b = tmp_path / "a", tmp_path / "b"
     assert run_cli(*generate_args(a, small_corpus, "--seed", "1")).exit_code == 0
@@ -161,6 +169,7 @@ def test_invisible_text_is_skipped_and_counted_not_labelled(tmp_path, small_corp
     (["--min-words", "5", "--max-words", "2"], "need 1 <= min-words <= max-words"),
     (["--holdout-fonts", "3"], "only 3 font families"),
     (["--text-color", "blurple"], "is not a colour"),
+    (["--style", "print,fancy"], "unknown style fancy"),
 ])
 def test_bad_options_get_one_line_and_exit_2(tmp_path, small_corpus, run_cli, extra, message):
     run = tmp_path / "run"

@@ -1,0 +1,255 @@
+"""`ocrpipe eval`: measure a checkpoint on a set of lines and write a report people read.
+
+The set is a packed split of the run (default: test), shard files, a folder of images, or a
+scene-text LMDB; folders and LMDBs go through pack's own processing (`pack.write_shard`), so
+lines are height-normalized exactly as for training, but every readable line is kept: a
+character the model lacks is one of its errors, not a reason to leave the line out.
+Outputs in `DIR/eval/<name>/`: report.json, predictions.tsv (worst first) and report.html.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from pipeline import checkpoint as ckpt
+from pipeline import report as html_report
+from pipeline import tesseract
+from pipeline.config import EvalConfig, to_dict
+from pipeline.data import BucketBatchSampler, Collate, ShardDataset, make_loader
+from pipeline.decode import Lexicon, beam
+from pipeline.errors import OcrpipeError
+from pipeline.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text, json_digest, sha256_file
+from pipeline.inference import predictions
+from pipeline.manifest import Manifest, now
+from pipeline.metrics import Tally, bucket, confusions, edit_distance, score_normalized
+from pipeline.pack import Rules, write_shard
+from pipeline.results import PackResult
+from pipeline.runtime import setup, teardown
+from pipeline.sources import from_folder, from_lmdb
+
+LENGTH_EDGES = (1, 6, 11, 21, 41, 81)
+WIDTH_EDGES = (0, 128, 256, 512, 1024)
+
+
+@dataclass
+class EvalSet:
+    dataset: ShardDataset
+    description: str
+    digest: str
+    originals: list[Path | None]     # each line's original image file, when there is one
+    skipped: dict[str, int]
+
+
+@dataclass
+class EvalOutcome:
+    name: str
+    report: dict[str, Any]
+    folder: Path
+
+
+def _default_checkpoint(manifest: Manifest, run_dir: Path) -> Path:
+    record = manifest.stage("train")
+    if record is None or record.status != "done":
+        raise OcrpipeError(f"{run_dir} has no finished training; train with `ocrpipe train --run {run_dir}` "
+                           "or name a model with --checkpoint")
+    return run_dir / record.result["checkpoints"]["best"]
+
+
+def _shard_files(path: Path) -> list[Path]:
+    files = sorted(path.glob("shard-*.lmdb")) if path.is_dir() else [path]
+    if not files or not files[0].exists():
+        raise OcrpipeError(f"--shards {path}: no shard-*.lmdb files there; check the path")
+    return files
+
+
+def _convert(samples: list, height: int, channels: int, scratch: Path, description: str) -> ShardDataset:
+    """Images to one temporary shard, as pack makes them, keeping every readable line."""
+    path = scratch / "shard-00000.lmdb"
+    meta = write_shard(path, samples, Rules(height, channels), "", "eval", workers=0)
+    if not meta["count"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in meta["stats"]["skipped"].items())
+        raise OcrpipeError(f"{description}: no readable labelled lines ({reasons})")
+    return ShardDataset([path])
+
+
+def eval_set(config: EvalConfig, run_dir: Path, manifest: Manifest, height: int, channels: int,
+             scratch: Path) -> EvalSet:
+    if config.data or config.from_lmdb:
+        source = Path(config.data or config.from_lmdb)
+        samples = from_folder(source) if config.data else from_lmdb(source)
+        description = f"{'folder' if config.data else 'LMDB'} {source}"
+        dataset = _convert(samples, height, channels, scratch, description)
+        by_source = {s.source: Path(s.path) for s in samples if not s.key}
+        originals = [by_source.get(src) for src in dataset.sources]
+        skipped = dataset.shards[0].meta["stats"]["skipped"]
+        return EvalSet(dataset, description, json_digest([(s.source, s.label) for s in samples]), originals, skipped)
+    if config.shards:
+        files = _shard_files(Path(config.shards))
+        dataset = ShardDataset(files)
+        return EvalSet(dataset, f"shards {config.shards}", json_digest([sha256_file(f) for f in files]),
+                       [None] * len(dataset), {})
+    split = config.split or "test"
+    pack = manifest.require("pack", PackResult)
+    if split not in pack.splits:
+        raise OcrpipeError(f"the pack result of {run_dir} has no split {split!r} (it has {', '.join(pack.splits)}); "
+                           "choose one with --split")
+    info = pack.splits[split]
+    dataset = ShardDataset(pack.shard_paths(run_dir, split))
+    kind, _, where = info["source"].partition(" ")      # "generate", "folder DIR" or "lmdb PATH"
+    root = run_dir if kind == "generate" else Path(where) if kind == "folder" else None
+    originals = [root / s if root else None for s in dataset.sources]
+    return EvalSet(dataset, f"split {split} of {run_dir}", json_digest([s["sha256"] for s in info["shards"]]),
+                   originals, info["skipped"])
+
+
+def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) -> EvalOutcome:
+    config.validate()
+    manifest = Manifest(run_dir)
+    checkpoint_path = Path(config.checkpoint) if config.checkpoint else _default_checkpoint(manifest, run_dir)
+    state = ckpt.load(checkpoint_path)
+    model, charset = ckpt.model_from(state)
+    lexicon = Lexicon.load(Path(config.lexicon)) if config.lexicon else None
+    tesseract_version = tesseract.version() if config.compare else None
+    name = config.name or (config.split or (Path(config.data or config.from_lmdb or config.shards).name
+                                            if config.sources() else "test"))
+    runtime = setup(config.device, amp=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="ocrpipe-eval-") as scratch:
+            data = eval_set(config, run_dir, manifest, model.config.height, model.config.channels, Path(scratch))
+            if data.dataset.height != model.config.height or data.dataset.channels != model.config.channels:
+                raise OcrpipeError(f"the lines were packed at height {data.dataset.height} with "
+                                   f"{data.dataset.channels} channel(s), the model reads {model.config.height} and "
+                                   f"{model.config.channels}; pack them with --height {model.config.height}")
+            records, seconds = _predict(model, charset, data, config, runtime, lexicon)
+            compare = _tesseract(records, data, Path(scratch), tesseract_version) if config.compare else None
+            return _write(config, run_dir, manifest, name, checkpoint_path, state, data, records, seconds,
+                          runtime.gpu_name or runtime.device.type, compare)
+    finally:
+        teardown(runtime)
+
+
+def _predict(model: Any, charset: Any, data: EvalSet, config: EvalConfig, runtime: Any,
+             lexicon: Lexicon | None) -> tuple[list[dict[str, Any]], float]:
+    model = model.to(runtime.device)
+    dataset = data.dataset
+    sampler = BucketBatchSampler(dataset.widths, config.batch_size, dataset.height, shuffle=False,
+                                 num_replicas=1, rank=0)
+    loader = make_loader(dataset, sampler, Collate(charset, encode=False))
+    records: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    for batch, log_probs, lengths, decoded in predictions(model, loader, runtime, charset):
+        if config.beam:
+            decoded = beam(log_probs, lengths, charset, config.beam, lexicon, config.oov_cost)
+        for k, i in enumerate(batch.indices):
+            text, confidence = decoded[k]
+            records.append({"index": i, "file": dataset.sources[i], "font": dataset.fonts[i],
+                            "width": int(dataset.widths[i]), "reference": batch.texts[k], "prediction": text,
+                            "distance": edit_distance(batch.texts[k], text), "confidence": round(confidence, 4)})
+    seconds = time.perf_counter() - start
+    records.sort(key=lambda r: r["index"])
+    return records, seconds
+
+
+def _tesseract(records: list[dict[str, Any]], data: EvalSet, scratch: Path, version: str | None) -> dict[str, Any]:
+    """Tesseract on the same lines: the original image files where there are some, else the
+    normalized pixels scaled to twice their height (Tesseract wants ~20 px letters)."""
+    images = []
+    for record in records:
+        original = data.originals[record["index"]]
+        if original is not None and original.is_file():
+            images.append(original)
+            continue
+        pixels = data.dataset[record["index"]][1]
+        image = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
+        path = scratch / f"line-{record['index']:07d}.png"
+        image.resize((image.width * 2, image.height * 2), Image.Resampling.BICUBIC).save(path)
+        images.append(path)
+    start = time.perf_counter()
+    texts = tesseract.read_lines(images)
+    seconds = time.perf_counter() - start
+    for record, text in zip(records, texts):
+        record["compare_prediction"] = text
+        record["compare_distance"] = edit_distance(record["reference"], text)
+    pairs = [(r["reference"], r["compare_prediction"]) for r in records]
+    used_originals = sum(1 for r in records if data.originals[r["index"]] is not None)
+    return {"name": "tesseract", "version": version, "metrics": score_normalized(pairs),
+            "lines_per_s": round(len(records) / seconds, 1) if seconds else 0.0,
+            "description": f"{version}, --psm 7, language eng, one process per line; "
+                           f"{used_originals} of {len(records)} lines read from their original image files, "
+                           "the rest from the normalized lines at twice their height."}
+
+
+def _breakdown(records: list[dict[str, Any]], key: Any) -> dict[str, dict[str, float]]:
+    groups: dict[str, Tally] = defaultdict(Tally)
+    for r in records:
+        groups[key(r)].add(r["reference"], r["prediction"])
+    return {k: groups[k].metrics() for k in sorted(groups, key=_sort_key)}
+
+
+def _sort_key(label: str) -> tuple:
+    digits = "".join(ch for ch in label.split("-")[0] if ch.isdigit())
+    return (0, int(digits), label) if digits else (1, 0, label)
+
+
+def _write(config: EvalConfig, run_dir: Path, manifest: Manifest, name: str, checkpoint_path: Path,
+           state: dict[str, Any], data: EvalSet, records: list[dict[str, Any]], seconds: float, device: str,
+           compare: dict[str, Any] | None) -> EvalOutcome:
+    folder = run_dir / "eval" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs = [(r["reference"], r["prediction"]) for r in records]
+    breakdowns = {"by_length": _breakdown(records, lambda r: bucket(len(r["reference"]), LENGTH_EDGES)),
+                  "by_width": _breakdown(records, lambda r: bucket(r["width"], WIDTH_EDGES))}
+    if any(r["font"] for r in records):
+        breakdowns["by_font"] = _breakdown(records, lambda r: r["font"] or "unknown")
+    decoding = f"beam search, width {config.beam}" if config.beam else "greedy"
+    if config.lexicon:
+        decoding += f", lexicon {config.lexicon} (unknown word cost {config.oov_cost})"
+    report = {"name": name, "created": now(), "lines": len(records), "skipped": data.skipped,
+              "metrics": score_normalized(pairs), "breakdowns": breakdowns, "confusions": confusions(pairs),
+              "decoding": decoding, "device": device, "seconds": round(seconds, 2),
+              "lines_per_s": round(len(records) / seconds, 1) if seconds else 0.0,
+              "checkpoint": {"path": str(checkpoint_path), "sha256": sha256_file(checkpoint_path),
+                             "step": state["step"], "arch": state["model"]["config"]["arch"]},
+              "data": {"description": data.description, "sha256": data.digest}, "config": to_dict(config),
+              "compare": compare}
+    worst = sorted(records, key=lambda r: (-r["distance"], -r["distance"] / max(1, len(r["reference"])),
+                                           r["index"]))
+    columns = ["file", "reference", "prediction", "distance", "confidence"]
+    if compare:
+        columns += ["compare_prediction", "compare_distance"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(columns)
+    writer.writerows([[r[c] for c in columns] for r in worst])
+    atomic_write_text(folder / "predictions.tsv", buffer.getvalue())
+    atomic_write_json(folder / "report.json", report)
+    shown = worst[: config.worst]
+    page = html_report.render(report, shown, [data.dataset[r["index"]][1] for r in shown])
+    atomic_write_bytes(folder / "report.html", page.encode("utf-8"))
+    _record(manifest, name, report, folder, run_dir)
+    return EvalOutcome(name, report, folder)
+
+
+def _record(manifest: Manifest, name: str, report: dict[str, Any], folder: Path, run_dir: Path) -> None:
+    """Add this evaluation to the manifest's eval section (which lists every evaluation)."""
+    entry = {"created": report["created"], "lines": report["lines"], "metrics": report["metrics"]["raw"],
+             "checkpoint_sha256": report["checkpoint"]["sha256"], "data_sha256": report["data"]["sha256"],
+             "data": report["data"]["description"], "decoding": report["decoding"],
+             "report": str((folder / "report.html").relative_to(run_dir)),
+             "compare": {"name": report["compare"]["name"], "metrics": report["compare"]["metrics"]["raw"]}
+             if report["compare"] else None}
+    record = manifest.stage("eval")
+    evaluations = dict(record.result.get("evaluations", {})) if record else {}
+    evaluations[name] = entry
+    manifest.begin("eval", report["config"], {"checkpoint": report["checkpoint"]}, result={"evaluations": evaluations})
+    manifest.finish("eval", {"evaluations": evaluations})

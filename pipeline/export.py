@@ -1,0 +1,132 @@
+"""`ocrpipe export`: a checkpoint as an ONNX or TorchScript model with dynamic batch and width.
+
+The exported model takes `pixels` (uint8, N x C x H x W, lines resized to height H keeping
+their aspect ratio, padded on the right with white, 255) and `widths` (int64, N, each line's
+width before padding), and returns `log_probs` (float32, T x N x classes) and `lengths`
+(int64, N, the frames that belong to each line). `<output>.json` beside it holds the charset
+and the preprocessing and decoding conventions. Before it returns, the export is checked
+against the checkpoint on lines of several widths in one padded batch.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipeline import checkpoint as ckpt
+from pipeline.errors import OcrpipeError
+from pipeline.fsutil import atomic_write_text
+from pipeline.model import to_ink
+from pipeline.preprocess import PAPER
+
+FORMATS = ("onnx", "torchscript")
+
+
+class PixelModel(nn.Module):
+    """The recognizer with its input conversion: uint8 pixels in, log-probabilities out."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model(to_ink(pixels), widths)
+
+
+@dataclass
+class ExportOutcome:
+    path: Path
+    sidecar: Path
+    max_difference: float | None       # against the checkpoint; None when it could not be run
+
+
+def example_batch(height: int, channels: int, widths: tuple[int, ...] = (203, 64, 37), seed: int = 0
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lines of several widths padded into one batch (noise: every weight takes part)."""
+    rng = np.random.default_rng(seed)
+    pixels = np.full((len(widths), channels, height, max(widths)), PAPER, dtype=np.uint8)
+    for k, w in enumerate(widths):
+        pixels[k, :, :, :w] = rng.integers(0, 256, (channels, height, w), dtype=np.uint8)
+    return torch.from_numpy(pixels), torch.tensor(widths, dtype=torch.int64)
+
+
+def largest_difference(reference: tuple[torch.Tensor, torch.Tensor], other: tuple[np.ndarray, np.ndarray]) -> float:
+    """Largest |log-prob difference| over each line's own frames (lengths must agree)."""
+    log_probs, lengths = reference
+    other_probs, other_lengths = (np.asarray(x) for x in other)
+    if not np.array_equal(lengths.numpy(), other_lengths):
+        return float("inf")
+    return max(float(np.abs(log_probs[:n, k].numpy() - other_probs[:n, k]).max())
+               for k, n in enumerate(lengths.tolist()))
+
+
+def _export_onnx(module: nn.Module, example: tuple[torch.Tensor, torch.Tensor], path: Path) -> None:
+    """The TorchScript-based exporter: it maps the LSTMs to ONNX LSTM nodes, so the width stays
+    dynamic. (torch.export's exporter, the default since torch 2.9, unrolls them over a fixed
+    number of frames.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, example, str(path), dynamo=False, opset_version=17,
+                          input_names=["pixels", "widths"], output_names=["log_probs", "lengths"],
+                          dynamic_axes={"pixels": {0: "batch", 3: "width"}, "widths": {0: "batch"},
+                                        "log_probs": {0: "frames", 1: "batch"}, "lengths": {0: "batch"}})
+
+
+def _run_onnx(path: Path, example: tuple[torch.Tensor, torch.Tensor]) -> tuple[np.ndarray, np.ndarray] | None:
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    log_probs, lengths = session.run(None, {"pixels": example[0].numpy(), "widths": example[1].numpy()})
+    return log_probs, lengths
+
+
+def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
+    if fmt not in FORMATS:
+        raise OcrpipeError(f"--format {fmt}: use onnx or torchscript")
+    state = ckpt.load(checkpoint)
+    model, charset = ckpt.model_from(state)
+    module = PixelModel(model).eval()
+    height, channels = model.config.height, model.config.channels
+    output.parent.mkdir(parents=True, exist_ok=True)
+    trace_example = example_batch(height, channels, seed=1)
+    check_example = example_batch(height, channels, widths=(150, 333, 48, 97), seed=2)
+    with torch.no_grad():
+        expected = module(*check_example)
+        if fmt == "torchscript":
+            with warnings.catch_warnings():     # torch deprecates TorchScript; it still works
+                warnings.simplefilter("ignore")
+                scripted = torch.jit.trace(module, trace_example, check_trace=False)
+                scripted.save(str(output))
+                got = torch.jit.load(str(output))(*check_example)
+            difference: float | None = largest_difference(expected, (got[0].numpy(), got[1].numpy()))
+        else:
+            _export_onnx(module, trace_example, output)
+            ran = _run_onnx(output, check_example)
+            difference = largest_difference(expected, ran) if ran is not None else None
+    if difference is not None and difference > 1e-3:
+        output.unlink(missing_ok=True)
+        raise OcrpipeError(f"the exported {fmt} model disagrees with the checkpoint (|difference| {difference:.2g}); "
+                           "nothing was written")
+    sidecar = output.with_name(output.name + ".json")
+    atomic_write_text(sidecar, json.dumps({
+        "format": "ocrpipe.export/1", "model": output.name, "model_format": fmt,
+        "checkpoint": {"path": str(checkpoint), "step": state["step"], "arch": state["model"]["config"]["arch"]},
+        "inputs": {"pixels": f"uint8 (N, {channels}, {height}, W): each line converted to "
+                             f"{'grayscale' if channels == 1 else 'RGB'} on white, resized to height {height} keeping "
+                             "its aspect ratio (bilinear), padded on the right with 255",
+                   "widths": "int64 (N,): each line's width in pixels before padding"},
+        "outputs": {"log_probs": "float32 (T, N, classes): log-probabilities per frame, T = W // 4",
+                    "lengths": "int64 (N,): how many frames belong to each line (its width // 4)"},
+        "height": height, "channels": channels, "blank": 0, "charset": charset.chars,
+        "decoding": "greedy CTC: per line, the best class of each of its first `lengths` frames; merge runs of "
+                    "the same class; drop the blank (0); class k > 0 is charset[k - 1]"},
+        indent=2, ensure_ascii=False) + "\n")
+    return ExportOutcome(output, sidecar, difference)

@@ -1,0 +1,284 @@
+"""`ocrpipe eval`, `predict` and `export` with a small model trained by the project itself."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import lmdb
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pipeline import checkpoint, metrics
+from pipeline.export import PixelModel
+from pipeline.manifest import Manifest
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """generate -> pack -> train a tiny crnn-small: a real run to evaluate (its accuracy is poor)."""
+    from click.testing import CliRunner
+
+    from conftest import PROSE, WORDS, generate_args
+    from pipeline.cli import cli
+
+    base = tmp_path_factory.mktemp("trained")
+    corpus = [base / "prose.txt", base / "words.txt"]
+    corpus[0].write_text(PROSE, encoding="utf-8")
+    corpus[1].write_text(WORDS, encoding="utf-8")
+    run = base / "run"
+    for args in (generate_args(run, corpus, "--max-words", "2", "--style", "plain", "--val-fraction", "0.15",
+                               "--test-fraction", "0.15", count=120),
+                 ["pack", "--run", str(run), "--no-progress"],
+                 ["train", "--run", str(run), "--arch", "crnn-small", "--steps", "30", "--batch-size", "8",
+                  "--val-every", "30", "--lr", "3e-3", "--no-augment", "--device", "cpu", "--no-progress"]):
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return run
+
+
+@pytest.fixture
+def run(trained, tmp_path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    return copy
+
+
+def folder_of_lines(run: Path, target: Path, count: int = 6) -> Path:
+    """A labelled folder (labels.tsv) made of the run's own test images."""
+    target.mkdir()
+    with open(run / "labels" / "test.tsv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[:count]
+    lines = []
+    for k, row in enumerate(rows):
+        shutil.copy(run / row["filename"], target / f"line{k}.png")
+        lines.append(f"line{k}.png\t{row['text']}\n")
+    (target / "labels.tsv").write_text("".join(lines), encoding="utf-8")
+    return target
+
+
+# -- metrics ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("reference, hypothesis, distance", [
+    ("", "", 0),
+    ("abc", "", 3),                      # all deletions
+    ("", "xyz", 3),                      # all insertions
+    ("kitten", "sitting", 3),            # the textbook case
+    ("café", "cafe\u0301", 0),           # NFC before comparing
+    ("a b", "a  b", 1),                  # raw: the extra space counts
+])
+def test_edit_distance(reference, hypothesis, distance):
+    assert metrics.edit_distance(reference, hypothesis) == distance
+
+
+def test_metric_table_by_hand():
+    pairs = [("abcd", "abcd"), ("abcd", "abxd"), ("ab", ""), ("", "x")]
+    m = metrics.score(pairs)
+    assert m["lines"] == 4
+    assert m["mean_edit_distance"] == pytest.approx((0 + 1 + 2 + 1) / 4)
+    assert m["cer"] == pytest.approx(4 / 10)              # distances over reference characters
+    assert m["exact_match"] == pytest.approx(1 / 4)
+    assert m["wer"] == pytest.approx((0 + 1 + 1 + 1) / 3)  # over reference words
+    assert metrics.score([]) == {"lines": 0, "mean_edit_distance": 0.0, "cer": 0.0, "wer": 0.0, "exact_match": 0.0}
+
+
+def test_normalizations_side_by_side():
+    pairs = [("``Well,'' he said -- fine.", "“Well,” he said — fine."),   # LaTeX quotes against curly ones
+             ("Two  spaces", "Two spaces"), ("CASE", "case")]
+    table = metrics.score_normalized(pairs)
+    assert table["raw"]["exact_match"] == 0
+    assert table["whitespace"]["exact_match"] == pytest.approx(1 / 3)
+    assert table["typography"]["exact_match"] == pytest.approx(1 / 3)
+    assert table["case"]["exact_match"] == pytest.approx(1 / 3)
+    assert table["all"]["mean_edit_distance"] < table["raw"]["mean_edit_distance"]
+
+
+def test_typography_folds_to_ascii():
+    assert metrics.fold_typography("‘a’ “b” c–d e—f …") == "'a' \"b\" c-d e-f ..."
+    assert metrics.fold_typography("``quoted'' -- x --- y") == '"quoted" - x - y'
+
+
+def test_confusions_count_substitutions_insertions_and_deletions():
+    found = {(c["reference"], c["prediction"]): c["count"] for c in
+             metrics.confusions([("hello", "he1lo"), ("hello", "helo"), ("cat", "cats")])}
+    assert found == {("l", "1"): 1, ("l", ""): 1, ("", "s"): 1}
+
+
+# -- eval ------------------------------------------------------------------------------------
+def test_eval_on_the_test_split_writes_every_output(run, run_cli):
+    result = run_cli("eval", "--run", run, "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "mean_edit_distance" in result.output and "report:" in result.output
+    folder = run / "eval" / "test"
+    report = json.loads((folder / "report.json").read_text())
+    assert report["lines"] == Manifest(run).stage("pack").result["splits"]["test"]["count"]
+    assert set(report["metrics"]) == {"raw", "whitespace", "typography", "case", "all"}
+    assert {"by_length", "by_width", "by_font"} <= set(report["breakdowns"])
+    assert report["checkpoint"]["sha256"] and report["data"]["sha256"] and report["lines_per_s"] > 0
+    with open(folder / "predictions.tsv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert list(rows[0]) == ["file", "reference", "prediction", "distance", "confidence"]
+    distances = [int(r["distance"]) for r in rows]
+    assert distances == sorted(distances, reverse=True) and len(rows) == report["lines"]
+    page = (folder / "report.html").read_text()
+    assert page.count("<img src='data:image/png;base64,") == min(50, len(rows))
+    assert rows[0]["file"] in page and ("<del>" in page or "<ins>" in page)
+    evaluations = Manifest(run).stage("eval").result["evaluations"]
+    assert evaluations["test"]["report"] == "eval/test/report.html"
+
+
+def test_eval_on_a_folder_and_on_a_scene_text_lmdb(run, run_cli, tmp_path):
+    folder = folder_of_lines(run, tmp_path / "lines")
+    with open(folder / "labels.tsv", "a", encoding="utf-8") as f:
+        f.write("broken.png\tunreadable\n")
+    (folder / "broken.png").write_bytes(b"not an image")
+    by_folder = run_cli("eval", "--run", run, "--data", folder, "--no-progress")
+    assert by_folder.exit_code == 0, by_folder.output
+    assert "6 lines from folder" in by_folder.output and "1 unreadable, left out" in by_folder.output
+
+    source = tmp_path / "scene"
+    env = lmdb.open(str(source), map_size=32 << 20)
+    with env.begin(write=True) as txn:
+        for i, line in enumerate(sorted(folder.glob("line*.png")), 1):
+            txn.put(b"image-%09d" % i, line.read_bytes())
+            txn.put(b"label-%09d" % i, b"a label")
+        txn.put(b"num-samples", b"6")
+    env.close()
+    by_lmdb = run_cli("eval", "--run", run, "--from-lmdb", source, "--name", "scene-lmdb", "--no-progress")
+    assert by_lmdb.exit_code == 0, by_lmdb.output
+    assert json.loads((run / "eval" / "scene-lmdb" / "report.json").read_text())["lines"] == 6
+    assert set(Manifest(run).stage("eval").result["evaluations"]) == {"lines", "scene-lmdb"}
+
+
+def test_eval_with_beam_search_and_a_lexicon(run, run_cli, tmp_path):
+    lexicon = tmp_path / "words.txt"
+    lexicon.write_text("apple banana cherry delta\n")
+    result = run_cli("eval", "--run", run, "--beam", "4", "--lexicon", lexicon, "--name", "beam", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "beam search, width 4, lexicon" in json.loads((run / "eval" / "beam" / "report.json").read_text())["decoding"]
+    alone = run_cli("eval", "--run", run, "--lexicon", lexicon)
+    assert alone.exit_code == 2 and "add --beam" in alone.output
+
+
+def test_eval_refuses_what_it_cannot_read(run, run_cli, tmp_path):
+    bogus = tmp_path / "model.pt"
+    bogus.write_bytes(b"not a checkpoint")
+    cases = [(["--checkpoint", bogus], "is not a readable checkpoint"),
+             (["--checkpoint", tmp_path / "none.pt"], "no such checkpoint"),
+             (["--split", "nope"], "has no split 'nope'"),
+             (["--data", tmp_path / "missing"], "no such folder"),
+             (["--split", "test", "--data", tmp_path], "give one set")]
+    for extra, message in cases:
+        result = run_cli("eval", "--run", run, *extra, "--no-progress")
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, result.output
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+def test_compare_with_tesseract_on_a_few_lines(run, run_cli, tmp_path):
+    folder = folder_of_lines(run, tmp_path / "lines", count=4)
+    result = run_cli("eval", "--run", run, "--data", folder, "--compare", "tesseract", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "tesseract raw" in result.output
+    report = json.loads((run / "eval" / "lines" / "report.json").read_text())
+    assert report["compare"]["name"] == "tesseract" and report["compare"]["version"].startswith("tesseract")
+    assert set(report["compare"]["metrics"]) == set(report["metrics"])
+    assert "4 of 4 lines read from their original image files" in report["compare"]["description"]
+    with open(run / "eval" / "lines" / "predictions.tsv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    # Clean printed words: Tesseract reads most of them.
+    assert sum(int(r["compare_distance"]) for r in rows) < sum(len(r["reference"]) for r in rows) / 2
+
+
+def test_compare_without_tesseract_says_how_to_install_it(run, run_cli, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    result = run_cli("eval", "--run", run, "--compare", "tesseract", "--no-progress")
+    assert result.exit_code == 2
+    assert "tesseract command is not installed" in result.output and "apt-get install tesseract-ocr" in result.output
+
+
+# -- predict ---------------------------------------------------------------------------------
+def test_predict_reads_images_of_odd_sizes_and_modes(trained, run_cli, tmp_path):
+    source = Image.open(next((trained / "images" / "test").glob("*.png"))).convert("L")
+    big = source.resize((source.width * 3, source.height * 3))
+    odd = {"gray.png": source, "rgb.jpg": source.convert("RGB"), "rgba.png": source.convert("RGBA"),
+           "palette.gif": source.convert("P"), "bilevel.png": source.convert("1"), "la.png": source.convert("LA"),
+           "big.tiff": big, "wide16.png": Image.fromarray((np.asarray(source, dtype=np.uint16) * 257)),
+           "speck.png": Image.new("L", (3, 1), 0)}
+    for name, image in odd.items():
+        image.save(tmp_path / name)
+    (tmp_path / "notes.txt").write_text("not an image, ignored in folders")
+    result = run_cli("predict", "--checkpoint", trained / "train" / "best.pt", tmp_path)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == len(odd)
+    for line in lines:
+        file, text, confidence = line.split("\t")
+        assert Path(file).name in odd and 0.0 <= float(confidence) <= 1.0
+
+    as_json = run_cli("predict", "--checkpoint", trained / "train" / "best.pt", "--json",
+                      tmp_path / "gray.png", tmp_path / "missing.png")
+    assert as_json.exit_code == 2 and "missing.png: no such file" in as_json.output
+    record = json.loads(as_json.output.splitlines()[0])
+    assert set(record) == {"file", "text", "confidence"}
+
+
+def test_predict_reads_paths_from_stdin(trained, run_cli, tmp_path):
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    images = sorted((trained / "images" / "test").glob("*.png"))[:3]
+    result = CliRunner().invoke(cli, ["predict", "--checkpoint", str(trained / "train" / "best.pt"), "-"],
+                                input="\n".join(map(str, images)) + "\n")
+    assert result.exit_code == 0, result.output
+    assert [line.split("\t")[0] for line in result.output.splitlines()] == list(map(str, images))
+
+
+# -- export ----------------------------------------------------------------------------------
+def shard_batch(run: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    from pipeline.charset import Charset
+    from pipeline.data import Collate, ShardDataset
+
+    data = ShardDataset(sorted((run / "shards" / "test").glob("*.lmdb")))
+    batch = Collate(Charset.load(run / "charset.json"), encode=False)([data[i] for i in range(min(8, len(data)))])
+    return batch.images, batch.widths
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_export_round_trip_on_test_lines(trained, run_cli, tmp_path, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    output = tmp_path / f"model.{'pt' if fmt == 'torchscript' else 'onnx'}"
+    result = run_cli("export", "--checkpoint", trained / "train" / "best.pt", "--format", fmt, "--output", output)
+    assert result.exit_code == 0, result.output
+    assert "matches the checkpoint" in result.output
+    sidecar = json.loads(output.with_name(output.name + ".json").read_text())
+    assert sidecar["height"] == 32 and sidecar["blank"] == 0 and sidecar["charset"]
+    pixels, widths = shard_batch(trained)
+    model, _ = checkpoint.model_from(checkpoint.load(trained / "train" / "best.pt"))
+    with torch.no_grad():
+        expected, lengths = PixelModel(model)(pixels, widths)
+    if fmt == "torchscript":
+        with torch.no_grad(), pytest.warns(DeprecationWarning):     # torch deprecates TorchScript
+            got, got_lengths = torch.jit.load(str(output))(pixels, widths)
+        got, got_lengths = got.numpy(), got_lengths.numpy()
+    else:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+        got, got_lengths = session.run(None, {"pixels": pixels.numpy(), "widths": widths.numpy()})
+    assert np.array_equal(got_lengths, lengths.numpy())
+    for k, n in enumerate(lengths.tolist()):
+        assert np.allclose(got[:n, k], expected[:n, k].numpy(), atol=1e-4)
+
+
+def test_export_refuses_a_file_that_is_not_a_checkpoint(run_cli, tmp_path):
+    bogus = tmp_path / "x.pt"
+    bogus.write_text("nope")
+    result = run_cli("export", "--checkpoint", bogus, "--format", "onnx", "--output", tmp_path / "m.onnx")
+    assert result.exit_code == 2 and "is not a readable checkpoint" in result.output
