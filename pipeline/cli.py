@@ -239,6 +239,10 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
     result = outcome.result
     if int(__import__("os").environ.get("RANK", "0")) != 0:
         return
+    if outcome.up_to_date:
+        click.echo(f"train is up to date in {run_dir}: {result.summary()} (--force to train again, "
+                   "--resume with more --steps to continue)")
+        return
     if outcome.resumed_from:
         click.echo(f"resumed at step {outcome.resumed_from}")
     if outcome.stopped_early:

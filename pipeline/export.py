@@ -70,6 +70,11 @@ def _export_onnx(module: nn.Module, example: tuple[torch.Tensor, torch.Tensor], 
     """The TorchScript-based exporter: it maps the LSTMs to ONNX LSTM nodes, so the width stays
     dynamic. (torch.export's exporter, the default since torch 2.9, unrolls them over a fixed
     number of frames.)"""
+    try:
+        import onnx  # noqa: F401  (the exporter writes through it)
+    except ImportError:
+        raise OcrpipeError("--format onnx needs the onnx package: pip install onnx "
+                           "(and onnxruntime, to check and run the result), or pip install -e '.[onnx]'") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, example, str(path), dynamo=False, opset_version=17,

@@ -28,7 +28,7 @@ from pipeline.augment import augment
 from pipeline.charset import Charset
 from pipeline.config import TrainConfig, to_dict
 from pipeline.curves import plot_curves
-from pipeline.data import BucketBatchSampler, Collate, ShardDataset, make_loader
+from pipeline.data import Batch, BucketBatchSampler, Collate, ShardDataset, make_loader
 from pipeline.errors import Interrupted, OcrpipeError
 from pipeline.fsutil import atomic_write_text, json_digest, sha256_file
 from pipeline.inference import ctc_loss, device_images, forward, validate
@@ -45,6 +45,7 @@ class TrainOutcome:
     result: TrainResult
     resumed_from: int            # 0 for a fresh run
     stopped_early: bool
+    up_to_date: bool = False     # a finished training of the same settings and data was found
 
 
 class StopFlag:
@@ -80,6 +81,36 @@ def lr_factor(step: int, config: TrainConfig) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def train_step(net: torch.nn.Module, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               micro_batches: list[Batch], config: TrainConfig, rt: Runtime, step: int) -> tuple[list[float], bool]:
+    """One optimizer step over `config.accumulate` micro-batches: their losses, and whether the
+    step was applied (a loss that is not finite, on any rank, drops the whole step)."""
+    optimizer.zero_grad(set_to_none=True)
+    losses, finite = [], True
+    for k, batch in enumerate(micro_batches):
+        images = device_images(batch, rt)
+        widths = batch.widths.to(rt.device, non_blocking=True)
+        if config.augment:     # seeded by the global micro-batch: ranks and accumulation agree
+            generator = torch.Generator(device=rt.device)
+            generator.manual_seed(derive_seed(config.seed, "augment", step, rt.rank * config.accumulate + k) % 2**63)
+            images = augment(images, widths, generator)
+        last = k == len(micro_batches) - 1
+        with net.no_sync() if rt.distributed and not last else contextlib.nullcontext():
+            log_probs, lengths = forward(net, images, batch.widths, rt)
+            loss = ctc_loss(log_probs, lengths, batch, rt)
+            finite = finite and bool(torch.isfinite(loss))
+            (loss / len(micro_batches)).backward()
+        losses.append(float(loss.detach()))
+    finite = not rt.any(not finite)
+    if finite:
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+    else:
+        optimizer.zero_grad(set_to_none=True)
+    return losses, finite
 
 
 def _datasets(pack: PackResult, run_dir: Path) -> tuple[ShardDataset, ShardDataset, Charset]:
@@ -120,13 +151,16 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     existing = manifest.stage("train")
     out_dir = run_dir / "train"
     last_path, best_path, metrics_path = out_dir / "last.pt", out_dir / "best.pt", out_dir / "metrics.jsonl"
+    data_digest = json_digest(pack.to_dict())
     if existing and existing.status == "done" and not (resume or force):
-        raise OcrpipeError(f"{run_dir} already has a finished training; pass --resume to continue it "
-                           "(e.g. with more --steps) or --force to train again from scratch")
+        same = existing.config == to_dict(config) and existing.inputs.get("pack") == data_digest
+        if same and TrainResult.from_dict(existing.result).verify(run_dir) is None:
+            return TrainOutcome(TrainResult.from_dict(existing.result), 0, False, up_to_date=True)
+        raise OcrpipeError(f"{run_dir} already has a finished training with other settings or data; pass "
+                           "--resume to continue it (e.g. with more --steps) or --force to train again from scratch")
     if resume and not last_path.is_file():
         raise OcrpipeError(f"--resume: {last_path} does not exist; start without --resume")
     train_set, val_set, charset = _datasets(pack, run_dir)
-    data_digest = json_digest(pack.to_dict())
 
     torch.manual_seed(config.seed)
     model_config = ModelConfig(config.arch, len(charset), pack.height, pack.channels)
@@ -220,34 +254,11 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     with StopFlag() as stop:
         while step < config.steps and not stopped_early:
             step_start = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            losses, step_lines, finite = [], 0, True
-            for k in range(config.accumulate):
-                batch = next_batch()
-                images = device_images(batch, rt)
-                widths = batch.widths.to(rt.device, non_blocking=True)
-                if config.augment:
-                    generator = torch.Generator(device=rt.device)
-                    generator.manual_seed(derive_seed(config.seed, "augment", step, rt.rank * config.accumulate + k)
-                                          % 2**63)
-                    images = augment(images, widths, generator)
-                sync = k == config.accumulate - 1 or not rt.distributed
-                context = net.no_sync() if not sync else contextlib.nullcontext()
-                with context:
-                    log_probs, lengths = forward(net, images, batch.widths, rt)
-                    loss = ctc_loss(log_probs, lengths, batch, rt)
-                    finite = finite and bool(torch.isfinite(loss))
-                    (loss / config.accumulate).backward()
-                losses.append(float(loss.detach()))
-                step_lines += len(batch)
-            finite = not rt.any(not finite)
-            if finite:
-                if config.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                optimizer.step()
-            else:
-                skipped += 1                     # never applied: the gradients are dropped
-                optimizer.zero_grad(set_to_none=True)
+            micro_batches = [next_batch() for _ in range(config.accumulate)]
+            losses, finite = train_step(net, model, optimizer, micro_batches, config, rt, step)
+            if not finite:
+                skipped += 1                     # never applied: the gradients were dropped
+            step_lines = sum(len(b) for b in micro_batches)
             scheduler.step()
             step += 1
             step_lines = int(rt.all_reduce_sum([step_lines])[0])

@@ -282,3 +282,13 @@ def test_export_refuses_a_file_that_is_not_a_checkpoint(run_cli, tmp_path):
     bogus.write_text("nope")
     result = run_cli("export", "--checkpoint", bogus, "--format", "onnx", "--output", tmp_path / "m.onnx")
     assert result.exit_code == 2 and "is not a readable checkpoint" in result.output
+
+
+def test_onnx_export_without_onnx_says_what_to_install(trained, run_cli, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)          # as if it were not installed
+    result = run_cli("export", "--checkpoint", trained / "train" / "best.pt", "--format", "onnx",
+                     "--output", tmp_path / "m.onnx")
+    assert result.exit_code == 2 and "pip install onnx" in result.output
+    assert not (tmp_path / "m.onnx").exists()

@@ -147,6 +147,8 @@ def test_non_finite_batches_are_skipped_and_counted(run, run_cli, monkeypatch):
 
 def test_training_again_needs_force_or_resume(run, run_cli):
     assert run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2").exit_code == 0
+    same = run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2")
+    assert same.exit_code == 0 and "train is up to date" in same.output
     again = run_cli("train", "--run", run, *TINY, "--steps", "2")
     assert again.exit_code == 2 and "--resume" in again.output and "--force" in again.output
     assert run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2", "--force").exit_code == 0

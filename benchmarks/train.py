@@ -1,0 +1,141 @@
+"""Training speed: lines/s of each architecture on this machine's device, fed by the shard
+loader and from batches already in memory (the gap is what the loader costs), and, on
+CUDA, the share of the time the GPU is busy.
+
+The lines are made by `ocrpipe generate` and `ocrpipe pack` in a scratch run (or give
+--run DIR of a packed run). Each measurement is `train_step` of `ocrpipe train` itself
+(forward, CTC, backward, AdamW; bf16 autocast and channels-last on CUDA), after warm-up
+steps that let cuDNN pick its kernels for the bucketed shapes.
+
+    python benchmarks/train.py [--count 4000] [--batch-size 64] [--steps 30] [--archs crnn,crnn-small]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from common import machine, table, timed, today
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from pipeline.charset import Charset  # noqa: E402
+from pipeline.config import TrainConfig  # noqa: E402
+from pipeline.data import BucketBatchSampler, Collate, ShardDataset, make_loader  # noqa: E402
+from pipeline.model import ModelConfig, build  # noqa: E402
+from pipeline.runtime import setup  # noqa: E402
+from pipeline.train import train_step  # noqa: E402
+
+
+class GpuBusy:
+    """The mean utilization nvidia-smi samples (every 100 ms) while the block runs."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.share = device, None
+
+    def __enter__(self) -> GpuBusy:
+        self.proc = None
+        if self.device.type == "cuda" and shutil.which("nvidia-smi"):
+            self.proc = subprocess.Popen(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
+                                          "-lms", "100", "-i", str(self.device.index or 0)],
+                                         stdout=subprocess.PIPE, text=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        samples = [float(v) for v in self.proc.communicate()[0].split() if v.replace(".", "").isdigit()]
+        self.share = sum(samples) / len(samples) / 100 if samples else None
+
+
+def measure(arch: str, data: ShardDataset, charset: Charset, args: argparse.Namespace, preloaded: bool) -> dict:
+    rt = setup(args.device)
+    torch.manual_seed(0)
+    config = TrainConfig(arch=arch, batch_size=args.batch_size, augment=not args.no_augment)
+    model = build(ModelConfig(arch, len(charset), data.height, data.channels)).to(rt.device)
+    model = model.to(memory_format=torch.channels_last).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    sampler = BucketBatchSampler(data.widths, args.batch_size, data.height, seed=0)
+    workers = (args.workers if args.workers is not None else (8 if rt.device.type == "cuda" else 0))
+    loader = make_loader(data, sampler, Collate(charset), workers=workers, pin_memory=rt.device.type == "cuda")
+    batches = iter(loader)
+
+    def next_batch():
+        nonlocal batches
+        try:
+            return next(batches)
+        except StopIteration:
+            batches = iter(loader)
+            return next(batches)
+
+    warm = [next_batch() for _ in range(args.warmup)]
+    for batch in warm:
+        train_step(model, model, optimizer, [batch], config, rt, 0)
+    kept = [next_batch() for _ in range(args.steps)] if preloaded else []
+    if preloaded and rt.device.type == "cuda":
+        kept = [b.to(rt.device) for b in kept]
+    if rt.device.type == "cuda":
+        torch.cuda.synchronize()
+    with GpuBusy(rt.device) as busy:
+        start, lines = time.perf_counter(), 0
+        for step in range(args.steps):
+            batch = kept[step] if preloaded else next_batch()
+            train_step(model, model, optimizer, [batch], config, rt, step)
+            lines += len(batch)
+        if rt.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    return {"lines_per_s": lines / seconds, "busy": busy.share, "device": rt.gpu_name or "CPU"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", type=Path, default=None, help="a packed run to read (default: make one)")
+    parser.add_argument("--count", type=int, default=4000)
+    parser.add_argument("--max-words", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--archs", default="crnn-small,crnn,crnn-resnet")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--no-augment", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="ocrpipe-train-bench-"))
+    try:
+        run = args.run
+        if run is None:
+            run = work / "run"
+            ocrpipe = [sys.executable, "-m", "pipeline"]
+            timed(ocrpipe + ["generate", "--run", str(run), "--count", str(args.count), "--max-words",
+                             str(args.max_words), "--val-fraction", "0", "--test-fraction", "0", "--no-progress"])
+            timed(ocrpipe + ["pack", "--run", str(run), "--no-progress"])
+        data = ShardDataset(sorted((run / "shards" / "train").glob("shard-*.lmdb")))
+        charset = Charset.load(run / "charset.json")
+        rows, device = [], "CPU"
+        for arch in args.archs.split(","):
+            fed = measure(arch, data, charset, args, preloaded=False)
+            ready = measure(arch, data, charset, args, preloaded=True)
+            device = fed["device"]
+            busy = "/".join(f"{100 * m['busy']:.0f}%" if m["busy"] is not None else "-" for m in (fed, ready))
+            rows.append([arch, f"{fed['lines_per_s']:,.0f}", f"{ready['lines_per_s']:,.0f}",
+                         f"{fed['lines_per_s'] / ready['lines_per_s']:.2f}", busy])
+        print(f"{today()}, {machine()}, {device}; {len(data)} lines, mean width {data.widths.mean():.0f} px at "
+              f"height {data.height}, batch {args.batch_size}, {args.steps} steps after {args.warmup} warm-up, "
+              f"augmentation {'off' if args.no_augment else 'on'}")
+        print(table(["arch", "lines/s, loader", "lines/s, batches in memory", "loader / memory",
+                     "GPU busy, loader/memory"], rows))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
