@@ -6,7 +6,8 @@ A corpus file is one of two kinds, told apart by its content:
   independently, sometimes capitalized or upper-cased as on signs and headings;
 * prose (anything else; one paragraph per line is best): a line is a run of `n`
   consecutive words from one paragraph, punctuation and digits as written; sometimes
-  typeset with curly quotes and dashes, as printed text is.
+  typeset with curly quotes and dashes, or ending (beginning) with a word hyphenated
+  across lines, as printed text is.
 
 Besides the files, a share of the lines (`codes_fraction`) comes from `pipeline.codes`:
 numbers, dates, prices, codes and identifiers. Every sample is drawn from the
@@ -26,6 +27,7 @@ from pipeline import codes
 from pipeline.errors import OcrpipeError
 
 TYPOGRAPHIC = frozenset("\u2018\u2019\u201c\u201d\u2013\u2014")
+HYPHENATE = 0.08     # share of prose lines that end (or begin) with a word broken across lines
 
 
 def normalize(text: str) -> str:
@@ -86,7 +88,13 @@ class Prose:
         p = bisect.bisect_right(self._ends, position)
         words = self.paragraphs[p].split(" ")
         start = min(position - (self._ends[p - 1] if p else 0), max(0, len(words) - n))
-        text = " ".join(words[start:start + n])
+        words = words[start:start + n]
+        # Printed columns break words across lines: "...a conduct-" / "duction heating ...".
+        if len(words) > 1 and rng.random() < HYPHENATE and len(words[-1]) >= 6 and words[-1].isalpha():
+            words[-1] = words[-1][:rng.randint(2, len(words[-1]) - 3)] + "-"
+        elif len(words) > 1 and rng.random() < HYPHENATE and len(words[0]) >= 6 and words[0].isalpha():
+            words[0] = words[0][rng.randint(2, len(words[0]) - 3):]
+        text = " ".join(words)
         return typeset(text) if rng.random() < self.typeset_fraction else text
 
     def entries(self) -> list[str]:
