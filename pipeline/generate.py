@@ -32,6 +32,7 @@ from pipeline.manifest import Manifest
 from pipeline.parallel import pool_context
 from pipeline.progress import bar
 from pipeline.results import GenerateResult
+from pipeline.trdg_compat import trdg_modules
 
 CHUNK_LINES = 100
 
@@ -82,6 +83,7 @@ def _describe(chars: set[str]) -> str:
 def prepare(config: GenerateConfig, run_dir: Path) -> tuple[LineMaker, dict[str, Any], dict[str, int]]:
     """Load and check every input; returns the line maker, the manifest inputs and the
     number of corpus entries dropped per file. Raises OcrpipeError before anything is written."""
+    trdg_modules()          # trdg and OpenCV are there (else: how to install them), loaded before any fork
     corpus = Corpus.load(config.corpus, config.codes_fraction)
     fonts = load_fonts(config.fonts, corpus.characters())
     usable = [f for f in fonts if not (f.caps_only and config.caps_fonts == "skip")]

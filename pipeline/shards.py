@@ -5,6 +5,7 @@ One shard is one LMDB file (`shard-NNNNN.lmdb`, no lock file) holding:
     __meta__     JSON: format, version, height, channels, count, charset_sha256, fingerprint,
                  and the statistics of what was packed and skipped
     __widths__   uint32 array: the width of every line (bucketing needs no pixels)
+    __lengths__  uint32 array: the length of every label
     __labels__   JSON list: the NFC text of every line
     __sources__  JSON list: where each line came from (file name or key), for reports
     __fonts__    JSON list: the font of each generated line ("" when unknown)
@@ -82,6 +83,7 @@ class ShardWriter:
         meta = {"format": FORMAT, "height": self.height, "channels": self.channels, "count": len(self.widths),
                 "charset_sha256": self.charset_sha256, "fingerprint": fingerprint, "stats": stats}
         self._put([(b"__widths__", np.asarray(self.widths, dtype=np.uint32).tobytes()),
+                   (b"__lengths__", np.asarray([len(t) for t in self.labels], dtype=np.uint32).tobytes()),
                    (b"__labels__", json.dumps(self.labels, ensure_ascii=False).encode("utf-8")),
                    (b"__sources__", json.dumps(self.sources, ensure_ascii=False).encode("utf-8")),
                    (b"__fonts__", json.dumps(self.fonts, ensure_ascii=False).encode("utf-8")),
@@ -151,6 +153,9 @@ class ShardReader:
                 self.meta = meta
                 self.widths = np.frombuffer(txn.get(b"__widths__"), dtype=np.uint32).copy()
                 self.labels: list[str] = json.loads(txn.get(b"__labels__"))
+                lengths = txn.get(b"__lengths__")
+                self.label_lengths = (np.frombuffer(lengths, dtype=np.uint32).copy() if lengths is not None
+                                      else np.array([len(t) for t in self.labels], dtype=np.uint32))
                 self.sources: list[str] = json.loads(txn.get(b"__sources__"))
                 self.fonts: list[str] = json.loads(txn.get(b"__fonts__"))
         except lmdb.Error as e:

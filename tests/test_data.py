@@ -115,6 +115,7 @@ def test_dataset_reads_batches_across_shards_in_order(two_shards):
     paths, lines = two_shards
     data = ShardDataset(paths)
     assert len(data) == 80 and data.widths.tolist() == [p.shape[1] for p, _ in lines]
+    assert data.shards[1].label_lengths.tolist() == [len(label) for _, label in lines[40:]]
     picked = data.__getitems__([45, 3, 79, 40, 0])
     assert [i for i, _, _ in picked] == [45, 3, 79, 40, 0]
     for i, pixels, label in picked:

@@ -204,6 +204,22 @@ def test_bad_inputs_get_one_line_and_leave_no_manifest_section(tmp_path, small_c
     assert not (tmp_path / "run" / "manifest.json").exists()
 
 
+def test_a_missing_trdg_is_named_with_how_to_install_it(tmp_path, small_corpus, run_cli, monkeypatch):
+    import sys
+
+    from pipeline import trdg_compat
+
+    trdg_compat.trdg_modules.cache_clear()
+    monkeypatch.setitem(sys.modules, "trdg", None)                # as if it were not installed
+    try:
+        result = run_cli(*generate_args(tmp_path / "run", small_corpus))
+    finally:
+        trdg_compat.trdg_modules.cache_clear()
+    assert result.exit_code == 2
+    assert "trdg is not installed" in result.output and "pip install --no-deps trdg==1.8.0" in result.output
+    assert not (tmp_path / "run" / "manifest.json").exists()
+
+
 def test_skip_uncovered_drops_those_lines_and_says_so(tmp_path, run_cli):
     cyrillic = tmp_path / "mixed.txt"
     cyrillic.write_text("Жизнь hello world\nplain words here today\n", encoding="utf-8")
