@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from pipeline.errors import OcrpipeError
+from pipeline.fsutil import read_text_file
 
 BLANK = 0
 FORMAT = "ocrpipe.charset/1"
@@ -67,10 +68,7 @@ class Charset:
     @classmethod
     def load(cls, path: Path) -> Charset:
         """An ocrpipe charset.json, or a UTF-8 text file whose characters (newlines aside) are the charset."""
-        try:
-            raw = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise OcrpipeError(f"--charset {path}: cannot be read as UTF-8 text ({e}); check the path") from None
+        raw = read_text_file(path, "--charset")
         if path.suffix == ".json":
             try:
                 return cls.from_dict(json.loads(raw), where=f"--charset {path}")

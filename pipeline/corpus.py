@@ -25,6 +25,7 @@ from typing import Iterable, Sequence
 
 from pipeline import codes
 from pipeline.errors import OcrpipeError
+from pipeline.fsutil import read_text_file
 
 TYPOGRAPHIC = frozenset("\u2018\u2019\u201c\u201d\u2013\u2014")
 HYPHENATE = 0.08     # share of prose lines that end (or begin) with a word broken across lines
@@ -113,14 +114,7 @@ Source = WordList | Prose
 
 def read_source(path: Path) -> Source:
     """Load one corpus file as a word list or prose (see the module docstring)."""
-    if not path.is_file():
-        raise OcrpipeError(f"--corpus {path}: no such file; check the path")
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise OcrpipeError(f"--corpus {path}: not UTF-8 text (byte {e.start}); convert it to UTF-8") from None
-    except OSError as e:
-        raise OcrpipeError(f"--corpus {path}: cannot be read ({e.strerror})") from None
+    raw = read_text_file(path, "--corpus")
     lines = [t for t in (normalize(line) for line in raw.splitlines()) if t]
     if not lines:
         raise OcrpipeError(f"--corpus {path}: has no text; give a file with words or sentences")

@@ -24,6 +24,7 @@ import torch
 
 from pipeline.charset import BLANK, Charset
 from pipeline.errors import OcrpipeError
+from pipeline.fsutil import read_text_file
 
 NEG_INF = -np.inf
 OOV_COST = 4.0   # nats charged to a word outside the lexicon (its prior is ~e^-4 of a lexicon word's)
@@ -107,11 +108,7 @@ class Lexicon:
 
     @classmethod
     def load(cls, path: Path) -> Lexicon:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise OcrpipeError(f"--lexicon {path}: cannot be read as UTF-8 text ({e}); check the path") from None
-        words = [w for line in text.splitlines() for w in line.split()]
+        words = read_text_file(path, "--lexicon").split()
         if not words:
             raise OcrpipeError(f"--lexicon {path}: has no words")
         return cls(words)

@@ -46,6 +46,18 @@ def atomic_write_json(path: Path, obj: Any, durable: bool = True) -> None:
                       durable=durable)
 
 
+def read_text_file(path: Path, option: str) -> str:
+    """A user's UTF-8 text file, or a one-line error naming the option and the file."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OcrpipeError(f"{option} {path}: no such file; check the path") from None
+    except UnicodeDecodeError as e:
+        raise OcrpipeError(f"{option} {path}: not UTF-8 text (byte {e.start}); convert it to UTF-8") from None
+    except OSError as e:
+        raise OcrpipeError(f"{option} {path}: cannot be read ({e.strerror})") from None
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

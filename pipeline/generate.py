@@ -13,23 +13,22 @@ import json
 import os
 import random
 import shutil
-import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from pipeline import __version__
 from pipeline.config import GenerateConfig, to_dict
 from pipeline.corpus import TYPOGRAPHIC, Corpus
-from pipeline.errors import Interrupted, OcrpipeError
+from pipeline.errors import OcrpipeError
 from pipeline.fonts import Font, load_fonts
 from pipeline.fsutil import (atomic_write_json, atomic_write_text, ensure_writable_dir, json_digest,
                              relative_to, sha256_file)
 from pipeline.lines import LABEL_COLUMNS, SPLITS, LineMaker, derive_seed
 from pipeline.manifest import Manifest
-from pipeline.parallel import pool_context
+from pipeline.parallel import worker_map
 from pipeline.progress import bar
 from pipeline.results import GenerateResult
 from pipeline.trdg_compat import trdg_modules
@@ -141,28 +140,12 @@ _MAKER: LineMaker | None = None
 
 def _init_worker(maker: LineMaker) -> None:
     global _MAKER
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and stops the pool
     _MAKER = maker
 
 
 def _run_chunk(chunk: Chunk) -> tuple[Chunk, dict[str, Any]]:
     assert _MAKER is not None
     return chunk, _MAKER.make_range(chunk.split, chunk.start, chunk.stop)
-
-
-def _execute(maker: LineMaker, chunks: list[Chunk], workers: int) -> Iterator[tuple[Chunk, dict[str, Any]]]:
-    if workers <= 1:
-        _init_worker(maker)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        yield from map(_run_chunk, chunks)
-        return
-    pool = pool_context().Pool(workers, initializer=_init_worker, initargs=(maker,))
-    try:
-        yield from pool.imap_unordered(_run_chunk, chunks)
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
 
 
 def available_cores() -> int:
@@ -209,19 +192,11 @@ def run(config: GenerateConfig, run_dir: Path, force: bool = False,
     manifest.begin("generate", to_dict(config), inputs)
     start, made = time.perf_counter(), 0
     progress = bar(sum(c.stop - c.start for c in todo), "generate", enabled=show_progress)
-    try:
-        for chunk, outcome in _execute(maker, todo, workers):
+    with progress, manifest.recording_failure("generate", "finished chunks of lines are kept"):
+        for chunk, outcome in worker_map(_run_chunk, todo, workers, _init_worker, (maker,), ordered=False):
             atomic_write_json(parts / f"{chunk.key}.json", outcome, durable=False)
             made += len(outcome["rows"])
             progress.update(chunk.stop - chunk.start)
-    except KeyboardInterrupt:
-        manifest.fail("generate", "interrupted; rerun the same command to resume")
-        raise Interrupted(f"generate interrupted after {made} new lines; rerun the same command to resume") from None
-    except OcrpipeError as e:
-        manifest.fail("generate", str(e))
-        raise
-    finally:
-        progress.close()
     seconds = time.perf_counter() - start
 
     done = sum(1 for c in chunks if (parts / f"{c.key}.json").exists())

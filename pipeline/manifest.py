@@ -15,16 +15,17 @@ lock file, so concurrent shards of one stage can share a run directory.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from pipeline import __version__
-from pipeline.errors import OcrpipeError
+from pipeline.errors import Interrupted, OcrpipeError
 from pipeline.fsutil import atomic_write_json, ensure_writable_dir, file_lock, json_digest
 from pipeline.results import RESULT_TYPES, StageResult
 
@@ -185,6 +186,19 @@ class Manifest:
             section.update(status=status, result=result, finished=now(), error=None)
 
         self.update(change)
+
+    @contextlib.contextmanager
+    def recording_failure(self, name: str, kept: str) -> Iterator[None]:
+        """Mark `name` failed if the block raises. Ctrl-C becomes a one-line Interrupted that
+        says to rerun the command, and what was `kept` for that rerun."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.fail(name, "interrupted; rerun the same command to resume")
+            raise Interrupted(f"{name} interrupted; rerun the same command to resume ({kept})") from None
+        except OcrpipeError as e:
+            self.fail(name, str(e))
+            raise
 
     def fail(self, name: str, error: str, result: dict[str, Any] | None = None) -> None:
         def change(doc: dict[str, Any]) -> None:

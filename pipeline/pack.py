@@ -12,23 +12,22 @@ every complete shard and makes the rest.
 from __future__ import annotations
 
 import os
-import signal
 import time
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from pipeline.charset import Charset, ctc_frames, ctc_min_frames
 from pipeline.config import PackConfig, to_dict
-from pipeline.errors import Interrupted, OcrpipeError
+from pipeline.errors import OcrpipeError
 from pipeline.fsutil import atomic_write_json, ensure_writable_dir, json_digest, relative_to, sha256_file
 from pipeline.manifest import Manifest
 from pipeline.preprocess import BadImage, decode, normalize
-from pipeline.parallel import pool_context
+from pipeline.parallel import worker_map
 from pipeline.progress import bar
 from pipeline.results import GenerateResult, PackResult
 from pipeline.shards import FORMAT, ShardWriter, read_meta
@@ -111,7 +110,6 @@ _WORKER: dict[str, Rules] = {}
 
 
 def _init_worker(rules: Rules) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER["rules"] = rules
 
 
@@ -149,22 +147,6 @@ def process(sample: Sample) -> Line:
     else:
         line.pixels = pixels
     return line
-
-
-def _lines(samples: list[Sample], workers: int, rules: Rules) -> Iterator[Line]:
-    """Processed samples, in input order (so shards do not depend on the worker count)."""
-    if workers <= 1 or len(samples) < 64:
-        _init_worker(rules)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        yield from map(process, samples)
-        return
-    pool = pool_context().Pool(workers, initializer=_init_worker, initargs=(rules,))
-    try:
-        yield from pool.imap(process, samples, chunksize=32)
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
 
 
 # -- the stage -----------------------------------------------------------------------------
@@ -242,21 +224,13 @@ def run(config: PackConfig, run_dir: Path, force: bool = False, show_progress: b
     processed = reused = 0
     progress = bar(sum(len(v) for v in inputs.values()), "pack", enabled=show_progress)
     splits: dict[str, dict[str, Any]] = {}
-    try:
+    with progress, manifest.recording_failure("pack", "complete shards are kept"):
         for split, samples in inputs.items():
             info, made, kept = _pack_split(run_dir, split, samples, source, config, charset, cap,
                                            fingerprints[split], force, workers, progress)
             splits[split] = info
             processed += made
             reused += kept
-    except KeyboardInterrupt:
-        manifest.fail("pack", "interrupted; rerun the same command to resume")
-        raise Interrupted("pack interrupted; rerun the same command to resume (complete shards are kept)") from None
-    except OcrpipeError as e:
-        manifest.fail("pack", str(e))
-        raise
-    finally:
-        progress.close()
     seconds = time.perf_counter() - start
 
     atomic_write_json(run_dir / "charset.json", charset.to_dict())
@@ -280,7 +254,10 @@ def write_shard(path: Path, samples: list[Sample], rules: Rules, charset_sha256:
     writer = ShardWriter(path, rules.height, rules.channels, charset_sha256)
     stats = Stats()
     try:
-        for line in _lines(samples, workers, rules):
+        # Small inputs are not worth starting processes for; results keep the input order,
+        # so shards do not depend on the worker count.
+        for line in worker_map(process, samples, workers if len(samples) >= 64 else 1, _init_worker, (rules,),
+                               chunksize=32):
             stats.add(line)
             if line.pixels is not None:
                 writer.add(line.pixels, line.label, line.source, line.font)

@@ -10,9 +10,14 @@ training does, and then gets forkserver (or spawn) workers, which pickle what th
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import sys
 import threading
 from multiprocessing.context import BaseContext
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def pool_context() -> BaseContext:
@@ -20,3 +25,25 @@ def pool_context() -> BaseContext:
     if "fork" in methods and threading.active_count() == 1 and "torch" not in sys.modules:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _quiet(initializer: Callable[..., None], initargs: tuple) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent handles Ctrl-C and stops the pool
+    initializer(*initargs)
+
+
+def worker_map(fn: Callable[[T], R], items: Iterable[T], workers: int, initializer: Callable[..., None],
+               initargs: tuple[Any, ...], ordered: bool = True, chunksize: int = 1) -> Iterator[R]:
+    """`fn` over `items` in `workers` processes (in this one when `workers` <= 1), each set up
+    once by `initializer(*initargs)`; results in input order unless `ordered` is False."""
+    if workers <= 1:
+        initializer(*initargs)
+        yield from map(fn, items)
+        return
+    pool = pool_context().Pool(workers, initializer=_quiet, initargs=(initializer, initargs))
+    try:
+        yield from (pool.imap if ordered else pool.imap_unordered)(fn, items, chunksize=chunksize)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()

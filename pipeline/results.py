@@ -30,10 +30,18 @@ class StageResult:
         return ""
 
 
-def _changed_file(run_dir: Path, rel: str, sha256: str) -> str | None:
+def _changed_file(run_dir: Path, rel: str, sha256: str, size: int | None = None,
+                  mtime_ns: int | None = None) -> str | None:
+    """How `rel` differs from what was recorded, or None. Given the recorded size and
+    modification time, a large file is hashed only when those moved."""
     path = run_dir / rel
     if not path.is_file():
         return f"{rel} is missing"
+    stat = path.stat()
+    if size is not None and stat.st_size != size:
+        return f"{rel} has another size"
+    if stat.st_mtime_ns == mtime_ns:
+        return None
     if sha256_file(path) != sha256:
         return f"{rel} has other content (hash mismatch)"
     return None
@@ -68,19 +76,6 @@ class GenerateResult(StageResult):
 
 
 
-def _changed_shard(run_dir: Path, shard: dict[str, Any]) -> str | None:
-    """Cheap first (size, modification time); the content hash only when those moved."""
-    path = run_dir / shard["path"]
-    if not path.is_file():
-        return f"{shard['path']} is missing"
-    stat = path.stat()
-    if stat.st_size != shard["bytes"]:
-        return f"{shard['path']} has another size"
-    if stat.st_mtime_ns != shard["mtime_ns"] and sha256_file(path) != shard["sha256"]:
-        return f"{shard['path']} has other content (hash mismatch)"
-    return None
-
-
 @dataclass
 class PackResult(StageResult):
     stage: ClassVar[str] = "pack"
@@ -101,7 +96,7 @@ class PackResult(StageResult):
             return problem
         for info in self.splits.values():
             for shard in info["shards"]:
-                problem = _changed_shard(run_dir, shard)
+                problem = _changed_file(run_dir, shard["path"], shard["sha256"], shard["bytes"], shard["mtime_ns"])
                 if problem:
                     return problem
         return None

@@ -50,3 +50,27 @@ def generate_args(run: Path, corpus: list[Path], *extra: str, count: int = 40) -
     for c in corpus:
         args += ["--corpus", str(c)]
     return args + list(extra)
+
+
+def build_run(base: Path, *generate_extra: str, count: int, train: list[str] | None = None) -> Path:
+    """A small real run in base/run, made through the CLI: generate on the small corpus,
+    pack, and train when `train` options are given."""
+    corpus = [base / "prose.txt", base / "words.txt"]
+    corpus[0].write_text(PROSE, encoding="utf-8")
+    corpus[1].write_text(WORDS, encoding="utf-8")
+    run = base / "run"
+    steps = [generate_args(run, corpus, *generate_extra, count=count), ["pack", "--run", str(run), "--no-progress"]]
+    if train is not None:
+        steps.append(["train", "--run", str(run), *train])
+    for args in steps:
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    return run
+
+
+def copy_run(source: Path, target: Path) -> Path:
+    """A private copy of a shared run, for a test that writes into it."""
+    import shutil
+
+    shutil.copytree(source, target)
+    return target

@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import build_run, copy_run
 from pipeline import checkpoint, metrics
 from pipeline.export import PixelModel
 from pipeline.manifest import Manifest
@@ -23,31 +24,15 @@ from pipeline.manifest import Manifest
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """generate -> pack -> train a tiny crnn-small: a real run to evaluate (its accuracy is poor)."""
-    from click.testing import CliRunner
-
-    from conftest import PROSE, WORDS, generate_args
-    from pipeline.cli import cli
-
-    base = tmp_path_factory.mktemp("trained")
-    corpus = [base / "prose.txt", base / "words.txt"]
-    corpus[0].write_text(PROSE, encoding="utf-8")
-    corpus[1].write_text(WORDS, encoding="utf-8")
-    run = base / "run"
-    for args in (generate_args(run, corpus, "--max-words", "2", "--style", "plain", "--val-fraction", "0.15",
-                               "--test-fraction", "0.15", count=120),
-                 ["pack", "--run", str(run), "--no-progress"],
-                 ["train", "--run", str(run), "--arch", "crnn-small", "--steps", "30", "--batch-size", "8",
-                  "--val-every", "30", "--lr", "3e-3", "--no-augment", "--device", "cpu", "--no-progress"]):
-        result = CliRunner().invoke(cli, args, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-    return run
+    return build_run(tmp_path_factory.mktemp("trained"), "--max-words", "2", "--style", "plain",
+                     "--val-fraction", "0.15", "--test-fraction", "0.15", count=120,
+                     train=["--arch", "crnn-small", "--steps", "30", "--batch-size", "8", "--val-every", "30",
+                            "--lr", "3e-3", "--no-augment", "--device", "cpu", "--no-progress"])
 
 
 @pytest.fixture
 def run(trained, tmp_path) -> Path:
-    copy = tmp_path / "run"
-    shutil.copytree(trained, copy)
-    return copy
+    return copy_run(trained, tmp_path / "run")
 
 
 def folder_of_lines(run: Path, target: Path, count: int = 6) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, generate_args
+from conftest import ROOT, build_run, copy_run, generate_args
 from pipeline import checkpoint, inference, train
 from pipeline.manifest import Manifest
 
@@ -22,32 +22,13 @@ TINY = ("--arch", "crnn-small", "--batch-size", "8", "--no-progress", "--device"
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory) -> Path:
     """A generated and packed run of short lines, shared by the tests of this module."""
-    from click.testing import CliRunner
-
-    from conftest import PROSE, WORDS
-    from pipeline.cli import cli
-
-    base = tmp_path_factory.mktemp("packed")
-    corpus = [base / "prose.txt", base / "words.txt"]
-    corpus[0].write_text(PROSE, encoding="utf-8")
-    corpus[1].write_text(WORDS, encoding="utf-8")
-    run = base / "run"
-    args = generate_args(run, corpus, "--max-words", "2", "--val-fraction", "0.15", "--test-fraction", "0.1",
-                         "--style", "plain", count=120)
-    for command in (args, ["pack", "--run", str(run), "--no-progress"]):
-        result = CliRunner().invoke(cli, command, catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-    return run
+    return build_run(tmp_path_factory.mktemp("packed"), "--max-words", "2", "--val-fraction", "0.15",
+                     "--test-fraction", "0.1", "--style", "plain", count=120)
 
 
 @pytest.fixture
 def run(packed, tmp_path) -> Path:
-    """A private copy of the packed run (training writes into it)."""
-    import shutil
-
-    copy = tmp_path / "run"
-    shutil.copytree(packed, copy)
-    return copy
+    return copy_run(packed, tmp_path / "run")
 
 
 def records(run: Path) -> list[dict]:
