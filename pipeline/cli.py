@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -216,7 +217,7 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cuda, cuda:N or cpu.")
 @click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 autocast on CUDA.")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the CNN (CUDA).")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (the first steps are slow).")
 @click.option("--augment/--no-augment", default=True, show_default=True, help="On-the-fly augmentation.")
 @click.option("--val-every", type=click.IntRange(1), default=1000, show_default=True,
               help="Steps between validations and checkpoints.")
@@ -237,7 +238,7 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
     outcome = stage.run(TrainConfig(compile=compile_, **options), run_dir, resume=resume, force=force,
                         show_progress=show_progress)
     result = outcome.result
-    if int(__import__("os").environ.get("RANK", "0")) != 0:
+    if int(os.environ.get("RANK", "0")) != 0:        # under torchrun, rank 0 reports
         return
     if outcome.up_to_date:
         click.echo(f"train is up to date in {run_dir}: {result.summary()} (--force to train again, "

@@ -128,7 +128,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"                   # auto: CUDA when present
     amp: bool = True                       # bf16 autocast on CUDA; ignored on CPU
-    compile: bool = False                  # torch.compile the CNN (CUDA; first steps are slow)
+    compile: bool = False                  # torch.compile the model (first steps are slow)
     augment: bool = True
     val_every: int = 1000                  # steps between validations (and last.pt)
     early_stop: int = 0                    # stop after this many validations without a better CER

@@ -33,6 +33,7 @@ from pipeline.inference import predictions
 from pipeline.manifest import Manifest, now
 from pipeline.metrics import Tally, bucket, confusions, edit_distance, score_normalized
 from pipeline.pack import Rules, write_shard
+from pipeline.progress import bar
 from pipeline.results import PackResult
 from pipeline.runtime import setup, teardown
 from pipeline.sources import from_folder, from_lmdb
@@ -130,7 +131,7 @@ def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) ->
                 raise OcrpipeError(f"the lines were packed at height {data.dataset.height} with "
                                    f"{data.dataset.channels} channel(s), the model reads {model.config.height} and "
                                    f"{model.config.channels}; pack them with --height {model.config.height}")
-            records, seconds = _predict(model, charset, data, config, runtime, lexicon)
+            records, seconds = _predict(model, charset, data, config, runtime, lexicon, show_progress)
             compare = _tesseract(records, data, Path(scratch), tesseract_version) if config.compare else None
             return _write(config, run_dir, manifest, name, checkpoint_path, state, data, records, seconds,
                           runtime.gpu_name or runtime.device.type, compare)
@@ -139,7 +140,7 @@ def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) ->
 
 
 def _predict(model: Any, charset: Any, data: EvalSet, config: EvalConfig, runtime: Any,
-             lexicon: Lexicon | None) -> tuple[list[dict[str, Any]], float]:
+             lexicon: Lexicon | None, show_progress: bool | None) -> tuple[list[dict[str, Any]], float]:
     model = model.to(runtime.device)
     dataset = data.dataset
     sampler = BucketBatchSampler(dataset.widths, config.batch_size, dataset.height, shuffle=False,
@@ -147,14 +148,16 @@ def _predict(model: Any, charset: Any, data: EvalSet, config: EvalConfig, runtim
     loader = make_loader(dataset, sampler, Collate(charset, encode=False))
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
-    for batch, log_probs, lengths, decoded in predictions(model, loader, runtime, charset):
-        if config.beam:
-            decoded = beam(log_probs, lengths, charset, config.beam, lexicon, config.oov_cost)
-        for k, i in enumerate(batch.indices):
-            text, confidence = decoded[k]
-            records.append({"index": i, "file": dataset.sources[i], "font": dataset.fonts[i],
-                            "width": int(dataset.widths[i]), "reference": batch.texts[k], "prediction": text,
-                            "distance": edit_distance(batch.texts[k], text), "confidence": round(confidence, 4)})
+    with bar(len(dataset), "eval", enabled=show_progress) as progress:
+        for batch, log_probs, lengths, decoded in predictions(model, loader, runtime, charset):
+            if config.beam:
+                decoded = beam(log_probs, lengths, charset, config.beam, lexicon, config.oov_cost)
+            for k, i in enumerate(batch.indices):
+                text, confidence = decoded[k]
+                records.append({"index": i, "file": dataset.sources[i], "font": dataset.fonts[i],
+                                "width": int(dataset.widths[i]), "reference": batch.texts[k], "prediction": text,
+                                "distance": edit_distance(batch.texts[k], text), "confidence": round(confidence, 4)})
+            progress.update(len(batch))
     seconds = time.perf_counter() - start
     records.sort(key=lambda r: r["index"])
     return records, seconds

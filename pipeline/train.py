@@ -97,7 +97,7 @@ def train_step(net: torch.nn.Module, model: torch.nn.Module, optimizer: torch.op
             generator.manual_seed(derive_seed(config.seed, "augment", step, rt.rank * config.accumulate + k) % 2**63)
             images = augment(images, widths, generator)
         last = k == len(micro_batches) - 1
-        with net.no_sync() if rt.distributed and not last else contextlib.nullcontext():
+        with _no_sync(net) if rt.distributed and not last else contextlib.nullcontext():
             log_probs, lengths = forward(net, images, batch.widths, rt)
             loss = ctc_loss(log_probs, lengths, batch, rt)
             finite = finite and bool(torch.isfinite(loss))
@@ -111,6 +111,11 @@ def train_step(net: torch.nn.Module, model: torch.nn.Module, optimizer: torch.op
     else:
         optimizer.zero_grad(set_to_none=True)
     return losses, finite
+
+
+def _no_sync(net: torch.nn.Module) -> contextlib.AbstractContextManager:
+    """DDP's no_sync, also through a torch.compile wrapper."""
+    return getattr(net, "_orig_mod", net).no_sync()
 
 
 def _datasets(pack: PackResult, run_dir: Path) -> tuple[ShardDataset, ShardDataset, Charset]:
@@ -180,13 +185,12 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         lines_seen, seconds, skipped, best = state["lines_seen"], state["seconds"], state["skipped"], state["best"]
     resumed_from = step
 
-    if config.compile:
-        for i, block in enumerate(model.cnn):
-            model.cnn[i] = torch.compile(block)
-    net: torch.nn.Module = model
+    net: torch.nn.Module = model        # what the steps run; `model` keeps the plain parameter names
     if rt.distributed:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[rt.device] if rt.device.type == "cuda"
                                                         else None)
+    if config.compile:
+        net = torch.compile(net, dynamic=True)      # widths vary from batch to batch
     workers = config.workers if config.workers is not None else (min(8, torch.get_num_threads())
                                                                  if rt.device.type == "cuda" else 0)
     pin = rt.device.type == "cuda"
