@@ -185,11 +185,12 @@ def _tesseract(records: list[dict[str, Any]], data: EvalSet, scratch: Path, vers
         record["compare_distance"] = edit_distance(record["reference"], text)
     pairs = [(r["reference"], r["compare_prediction"]) for r in records]
     used_originals = sum(1 for r in records if data.originals[r["index"]] is not None)
+    source = ("the original image files" if used_originals == len(records) else
+              f"{used_originals} of {len(records)} lines from their original image files, the rest from "
+              "the normalized lines at twice their height")
     return {"name": "tesseract", "version": version, "metrics": score_normalized(pairs),
             "lines_per_s": round(len(records) / seconds, 1) if seconds else 0.0,
-            "description": f"{version}, --psm 7, language eng, one process per line; "
-                           f"{used_originals} of {len(records)} lines read from their original image files, "
-                           "the rest from the normalized lines at twice their height."}
+            "description": f"{version}, --psm 7, language eng, one process per line, read from {source}."}
 
 
 def _breakdown(records: list[dict[str, Any]], key: Any) -> dict[str, dict[str, float]]:

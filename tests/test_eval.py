@@ -172,7 +172,7 @@ def test_compare_with_tesseract_on_a_few_lines(run, run_cli, tmp_path):
     report = json.loads((run / "eval" / "lines" / "report.json").read_text())
     assert report["compare"]["name"] == "tesseract" and report["compare"]["version"].startswith("tesseract")
     assert set(report["compare"]["metrics"]) == set(report["metrics"])
-    assert "4 of 4 lines read from their original image files" in report["compare"]["description"]
+    assert "read from the original image files" in report["compare"]["description"]
     with open(run / "eval" / "lines" / "predictions.tsv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     # Clean printed words: Tesseract reads most of them.
