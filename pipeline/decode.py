@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -25,6 +25,8 @@ import torch
 from pipeline.charset import BLANK, Charset
 from pipeline.errors import OcrpipeError
 from pipeline.fsutil import read_text_file
+
+Decoder = Callable[[torch.Tensor, torch.Tensor], list[tuple[str, float]]]   # (log_probs, lengths) -> lines
 
 NEG_INF = -np.inf
 OOV_COST = 4.0   # nats charged to a word outside the lexicon (its prior is ~e^-4 of a lexicon word's)
@@ -185,3 +187,11 @@ def greedy(log_probs: torch.Tensor, lengths: torch.Tensor, charset: Charset) -> 
         text = charset.decode(greedy_indices(best[:length, n]))
         out.append((text, float(np.exp(top[:length, n].mean())) if length else 0.0))
     return out
+
+
+def decoder(charset: Charset, beam_width: int = 0, lexicon: Lexicon | None = None,
+            oov_cost: float = OOV_COST) -> Decoder:
+    """Greedy decoding, or beam search of `beam_width` (with `lexicon` when given)."""
+    if beam_width:
+        return lambda log_probs, lengths: beam(log_probs, lengths, charset, beam_width, lexicon, oov_cost)
+    return lambda log_probs, lengths: greedy(log_probs, lengths, charset)

@@ -26,7 +26,7 @@ from pipeline import report as html_report
 from pipeline import tesseract
 from pipeline.config import EvalConfig, to_dict
 from pipeline.data import BucketBatchSampler, Collate, ShardDataset, make_loader
-from pipeline.decode import Lexicon, beam
+from pipeline.decode import Decoder, Lexicon, decoder
 from pipeline.errors import OcrpipeError
 from pipeline.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text, json_digest, sha256_file
 from pipeline.inference import predictions
@@ -120,6 +120,7 @@ def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) ->
     state = ckpt.load(checkpoint_path)
     model, charset = ckpt.model_from(state)
     lexicon = Lexicon.load(Path(config.lexicon)) if config.lexicon else None
+    to_text = decoder(charset, config.beam, lexicon, config.oov_cost)
     tesseract_version = tesseract.version() if config.compare else None
     name = config.name or (config.split or (Path(config.data or config.from_lmdb or config.shards).name
                                             if config.sources() else "test"))
@@ -131,7 +132,7 @@ def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) ->
                 raise OcrpipeError(f"the lines were packed at height {data.dataset.height} with "
                                    f"{data.dataset.channels} channel(s), the model reads {model.config.height} and "
                                    f"{model.config.channels}; pack them with --height {model.config.height}")
-            records, seconds = _predict(model, charset, data, config, runtime, lexicon, show_progress)
+            records, seconds = _predict(model, charset, to_text, data, config, runtime, show_progress)
             compare = _tesseract(records, data, Path(scratch), tesseract_version) if config.compare else None
             return _write(config, run_dir, manifest, name, checkpoint_path, state, data, records, seconds,
                           runtime.gpu_name or runtime.device.type, compare)
@@ -139,8 +140,8 @@ def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) ->
         teardown(runtime)
 
 
-def _predict(model: Any, charset: Any, data: EvalSet, config: EvalConfig, runtime: Any,
-             lexicon: Lexicon | None, show_progress: bool | None) -> tuple[list[dict[str, Any]], float]:
+def _predict(model: Any, charset: Any, to_text: Decoder, data: EvalSet, config: EvalConfig, runtime: Any,
+             show_progress: bool | None) -> tuple[list[dict[str, Any]], float]:
     model = model.to(runtime.device)
     dataset = data.dataset
     sampler = BucketBatchSampler(dataset.widths, config.batch_size, dataset.height, shuffle=False,
@@ -149,9 +150,7 @@ def _predict(model: Any, charset: Any, data: EvalSet, config: EvalConfig, runtim
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
     with bar(len(dataset), "eval", enabled=show_progress) as progress:
-        for batch, log_probs, lengths, decoded in predictions(model, loader, runtime, charset):
-            if config.beam:
-                decoded = beam(log_probs, lengths, charset, config.beam, lexicon, config.oov_cost)
+        for batch, _, _, decoded in predictions(model, loader, runtime, to_text):
             for k, i in enumerate(batch.indices):
                 text, confidence = decoded[k]
                 records.append({"index": i, "file": dataset.sources[i], "font": dataset.fonts[i],
@@ -166,11 +165,12 @@ def _predict(model: Any, charset: Any, data: EvalSet, config: EvalConfig, runtim
 def _tesseract(records: list[dict[str, Any]], data: EvalSet, scratch: Path, version: str | None) -> dict[str, Any]:
     """Tesseract on the same lines: the original image files where there are some, else the
     normalized pixels scaled to twice their height (Tesseract wants ~20 px letters)."""
-    images = []
+    images, used_originals = [], 0
     for record in records:
         original = data.originals[record["index"]]
         if original is not None and original.is_file():
             images.append(original)
+            used_originals += 1
             continue
         pixels = data.dataset[record["index"]][1]
         image = Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels)
@@ -184,7 +184,6 @@ def _tesseract(records: list[dict[str, Any]], data: EvalSet, scratch: Path, vers
         record["compare_prediction"] = text
         record["compare_distance"] = edit_distance(record["reference"], text)
     pairs = [(r["reference"], r["compare_prediction"]) for r in records]
-    used_originals = sum(1 for r in records if data.originals[r["index"]] is not None)
     source = ("the original image files" if used_originals == len(records) else
               f"{used_originals} of {len(records)} lines from their original image files, the rest from "
               "the normalized lines at twice their height")

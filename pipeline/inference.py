@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from pipeline.charset import Charset
 from pipeline.data import Batch
-from pipeline.decode import greedy
+from pipeline.decode import Decoder, decoder
 from pipeline.metrics import Tally
 from pipeline.model import to_ink
 from pipeline.runtime import Runtime, evaluating
@@ -35,19 +35,19 @@ def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch, runti
                       reduction=reduction, zero_infinity=True)
 
 
-def predictions(model: torch.nn.Module, batches: Iterable[Batch], runtime: Runtime, charset: Charset
+def predictions(model: torch.nn.Module, batches: Iterable[Batch], runtime: Runtime, decode: Decoder
                 ) -> Iterator[tuple[Batch, torch.Tensor, torch.Tensor, list[tuple[str, float]]]]:
-    """For each batch: the batch, log-probs, lengths, and the greedy (text, confidence) per line."""
+    """For each batch: the batch, log-probs, lengths, and the decoded (text, confidence) per line."""
     with evaluating(model):
         for batch in batches:
             log_probs, lengths = forward(model, device_images(batch, runtime), batch.widths, runtime)
-            yield batch, log_probs, lengths, greedy(log_probs, lengths, charset)
+            yield batch, log_probs, lengths, decode(log_probs, lengths)
 
 
 def validate(model: torch.nn.Module, batches: Iterable[Batch], runtime: Runtime, charset: Charset) -> dict:
     """Loss and recognition metrics of a split, summed over every rank's share."""
     tally, loss_sum = Tally(), 0.0
-    for batch, log_probs, lengths, decoded in predictions(model, batches, runtime, charset):
+    for batch, log_probs, lengths, decoded in predictions(model, batches, runtime, decoder(charset)):
         per_line = ctc_loss(log_probs, lengths, batch, runtime, reduction="none")
         per_line = per_line / batch.target_lengths.to(per_line.device).clamp(min=1)
         loss_sum += float(per_line.sum())

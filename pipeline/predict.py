@@ -16,7 +16,7 @@ import numpy as np
 
 from pipeline import checkpoint as ckpt
 from pipeline.data import Collate
-from pipeline.decode import Lexicon, beam
+from pipeline.decode import Lexicon, decoder
 from pipeline.errors import OcrpipeError
 from pipeline.inference import predictions
 from pipeline.preprocess import BadImage, decode, normalize
@@ -53,7 +53,7 @@ def run(checkpoint: Path, paths: list[Path], batch_size: int = 64, device: str =
         lexicon: Path | None = None, oov_cost: float = 4.0) -> Iterator[Prediction]:
     """A Prediction per path, in order; unreadable images get an `error` instead of text."""
     model, charset = ckpt.model_from(ckpt.load(checkpoint))
-    words = Lexicon.load(lexicon) if lexicon else None
+    to_text = decoder(charset, beam_width, Lexicon.load(lexicon) if lexicon else None, oov_cost)
     height, channels = model.config.height, model.config.channels
     runtime = setup(device, amp=True)
     try:
@@ -71,9 +71,7 @@ def run(checkpoint: Path, paths: list[Path], batch_size: int = 64, device: str =
         lines.sort(key=lambda line: line[1].shape[1])                  # batch lines of similar width
         collate = Collate(charset, encode=False)
         batches = (collate(lines[k:k + batch_size]) for k in range(0, len(lines), batch_size))
-        for batch, log_probs, lengths, decoded in predictions(model, batches, runtime, charset):
-            if beam_width:
-                decoded = beam(log_probs, lengths, charset, beam_width, words, oov_cost)
+        for batch, _, _, decoded in predictions(model, batches, runtime, to_text):
             for i, (text, confidence) in zip(batch.indices, decoded):
                 results[i] = Prediction(str(paths[i]), text, round(confidence, 4))
         for i in range(len(paths)):
