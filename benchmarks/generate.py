@@ -92,13 +92,13 @@ def main() -> None:
         rows = [["trdg CLI, plain", f"{args.count / median(theirs):.0f}", "1.0x"],
                 ["ocrpipe generate --style plain", f"{args.count / median(ours):.0f}", f"{ratio:.1f}x"]]
 
-        for style in ("print", "scan", "scene"):
+        for style in ("print", "scan", "scene", "scanned"):
             seconds = median([timed(ocrpipe(work / f"{style}{r}", fonts, args.count, args.workers, style),
                                     cwd=env_cwd) for r in range(args.repeats)])
             rows.append([f"ocrpipe generate --style {style}", f"{args.count / seconds:.0f}", ""])
         timed(ocrpipe(work / "plain-sample", fonts, 10, 1, "plain"), cwd=env_cwd)
         sample_sheet({s: work / (f"{s}0" if s != "plain" else "plain-sample")
-                      for s in ("plain", "print", "scan", "scene")}, ROOT / "benchmarks" / "styles.png")
+                      for s in ("plain", "print", "scan", "scene", "scanned")}, ROOT / "benchmarks" / "styles.png")
         single = median([timed(ocrpipe(work / f"single{r}", fonts, args.count, 1, "plain"), cwd=env_cwd)
                          for r in range(args.repeats)])
         scaling = single / median(ours)

@@ -5,6 +5,8 @@ repeated. It is not needed to use ocrpipe. On a Debian 12 machine:
 
     mkdir /tmp/src && cd /tmp/src
     apt-get download wamerican python3.11-doc r-cran-janeaustenr
+    pip download --no-deps --only-binary=:all: --python-version 3.11 --platform manylinux_2_28_x86_64 \
+        scipy==1.17.1 numpy==2.4.6 scikit-learn==1.9.1
     for f in *.deb; do dpkg -x "$f" root; done
     R_LIBS=root/usr/lib/R/site-library Rscript -e 'library(janeaustenr);
         for (n in c("prideprejudice", "persuasion", "northangerabbey"))
@@ -16,10 +18,13 @@ Every output line is NFC-normalized, has no tabs and no control characters.
 
 from __future__ import annotations
 
+import ast
 import html.parser
+import inspect
 import re
 import sys
 import unicodedata
+import zipfile
 from pathlib import Path
 
 AUSTEN = ("prideprejudice", "persuasion", "northangerabbey")
@@ -110,12 +115,94 @@ def python_docs(html_root: Path) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+# numpydoc sections worth reading as prose; the others are parameter lists and code.
+PROSE_SECTIONS = ("", "notes", "references")
+_ROLE = re.compile(r":[a-z:]+:`~?([^`<]*?)(?: <[^>]*>)?`")      # :func:`name` -> name
+_LINK = re.compile(r"`([^`<]+?)(?: <[^>]*>)?`_+")                 # `text <url>`_ -> text
+_LITERAL = re.compile(r"``([^`]*)``|`([^`]*)`")                  # ``code``, `x` -> code, x
+_CITATION = re.compile(r"\[[A-Za-z0-9]+\]_")                      # [1]_ -> [1]
+_REFERENCE = re.compile(r"^\.\. \[([A-Za-z0-9]+)\]\s*")            # .. [1] Author -> [1] Author
+
+
+def _docstrings(source: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    nodes = [tree] + [n for n in ast.walk(tree) if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
+    return [d for d in (ast.get_docstring(n, clean=True) for n in nodes) if d]
+
+
+def _sections(doc: str) -> dict[str, list[str]]:
+    """A numpydoc docstring by section (the untitled opening under ""), as lines."""
+    lines = doc.splitlines()
+    out: dict[str, list[str]] = {"": []}
+    current, i = "", 0
+    while i < len(lines):
+        if i + 1 < len(lines) and lines[i].strip() and set(lines[i + 1].strip()) == {"-"} \
+                and len(lines[i + 1].strip()) >= 3:
+            current, i = lines[i].strip().lower(), i + 2
+            out.setdefault(current, [])
+            continue
+        out[current].append(lines[i])
+        i += 1
+    return out
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    """Blank-line separated paragraphs, references each their own, reST markup removed."""
+    paragraphs, current = [], []
+    for line in lines + [""]:
+        if _REFERENCE.match(line.strip()) and current:
+            paragraphs.append(current)
+            current = []
+        if line.strip():
+            current.append(line.strip())
+        elif current:
+            paragraphs.append(current)
+            current = []
+    out = []
+    for words in paragraphs:
+        text = " ".join(words)
+        text = _REFERENCE.sub(r"[\1] ", text)
+        if text.startswith("..") or any(m in text for m in ("::", ">>>", "http", "\\", "|", "$", "*", "<", ">")):
+            continue
+        text = _ROLE.sub(r"\1", text)
+        text = _LINK.sub(r"\1", text)
+        text = _CITATION.sub(lambda m: m.group(0)[:-1], text)
+        text = _LITERAL.sub(lambda m: m.group(1) or m.group(2) or "", text)
+        text = clean(text)
+        words = text.split()
+        wordy = sum(1 for w in words if sum(c.isalpha() for c in w) >= 2) >= 0.6 * len(words)
+        if ("`" not in text and "_" not in text and not re.search(r":[A-Za-z]+:", text) and len(words) >= 6
+                and wordy and allowed(text)):
+            out.append(text)
+    return out
+
+
+def science(wheels: list[Path]) -> list[str]:
+    """The prose of numpydoc docstrings (summaries, Notes, References) of scientific Python
+    packages: technical English with formulas in words, author names with initials,
+    journal citations and numbered references."""
+    out: list[str] = []
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            for name in sorted(n for n in archive.namelist() if n.endswith(".py") and "/tests/" not in n):
+                source = archive.read(name).decode("utf-8", errors="replace")
+                for doc in _docstrings(source):
+                    sections = _sections(inspect.cleandoc(doc))
+                    for section in PROSE_SECTIONS:
+                        out.extend(_paragraphs(sections.get(section, [])))
+    return list(dict.fromkeys(out))
+
+
 def main(src: Path, dest: Path) -> None:
     root = src / "root"
     outputs = {
         "words.txt": words(root / "usr/share/dict/american-english"),
         "austen.txt": [p for name in AUSTEN for p in austen(src / f"{name}.txt")],
         "python-docs.txt": python_docs(root / "usr/share/doc/python3.11/html"),
+        "science.txt": science(sorted(src.glob("*.whl"))),
     }
     for name, lines in outputs.items():
         (dest / name).write_text("\n".join(lines) + "\n", encoding="utf-8")

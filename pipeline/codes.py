@@ -20,7 +20,7 @@ DOMAINS = ("example.com", "example.org", "mail.example.net", "data.example.edu")
 CURRENCIES = ("$", "$", "$", "€", "£", "¥")
 
 # Every character these generators can emit: font coverage is checked against it up front.
-ALPHABET = frozenset(string.ascii_letters + string.digits + " .,:-/#$%()+@_€£¥")
+ALPHABET = frozenset(string.ascii_letters + string.digits + " .,:;-/#$%()[]&+@_€£¥")
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -117,6 +117,50 @@ def address(rng: random.Random) -> str:
         return f"www.{rng.choice(DOMAINS)}/{path}"
     return f"{rng.randint(1, 9999)} {rng.choice(('Main', 'Oak', 'High', 'Park', 'Mill', 'Elm'))} " \
            f"{rng.choice(('St.', 'Ave.', 'Rd.', 'Blvd.', 'Lane'))}"
+
+
+def _initials(rng: random.Random) -> str:
+    return " ".join(f"{rng.choice(string.ascii_uppercase)}." for _ in range(rng.choice((1, 1, 1, 2))))
+
+
+def _year(rng: random.Random) -> str:
+    return str(rng.randint(1950, 2026)) + (rng.choice("ab") if rng.random() < 0.05 else "")
+
+
+def citation(rng: random.Random, names: list[str]) -> str:
+    """What scientific prose is full of: citations, numbered references, author lists with
+    initials, figure, table, equation and page references. `names` are surnames to use."""
+    def name() -> str:
+        return rng.choice(names) if names else _letters(rng, 1) + "".join(
+            rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 8)))
+
+    def numbers() -> str:
+        ids = sorted(rng.sample(range(1, 60), rng.choice((1, 1, 2, 3))))
+        sep = rng.choice((", ", ","))
+        if len(ids) > 1 and rng.random() < 0.3:
+            return f"{ids[0]}-{ids[0] + rng.randint(1, 4)}"
+        return sep.join(map(str, ids))
+
+    def author_year() -> str:
+        form = rng.random()
+        if form < 0.4:
+            return f"{name()}, {_year(rng)}"
+        if form < 0.7:
+            return f"{name()}{rng.choice((' et al.,', ', et al.,'))} {_year(rng)}"
+        return f"{name()} and {name()}, {_year(rng)}"
+
+    forms: tuple[Callable[[], str], ...] = (
+        lambda: "(" + "; ".join(author_year() for _ in range(rng.choice((1, 1, 2, 3)))) + ")",
+        lambda: f"[{numbers()}]",
+        lambda: f"{name()} {rng.choice(('et al. ', ''))}[{numbers()}]",
+        lambda: ", ".join(f"{_initials(rng)} {name()}" for _ in range(rng.randint(1, 3)))
+        + f"{rng.choice((',', ''))} and {_initials(rng)} {name()}",
+        lambda: f"{rng.choice(('Fig.', 'Figure', 'Table', 'Section', 'Eq.', 'Ref.'))} "
+                f"{rng.choice((str(rng.randint(1, 12)), f'{rng.randint(1, 9)}.{rng.randint(1, 9)}', f'({rng.randint(1, 40)})'))}",
+        lambda: (f"pp. {(a := rng.randint(1, 900))}-{a + rng.randint(1, 40)}" if rng.random() < 0.6
+                 else f"Vol. {rng.randint(1, 120)}, No. {rng.randint(1, 12)}"),
+    )
+    return rng.choice(forms)()
 
 
 GENERATORS: tuple[Callable[[random.Random], str], ...] = (

@@ -7,7 +7,8 @@ A corpus file is one of two kinds, told apart by its content:
 * prose (anything else; one paragraph per line is best): a line is a run of `n`
   consecutive words from one paragraph, punctuation and digits as written; sometimes
   typeset with curly quotes and dashes, or ending (beginning) with a word hyphenated
-  across lines, as printed text is.
+  across lines, as printed text is, and sometimes with a citation in it ("(Smith et al.,
+  1988)", "[9,15]", "Fig. 3", author lists with initials), as scientific text is.
 
 Besides the files, a share of the lines (`codes_fraction`) comes from `pipeline.codes`:
 numbers, dates, prices, codes and identifiers. Every sample is drawn from the
@@ -29,6 +30,7 @@ from pipeline.fsutil import read_text_file
 
 TYPOGRAPHIC = frozenset("\u2018\u2019\u201c\u201d\u2013\u2014")
 HYPHENATE = 0.08     # share of prose lines that end (or begin) with a word broken across lines
+CITE = 0.12          # share of prose lines with a citation or reference in place of a word
 
 
 def normalize(text: str) -> str:
@@ -130,6 +132,7 @@ class Corpus:
         self.sources = list(sources)
         self.codes_fraction = codes_fraction
         self._codes_words = next((s.words for s in self.sources if isinstance(s, WordList)), [])
+        self._names = _surnames(self._codes_words)
 
     @classmethod
     def load(cls, paths: Sequence[str | Path], codes_fraction: float) -> Corpus:
@@ -162,6 +165,7 @@ class Corpus:
             raise OcrpipeError(f"--corpus {empty[0]}: no text is left once lines with characters no font "
                                "draws are dropped; add fonts that cover it")
         self._codes_words = next((s.words for s in self.sources if isinstance(s, WordList)), [])
+        self._names = _surnames(self._codes_words)
 
     def disable_typesetting(self) -> None:
         for source in self.sources:
@@ -174,5 +178,24 @@ class Corpus:
         if not self.sources or rng.random() < self.codes_fraction:
             text = codes.line(rng, self._codes_words, n)
         else:
-            text = rng.choice(self.sources).sample(rng, n)
+            source = rng.choice(self.sources)
+            text = source.sample(rng, n)
+            if isinstance(source, Prose) and rng.random() < CITE:
+                text = _cite(text, codes.citation(rng, self._names), rng)
         return normalize(text)
+
+
+def _surnames(words: list[str]) -> list[str]:
+    """Capitalized words of a word list (SCOWL's proper nouns): stand-ins for author names."""
+    return [w for w in words if len(w) > 2 and w[0].isupper() and w[1:].islower() and w.isalpha()]
+
+
+def _cite(text: str, citation: str, rng: random.Random) -> str:
+    """`citation` in place of one word after the first, keeping that word's punctuation."""
+    words = text.split(" ")
+    if len(words) < 2:
+        return f"{text} {citation}"
+    k = rng.randrange(1, len(words))
+    trail = words[k][len(words[k].rstrip(".,;:")):]
+    words[k] = citation + trail
+    return " ".join(words)

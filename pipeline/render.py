@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
+from pipeline.scanned import ScanFailure, render_scanned
 from pipeline.styles import AUTO_COLOR, Effects
 from pipeline.trdg_compat import FONTS, seed_all, trdg_images_dir, trdg_modules
 
@@ -86,6 +87,13 @@ def render(text: str, font_path: str, height: int, fx: Effects, seed: int,
     Every random number drawn here (trdg's and ours) comes from `seed`, so the image is a
     pure function of the arguments. Raises RenderFailure when the result is unusable.
     """
+    if fx.scan is not None:
+        try:
+            return Rendered(render_scanned(text, font_path, height, fx, seed), "#000000", 0.0)
+        except ScanFailure as e:
+            raise RenderFailure(e.reason, e.detail) from None
+        except (ValueError, OSError, ZeroDivisionError, IndexError) as e:  # trdg's failure modes
+            raise RenderFailure("render_error", f"{type(e).__name__}: {e}") from None
     seed_all(seed)
     FONTS.use_layout_for(text)
     top, left, bottom, right = fx.margins

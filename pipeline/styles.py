@@ -4,6 +4,9 @@
 * print  the default: mild noise, skew and blur, like a printed or photographed page
 * scan   binarized-looking: thresholded strokes (thin or bold), speckle, slight skew
 * scene  coloured text on pictures, noise or patterns, with distortion and stronger skew
+* scanned  a simulated print-and-scan: ink spread or erosion, justified word spacing, tight crops
+         with fragments of the neighbouring lines, paper texture, resolution loss, binarization
+         (`pipeline/scanned.py`)
 
 Command-line overrides (`--skew`, `--blur`, `--background`, `--distortion`,
 `--text-color`) replace one effect of the preset and keep the rest.
@@ -15,10 +18,34 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
-STYLES = ("plain", "print", "scan", "scene")
+STYLES = ("plain", "print", "scan", "scene", "scanned")
 AUTO_COLOR = "auto"   # a colour picked against the background under the text
 BACKGROUNDS = ("white", "noise", "quasicrystal", "image")
 DISTORTIONS = ("none", "sin", "cos", "random")
+
+
+@dataclass(frozen=True)
+class ScanParams:
+    """How one line of the `scanned` style is printed and scanned (see pipeline/scanned.py).
+
+    Lengths are shares of the line's own geometry, so they hold at any output height."""
+
+    space_width: float        # word spacing, times the font's space (> 1: a justified line)
+    letter_spacing: float     # extra space between characters, share of the font size
+    shear: float              # vertical drift along the line (rotation), rows per column
+    wave: float               # amplitude of a slow baseline wave, share of the font size
+    ink_sigma: float          # ink spread/erosion: blur of the printed glyphs, share of the font size
+    ink_level: float          # threshold after that blur: < 0.5 spreads ink (bold, filled), > 0.5 erodes it
+    cut_top: float            # share of the ascender zone cut off by the crop (< 0: a margin instead)
+    cut_bottom: float         # share of the descender zone cut off (< 0: a margin)
+    fragment_top: float       # height of a fragment of the line above, share of the font size (0: none)
+    fragment_bottom: float    # the same for the line below
+    scan_height: int          # pixels of the crop at scan resolution, before the output resize
+    optics: float             # scanner blur at scan resolution, pixels
+    texture: float            # paper texture amplitude (low-frequency), ink units
+    noise: float              # sensor noise, ink units
+    threshold: float          # binarization level in ink units (0: a grey scan, not binarized)
+    speckle: float            # share of pixels flipped after binarization (dust, toner)
 
 
 @dataclass(frozen=True)
@@ -37,6 +64,7 @@ class Effects:
     binarize: float                       # 0: off; else the ink threshold in (0, 1)
     speckle: float                        # share of pixels flipped to salt and pepper
     color: bool                           # keep RGB (scene) instead of grayscale
+    scan: ScanParams | None = None        # the print-and-scan simulation of the `scanned` style
 
     def columns(self) -> dict[str, str]:
         """The effect parameters written beside each label."""
@@ -109,7 +137,40 @@ def _scene(rng: random.Random) -> Effects:
         binarize=0.0, speckle=0.0, color=True)
 
 
-_PRESETS = {"plain": _plain, "print": _print, "scan": _scan, "scene": _scene}
+def _scanned(rng: random.Random) -> Effects:
+    """Print-and-scan. Ranges chosen by looking at binarized journal scans: most lines are
+    clean, a minority heavy (counters filled) or thin (strokes broken), many justified."""
+    heavy_or_thin = rng.random()
+    if heavy_or_thin < 0.2:
+        ink_level = rng.uniform(0.15, 0.35)          # spread: bold, blobby, counters closing
+    elif heavy_or_thin < 0.35:
+        ink_level = rng.uniform(0.58, 0.7)           # eroded: thin, broken strokes
+    else:
+        ink_level = rng.uniform(0.38, 0.58)
+    scan = ScanParams(
+        space_width=rng.uniform(1.15, 2.6) if rng.random() < 0.35 else rng.uniform(0.85, 1.1),
+        letter_spacing=rng.uniform(0.04, 0.22) if rng.random() < 0.05 else 0.0,
+        shear=rng.uniform(-0.004, 0.004) if rng.random() < 0.3 else 0.0,
+        wave=rng.uniform(0.0, 0.015) if rng.random() < 0.2 else 0.0,
+        ink_sigma=rng.uniform(0.01, 0.03),
+        ink_level=ink_level,
+        cut_top=rng.uniform(0.0, 0.4) if rng.random() < 0.35 else -rng.uniform(0.0, 0.15),
+        cut_bottom=rng.uniform(0.0, 0.4) if rng.random() < 0.25 else -rng.uniform(0.0, 0.15),
+        fragment_top=rng.uniform(0.03, 0.14) if rng.random() < 0.2 else 0.0,
+        fragment_bottom=rng.uniform(0.03, 0.14) if rng.random() < 0.2 else 0.0,
+        scan_height=rng.randint(30, 56),
+        optics=rng.uniform(0.2, 0.8),
+        texture=rng.uniform(0.0, 0.08),
+        noise=rng.uniform(0.0, 0.08),
+        threshold=rng.uniform(0.3, 0.55) if rng.random() < 0.85 else 0.0,
+        speckle=rng.uniform(0.0, 0.002) if rng.random() < 0.3 else 0.0)
+    return Effects(
+        text_color="#000000", background="white", skew=0.0, blur=scan.optics, distortion="none",
+        distortion_orientation=0, margins=(0, 0, 0, 0), character_spacing=0, stroke_width=0,
+        binarize=scan.threshold, speckle=scan.speckle, color=False, scan=scan)
+
+
+_PRESETS = {"plain": _plain, "print": _print, "scan": _scan, "scene": _scene, "scanned": _scanned}
 
 
 def parse_styles(value: str) -> tuple[str, ...]:

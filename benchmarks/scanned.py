@@ -1,0 +1,113 @@
+"""Print-and-scan simulation: ocrpipe's `--style scanned` against augraphy on the same lines.
+
+augraphy (https://github.com/sparkfish/augraphy) is the maintained library that simulates
+printing, paper and scanning on document images. The obvious alternative to the `scanned`
+style is therefore: render clean lines (`ocrpipe generate --style plain`), then run an augraphy
+pipeline of its printing and scanning effects over each image. This script times both on
+the same texts and fonts in one process each, and writes a picture of a few lines of each to
+benchmarks/scanned-vs-augraphy.png.
+
+The augraphy pipeline: ink (InkBleed, Letterpress, LowInkRandomLines), paper (NoiseTexturize,
+BrightnessTexturize) and scan (SubtleNoise, Faxify: binarization with halftones, Jpeg), each
+applied with a probability, as its documentation builds a pipeline.
+
+    pip install augraphy     # brings numba, scikit-image, scikit-learn and opencv-python
+    python benchmarks/scanned.py [--count 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, machine, table, timed, today
+
+
+def generate(run: Path, count: int, style: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline", "generate", "--run", str(run), "--count", str(count), "--workers", "1",
+            "--style", style, "--val-fraction", "0", "--test-fraction", "0", "--min-words", "2", "--max-words", "10",
+            "--no-progress"]
+
+
+def augraphy_pipeline():  # type: ignore[no-untyped-def]
+    import augraphy as ag
+
+    return ag.AugraphyPipeline(
+        ink_phase=[ag.InkBleed(p=0.5), ag.Letterpress(p=0.5), ag.LowInkRandomLines(p=0.3)],
+        paper_phase=[ag.NoiseTexturize(p=0.5), ag.BrightnessTexturize(p=0.3)],
+        post_phase=[ag.SubtleNoise(p=0.5), ag.Faxify(p=0.5), ag.Jpeg(p=0.3)])
+
+
+def degrade_all(images: list[Path], out: Path) -> float:
+    """Seconds augraphy takes for every image (decode and encode left out)."""
+    import cv2
+    import numpy as np
+
+    pipeline = augraphy_pipeline()
+    out.mkdir(parents=True, exist_ok=True)
+    pixels = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in images]
+    random.seed(0)
+    np.random.seed(0)
+    start = time.perf_counter()
+    results = [pipeline(image) for image in pixels]
+    seconds = time.perf_counter() - start
+    for path, image in zip(images[:6], results):
+        cv2.imwrite(str(out / path.name), image)
+    return seconds
+
+
+def sheet(groups: dict[str, list[Path]], path: Path) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(ROOT / "fonts" / "DejaVuSans.ttf"), 14)
+    pieces = [(name if i == 0 else "", Image.open(p).convert("L").resize(
+        (max(1, round(Image.open(p).width * 32 / Image.open(p).height)), 32))) for name, files in groups.items()
+        for i, p in enumerate(files)]
+    width = min(1000, 90 + max(im.width for _, im in pieces))
+    canvas = Image.new("L", (width, sum(im.height + 4 for _, im in pieces)), 255)
+    draw, y = ImageDraw.Draw(canvas), 0
+    for name, im in pieces:
+        draw.text((4, y + 8), name, fill=90, font=font)
+        canvas.paste(im, (90, y))
+        y += im.height + 4
+    canvas.save(path, optimize=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=300)
+    args = parser.parse_args()
+    if importlib.util.find_spec("augraphy") is None:
+        sys.exit("this benchmark compares with augraphy: pip install augraphy")
+    work = Path(tempfile.mkdtemp(prefix="ocrpipe-scanned-"))
+    try:
+        plain_s = timed(generate(work / "plain", args.count, "plain"), cwd=ROOT)
+        scanned_s = timed(generate(work / "scanned", args.count, "scanned"), cwd=ROOT)
+        images = sorted((work / "plain" / "images" / "train").glob("*.png"))
+        augraphy_s = degrade_all(images, work / "augraphy")
+        rows = [["ocrpipe generate --style scanned (whole command)", f"{args.count / scanned_s:.0f}",
+                 f"{1000 * scanned_s / args.count:.1f}"],
+                ["ocrpipe generate --style plain (whole command)", f"{args.count / plain_s:.0f}",
+                 f"{1000 * plain_s / args.count:.1f}"],
+                ["augraphy pipeline on those plain lines (effects only)", f"{len(images) / augraphy_s:.0f}",
+                 f"{1000 * augraphy_s / len(images):.1f}"],
+                ["plain + augraphy", f"{args.count / (plain_s + augraphy_s):.0f}",
+                 f"{1000 * (plain_s + augraphy_s) / args.count:.1f}"]]
+        sheet({"scanned": sorted((work / "scanned" / "images" / "train").glob("*.png"))[:6],
+               "augraphy": sorted((work / "augraphy").glob("*.png"))[:6]},
+              ROOT / "benchmarks" / "scanned-vs-augraphy.png")
+        print(f"{today()}, {machine()}; {args.count} lines of 2 to 10 words at height 32, 1 process each")
+        print(table(["what", "lines/s", "ms/line"], rows))
+        print(f"plain + augraphy takes {(plain_s + augraphy_s) / scanned_s:.1f}x the time of --style scanned")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
