@@ -46,9 +46,12 @@ def augraphy_pipeline():  # type: ignore[no-untyped-def]
 
 def degrade_all(images: list[Path], out: Path) -> float:
     """Seconds augraphy takes for every image (decode and encode left out)."""
+    import os
+
     import cv2
     import numpy as np
 
+    os.chdir(out.parent)           # augraphy writes an augraphy_cache/ folder where it runs
     pipeline = augraphy_pipeline()
     out.mkdir(parents=True, exist_ok=True)
     pixels = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in images]

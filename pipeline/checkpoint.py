@@ -86,3 +86,29 @@ def model_from(state: dict[str, Any]) -> tuple[CRNN, Charset]:
     model.load_state_dict(state["model"]["state_dict"])
     model.eval()
     return model, Charset(state["charset"])
+
+
+HEAD = ("head.weight", "head.bias")    # the output layer: one row per class
+
+
+def grow_charset(known: Charset, wanted: Charset) -> Charset:
+    """`known`'s characters in their order, then those of `wanted` it lacks: every known
+    character keeps its class index, so its output row carries over unchanged."""
+    return Charset(list(known.chars) + [c for c in wanted.chars if c not in known])
+
+
+def grown_state_dict(parent: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The parent's weights in a model with more classes: the head's first rows (blank and the
+    parent's characters) copied exactly, the new rows as `fresh` initialized them."""
+    out = {}
+    for name, value in fresh.items():
+        old = parent.get(name)
+        if old is None or (old.shape != value.shape and name not in HEAD):
+            raise OcrpipeError(f"--init: the checkpoint has no matching {name!r}; it is not a model of this architecture")
+        if name in HEAD:
+            grown = value.clone()
+            grown[: old.shape[0]] = old
+            out[name] = grown
+        else:
+            out[name] = old.clone()
+    return out

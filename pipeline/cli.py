@@ -71,6 +71,18 @@ def cli(ctx: click.Context, run: Path | None) -> None:
     ctx.obj["run"] = run
 
 
+def _parse_mix(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    try:
+        shares = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give one number per --train-split, e.g. 0.7,0.3") from None
+    if any(v < 0 for v in shares) or not sum(shares) > 0:
+        raise click.BadParameter(f"{value!r}: shares must be >= 0 and not all 0, e.g. 0.7,0.3")
+    return shares
+
+
 def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
@@ -200,8 +212,9 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 
 
 @cli.command()
-@click.option("--arch", type=click.Choice(["crnn", "crnn-small", "crnn-resnet"]), default="crnn", show_default=True,
-              help="crnn: the paper's network (~8.8M parameters); crnn-small: for CPUs; crnn-resnet: more capacity.")
+@click.option("--arch", type=click.Choice(["crnn", "crnn-small", "crnn-resnet"]), default=None,
+              help="crnn: the paper's network (~8.8M parameters); crnn-small: for CPUs; crnn-resnet: more capacity  "
+                   "[default: the --init checkpoint's, else crnn]")
 @click.option("--steps", type=click.IntRange(1), default=20_000, show_default=True, help="Optimizer steps.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
               help="Lines per micro-batch on each device.")
@@ -225,18 +238,28 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
               help="Stop after this many validations without a lower CER (0: off).")
 @click.option("--workers", type=click.IntRange(0), default=None,
               help="Loader processes  [default: 0 on CPU, up to 8 with CUDA]")
+@click.option("--init", default=None,
+              help="Start from this checkpoint's weights: a best.pt/last.pt or a bundled model (en-print).")
+@click.option("--train-split", "train_splits", multiple=True, default=("train",), show_default=True,
+              help="A packed split to train on; repeat to train on several.")
+@click.option("--mix", callback=_parse_mix, default=None,
+              help="Share of batches from each --train-split, e.g. 0.7,0.3  [default: by their sizes]")
+@click.option("--val-split", default="val", show_default=True,
+              help="The split that picks best.pt and drives --early-stop.")
+@click.option("--freeze-cnn", type=click.IntRange(0), default=0, show_default=True,
+              help="Steps with the CNN fixed (>= --steps: throughout).")
 @click.option("--resume", is_flag=True, help="Continue from train/last.pt exactly where it stopped.")
 @click.option("--force", is_flag=True, help="Train again over a finished training (or a stale pack).")
 @progress_option
 @with_run
 def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, compile_: bool,
-          **options: Any) -> None:
+          train_splits: tuple[str, ...], **options: Any) -> None:
     """Train a CRNN recognizer on the packed shards (CTC)."""
     from pipeline import train as stage
     from pipeline.config import TrainConfig
 
-    outcome = stage.run(TrainConfig(compile=compile_, **options), run_dir, resume=resume, force=force,
-                        show_progress=show_progress)
+    outcome = stage.run(TrainConfig(compile=compile_, train_splits=tuple(train_splits), **options), run_dir,
+                        resume=resume, force=force, show_progress=show_progress)
     result = outcome.result
     if int(os.environ.get("RANK", "0")) != 0:        # under torchrun, rank 0 reports
         return
@@ -253,6 +276,12 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
                f"{result.gpu or result.device}" + (f" x{result.world_size}" if result.world_size > 1 else ""))
     if result.skipped_batches:
         click.echo(f"skipped {result.skipped_batches} batches whose loss was not finite")
+    if result.init:
+        new = result.init["new_characters"]
+        click.echo(f"started from {result.init['path']} ({result.init['charset_size'] - 1} characters"
+                   + (f"; {len(new)} new: {new!r})" if new else ")"))
+    if len(result.lines_by_source) > 1:
+        click.echo("lines per split: " + ", ".join(f"{k} {v}" for k, v in result.lines_by_source.items()))
     best, m = result.best, result.best["metrics"]
     click.echo(f"validation at step {best['step']} (best): mean edit distance {m['mean_edit_distance']:.3f}, "
                f"CER {100 * m['cer']:.2f}%, WER {100 * m['wer']:.2f}%, exact lines {100 * m['exact_match']:.1f}% "
@@ -277,7 +306,8 @@ def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
 
 @cli.command(name="eval")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Model to evaluate  [default: the run's train/best.pt]")
+              help="Model to evaluate: a checkpoint or a bundled model (en-print)  "
+                   "[default: the run's train/best.pt, else en-print]")
 @click.option("--split", default=None, help="A packed split of the run  [default: test]")
 @click.option("--shards", type=click.Path(), default=None, help="Shard files: one, or a folder of shard-*.lmdb.")
 @click.option("--data", type=click.Path(file_okay=False), default=None,
@@ -305,6 +335,7 @@ def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
     outcome = stage.run(EvalConfig(**options), run_dir, show_progress=show_progress)
     report = outcome.report
     skipped = sum(report["skipped"].values())
+    click.echo(f"model: {report['checkpoint']['path']}")
     click.echo(f"eval {outcome.name}: {report['lines']} lines from {report['data']['description']}"
                + (f" ({skipped} unreadable, left out)" if skipped else "")
                + f"; {report['decoding']}; {report['lines_per_s']:.0f} lines/s on {report['device']}")
@@ -318,7 +349,8 @@ def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
 
 
 @cli.command()
-@click.option("--checkpoint", type=click.Path(dir_okay=False), required=True, help="A best.pt or last.pt.")
+@click.option("--checkpoint", default=None,
+              help="A best.pt or last.pt, or a bundled model  [default: the bundled en-print]")
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (file, text, confidence).")
 @click.option("--beam", type=click.IntRange(0), default=0, show_default=True, help="Beam width (0: greedy).")
@@ -326,17 +358,21 @@ def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
 @click.option("--oov-cost", type=click.FloatRange(0), default=4.0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-def predict(checkpoint: str, images: tuple[str, ...], as_json: bool, beam: int, lexicon: str | None,
+def predict(checkpoint: str | None, images: tuple[str, ...], as_json: bool, beam: int, lexicon: str | None,
             oov_cost: float, batch_size: int, device: str) -> None:
     """Read IMAGES (files, folders, or - for paths on stdin): file, text and confidence per line."""
     import json
 
     from pipeline import predict as stage
+    from pipeline.resources import DEFAULT_MODEL, resolve_checkpoint
 
     if lexicon and not beam:
         raise OcrpipeError("--lexicon corrects beam search results; add --beam N (e.g. --beam 10)")
+    if checkpoint is None:
+        click.echo(f"using the bundled model {DEFAULT_MODEL} (--checkpoint to choose another)", err=True)
+    model = resolve_checkpoint(checkpoint or DEFAULT_MODEL)
     failed = 0
-    for p in stage.run(Path(checkpoint), stage.collect(images), batch_size, device, beam,
+    for p in stage.run(model, stage.collect(images), batch_size, device, beam,
                        Path(lexicon) if lexicon else None, oov_cost):
         if p.error:
             failed += 1

@@ -115,7 +115,8 @@ class PackConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    arch: str = "crnn"                     # crnn (the paper's, ~8.8M parameters), crnn-small, crnn-resnet
+    arch: str | None = None                # crnn (the paper's, ~8.8M parameters), crnn-small, crnn-resnet;
+                                           # None: the --init checkpoint's, else crnn
     steps: int = 20_000                    # synthetic data is unbounded: count steps, not epochs
     batch_size: int = 64                   # lines per micro-batch on each device
     accumulate: int = 1                    # micro-batches per optimizer step
@@ -133,17 +134,39 @@ class TrainConfig:
     val_every: int = 1000                  # steps between validations (and last.pt)
     early_stop: int = 0                    # stop after this many validations without a better CER
     workers: int | None = None             # loader processes; None: 0 on CPU, up to 8 with CUDA
+    init: str | None = None                # start from this checkpoint's weights (a file or a bundled model)
+    train_splits: tuple[str, ...] = ("train",)   # packed splits to train on
+    mix: tuple[float, ...] | None = None   # share of batches from each train split; None: by their sizes
+    val_split: str = "val"                 # the split that picks best.pt and drives --early-stop
+    freeze_cnn: int = 0                    # steps with the CNN fixed (weights and batch-norm statistics)
 
     # Options that may change when a run resumes: how it runs, not what it computes.
     RESUMABLE: ClassVar[tuple[str, ...]] = ("steps", "device", "workers", "compile", "val_every", "early_stop")
+    DEFAULT_ARCH: ClassVar[str] = "crnn"
 
     def warmup_steps(self) -> int:
         return self.warmup if self.warmup is not None else min(1000, max(1, self.steps * 3 // 100))
 
+    def shares(self, sizes: list[int]) -> list[float]:
+        """The share of batches drawn from each train split (normalized to sum to 1)."""
+        weights = list(self.mix) if self.mix else [float(n) for n in sizes]
+        total = sum(weights)
+        return [w / total for w in weights]
+
     def validate(self) -> None:
         from pipeline.model import ARCHS
 
-        if self.arch not in ARCHS:
+        if len(set(self.train_splits)) != len(self.train_splits) or not self.train_splits:
+            raise OcrpipeError(f"--train-split {', '.join(self.train_splits)}: name each split once")
+        if self.mix is not None:
+            if len(self.mix) != len(self.train_splits):
+                raise OcrpipeError(f"--mix {','.join(map(str, self.mix))}: give one share per --train-split "
+                                   f"({len(self.train_splits)}: {', '.join(self.train_splits)}), e.g. --mix 0.7,0.3")
+            if any(m < 0 for m in self.mix) or sum(self.mix) <= 0:
+                raise OcrpipeError(f"--mix {','.join(map(str, self.mix))}: shares must be >= 0 and not all 0")
+        if self.freeze_cnn < 0:
+            raise OcrpipeError("--freeze-cnn must be 0 or more steps")
+        if self.arch is not None and self.arch not in ARCHS:
             raise OcrpipeError(f"--arch {self.arch}: unknown; choose one of {', '.join(ARCHS)}")
         if self.schedule not in ("cosine", "onecycle"):
             raise OcrpipeError(f"--schedule {self.schedule}: use cosine or onecycle")

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline import checkpoint as ckpt
+from pipeline.resources import DEFAULT_MODEL, bundled_models, resolve_checkpoint
 from pipeline import report as html_report
 from pipeline import tesseract
 from pipeline.config import EvalConfig, to_dict
@@ -58,12 +59,16 @@ class EvalOutcome:
     folder: Path
 
 
-def _default_checkpoint(manifest: Manifest, run_dir: Path) -> Path:
+def default_checkpoint(manifest: Manifest, run_dir: Path) -> Path:
+    """The run's best.pt when it has a finished training, else the bundled English model."""
     record = manifest.stage("train")
-    if record is None or record.status != "done":
-        raise OcrpipeError(f"{run_dir} has no finished training; train with `ocrpipe train --run {run_dir}` "
-                           "or name a model with --checkpoint")
-    return run_dir / record.result["checkpoints"]["best"]
+    if record is not None and record.status == "done":
+        return run_dir / record.result["checkpoints"]["best"]
+    models = bundled_models()
+    if DEFAULT_MODEL in models:
+        return models[DEFAULT_MODEL]
+    raise OcrpipeError(f"{run_dir} has no finished training; train with `ocrpipe train --run {run_dir}` "
+                       "or name a model with --checkpoint")
 
 
 def _shard_files(path: Path) -> list[Path]:
@@ -116,7 +121,8 @@ def eval_set(config: EvalConfig, run_dir: Path, manifest: Manifest, height: int,
 def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) -> EvalOutcome:
     config.validate()
     manifest = Manifest(run_dir)
-    checkpoint_path = Path(config.checkpoint) if config.checkpoint else _default_checkpoint(manifest, run_dir)
+    checkpoint_path = (resolve_checkpoint(config.checkpoint) if config.checkpoint
+                       else default_checkpoint(manifest, run_dir))
     state = ckpt.load(checkpoint_path)
     model, charset = ckpt.model_from(state)
     lexicon = Lexicon.load(Path(config.lexicon)) if config.lexicon else None

@@ -25,3 +25,29 @@ def default_fonts() -> tuple[str, ...]:
 
 def default_corpus() -> tuple[str, ...]:
     return tuple(str(p) for p in sorted(bundled("corpora").glob("*.txt")))
+
+
+# -- bundled models ---------------------------------------------------------------------------
+DEFAULT_MODEL = "en-print"      # models/en-print.pt: English print lines, see models/en-print.md
+
+
+def bundled_models() -> dict[str, Path]:
+    """Name -> file of every model in the bundled models/ folder (none when it is missing)."""
+    try:
+        folder = bundled("models")
+    except OcrpipeError:
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.pt"))}
+
+
+def resolve_checkpoint(value: str, option: str = "--checkpoint") -> Path:
+    """A checkpoint file, or the name of a bundled model (`en-print`)."""
+    path = Path(value)
+    if path.is_file():
+        return path
+    models = bundled_models()
+    if value in models:
+        return models[value]
+    names = ", ".join(models) or "none installed"
+    raise OcrpipeError(f"{option} {value}: no such checkpoint file and no bundled model of that name "
+                       f"(bundled: {names}); give a best.pt or last.pt written by `ocrpipe train`")

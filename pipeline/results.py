@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,7 +17,8 @@ class StageResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]):  # type: ignore[no-untyped-def]
-        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+        # Fields added later have defaults: a manifest written before them still loads.
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
@@ -136,6 +137,8 @@ class TrainResult(StageResult):
     best: dict[str, Any]              # {"step": n, "metrics": {...}} by validation CER
     last: dict[str, Any]
     checkpoints: dict[str, Any]       # {"best": "train/best.pt", "best_sha256", "last": ...}
+    lines_by_source: dict[str, int] = field(default_factory=dict)   # lines read from each train split
+    init: dict[str, Any] = field(default_factory=dict)   # the --init checkpoint: path, sha256, new characters
 
     def verify(self, run_dir: Path) -> str | None:
         return _changed_file(run_dir, self.checkpoints["best"], self.checkpoints["best_sha256"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from pipeline.results import GenerateResult, ordered
 from pipeline.shards import open_readonly
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pbm", ".pgm", ".ppm")
-_DUPLICATE = re.compile(r"^(.*)_(\d+)$")
+_DUPLICATE = re.compile(r"^(.*?)(?:_(\d+)| \((\d+)\))$")    # "name_2" or "name (2)"
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 class ChangedImage(OcrpipeError):
@@ -66,11 +68,19 @@ def from_generate(run_dir: Path, result: GenerateResult, check_hashes: bool = Tr
     return out
 
 
+def label_of_name(stem: str) -> str:
+    """A file name's text: NFC, with percent escapes for what file names cannot hold decoded
+    (`AC%2FDC` -> `AC/DC`, `50%25` -> `50%`)."""
+    stem = unicodedata.normalize("NFC", stem)
+    return unicodedata.normalize("NFC", urllib.parse.unquote(stem)) if _ESCAPE.search(stem) else stem
+
+
 def from_folder(folder: Path) -> list[Sample]:
     """Images with a `labels.tsv` (`filename<TAB>text`, more columns ignored), or, without
-    one, images whose file name is the label: `hello world.png`, and `hello world_2.png`
-    for a second image of the same text (a `_N` suffix is taken for a duplicate marker only
-    when the name without it is another image's label too)."""
+    one, images whose file name is the label: `Fireball.png`, and `Fireball (2).png` or
+    `Fireball_2.png` for another image of the same text (such a suffix is taken for a
+    duplicate marker only when the name without it is another image's name too, or several
+    images share it); `%2F` and the like stand for characters a file name cannot hold."""
     folder = Path(folder)
     if not folder.is_dir():
         raise OcrpipeError(f"--from-folder {folder}: no such folder; check the path")
@@ -100,8 +110,8 @@ def from_folder(folder: Path) -> list[Sample]:
     for path in images:
         stem = unicodedata.normalize("NFC", path.stem)
         match = _DUPLICATE.match(stem)
-        label = match.group(1) if match and (match.group(1) in stems or bases.count(match.group(1)) > 1) else stem
-        samples.append(Sample(source=path.name, label=label, path=str(path)))
+        base = match.group(1) if match and (match.group(1) in stems or bases.count(match.group(1)) > 1) else stem
+        samples.append(Sample(source=path.name, label=label_of_name(base), path=str(path)))
     return samples
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from pipeline import checkpoint
@@ -34,8 +35,10 @@ from pipeline.fsutil import atomic_write_text, json_digest, sha256_file
 from pipeline.inference import ctc_loss, device_images, forward, validate
 from pipeline.lines import derive_seed
 from pipeline.manifest import Manifest
+from pipeline.mixing import MixedBatchSampler
 from pipeline.model import ModelConfig, build, parameter_count
 from pipeline.progress import bar
+from pipeline.resources import resolve_checkpoint
 from pipeline.results import PackResult, TrainResult
 from pipeline.runtime import Runtime, setup, teardown
 
@@ -118,15 +121,81 @@ def _no_sync(net: torch.nn.Module) -> contextlib.AbstractContextManager:
     return getattr(net, "_orig_mod", net).no_sync()
 
 
-def _datasets(pack: PackResult, run_dir: Path) -> tuple[ShardDataset, ShardDataset, Charset]:
-    for split in ("train", "val"):
+@dataclass
+class TrainData:
+    """The lines a training reads: the train splits concatenated, where each starts, the
+    validation split, and the charset of the pack."""
+
+    train: ShardDataset
+    names: list[str]          # the train splits, in order
+    offsets: list[int]        # where each starts in `train`
+    sizes: list[int]
+    val: ShardDataset
+    charset: Charset
+
+    def source_of(self, indices: list[int]) -> np.ndarray:
+        return np.searchsorted(np.asarray(self.offsets[1:]), np.asarray(indices), side="right")
+
+
+def _datasets(pack: PackResult, run_dir: Path, config: TrainConfig) -> TrainData:
+    names = list(config.train_splits)
+    for split in names + [config.val_split]:
         if split not in pack.splits or not pack.splits[split]["count"]:
-            raise OcrpipeError(f"the pack result of {run_dir} has no {split} lines; generate with "
-                               f"--{split}-fraction > 0 (or import a '{split}' split) and pack again"
-                               if split == "val" else f"the pack result of {run_dir} has no train lines")
-    charset = Charset.load(run_dir / pack.charset["path"])
-    return (ShardDataset(pack.shard_paths(run_dir, "train")), ShardDataset(pack.shard_paths(run_dir, "val")),
-            charset)
+            option = "--val-split" if split == config.val_split else "--train-split"
+            has = ", ".join(f"{s} ({i['count']})" for s, i in pack.splits.items()) or "none"
+            raise OcrpipeError(f"{option} {split}: the pack result of {run_dir} has no {split} lines (splits: {has}); "
+                               f"choose another with {option}, or pack lines into it (generate with "
+                               "--val-fraction > 0, or `ocrpipe pack --from-folder DIR --split NAME`)")
+    sizes = [int(pack.splits[s]["count"]) for s in names]
+    paths = [p for s in names for p in pack.shard_paths(run_dir, s)]
+    offsets = [0] + list(np.cumsum(sizes)[:-1].tolist())
+    return TrainData(ShardDataset(paths), names, offsets, sizes,
+                     ShardDataset(pack.shard_paths(run_dir, config.val_split)),
+                     Charset.load(run_dir / pack.charset["path"]))
+
+
+def _model(config: TrainConfig, pack: PackResult, charset: Charset, rt: Runtime
+           ) -> tuple[ModelConfig, torch.nn.Module, Charset, dict[str, Any]]:
+    """A fresh model, or one grown from the --init checkpoint: its charset plus the new
+    characters of this pack (known characters keep their output rows, bit for bit)."""
+    torch.manual_seed(config.seed)
+    if not config.init:
+        model_config = ModelConfig(config.arch or TrainConfig.DEFAULT_ARCH, len(charset), pack.height, pack.channels)
+        return model_config, build(model_config), charset, {}
+    path = resolve_checkpoint(config.init, "--init")
+    state = checkpoint.load(path)
+    parent = state["model"]["config"]
+    if config.arch and config.arch != parent["arch"]:
+        raise OcrpipeError(f"--arch {config.arch} conflicts with --init {config.init}, a {parent['arch']}; "
+                           "leave out --arch (the checkpoint decides it) or train from scratch")
+    if (parent["height"], parent["channels"]) != (pack.height, pack.channels):
+        raise OcrpipeError(f"--init {config.init} reads lines of height {parent['height']} with {parent['channels']} "
+                           f"channel(s), the run is packed at {pack.height} and {pack.channels}; re-run `ocrpipe pack "
+                           f"--height {parent['height']} --channels {parent['channels']}`")
+    grown = checkpoint.grow_charset(Charset(state["charset"]), charset)
+    model_config = ModelConfig(parent["arch"], len(grown), pack.height, pack.channels)
+    model = build(model_config)
+    model.load_state_dict(checkpoint.grown_state_dict(state["model"]["state_dict"], model.state_dict()))
+    info = {"path": str(path), "sha256": sha256_file(path), "arch": parent["arch"],
+            "charset_size": len(state["charset"]), "new_characters": "".join(grown.chars[len(state["charset"]):])}
+    return model_config, model, grown, info
+
+
+def _set_cnn_frozen(model: torch.nn.Module, frozen: bool) -> None:
+    """Fix the CNN (no gradients, batch-norm statistics as they are) or release it."""
+    for p in model.cnn.parameters():
+        p.requires_grad_(not frozen)
+    model.cnn.train(not frozen)
+
+
+def _train_sampler(data: TrainData, config: TrainConfig, height: int) -> BucketBatchSampler | MixedBatchSampler:
+    if len(data.names) == 1:
+        return BucketBatchSampler(data.train.widths, config.batch_size, height, config.max_pixels,
+                                  seed=config.seed, accumulate=config.accumulate)
+    samplers = [BucketBatchSampler(data.train.widths[o:o + n], config.batch_size, height, config.max_pixels,
+                                   seed=derive_seed(config.seed, "split", name) % 2**32, accumulate=config.accumulate)
+                for name, o, n in zip(data.names, data.offsets, data.sizes)]
+    return MixedBatchSampler(samplers, data.offsets, config.shares(data.sizes), seed=config.seed)
 
 
 def _check_resume(state: dict[str, Any], config: TrainConfig, data_digest: str) -> None:
@@ -165,18 +234,24 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
                            "--resume to continue it (e.g. with more --steps) or --force to train again from scratch")
     if resume and not last_path.is_file():
         raise OcrpipeError(f"--resume: {last_path} does not exist; start without --resume")
-    train_set, val_set, charset = _datasets(pack, run_dir)
-
-    torch.manual_seed(config.seed)
-    model_config = ModelConfig(config.arch, len(charset), pack.height, pack.channels)
-    model = build(model_config).to(rt.device).to(memory_format=torch.channels_last)
+    if config.freeze_cnn and rt.distributed:
+        raise OcrpipeError("--freeze-cnn is not supported under torchrun (DistributedDataParallel fixes which "
+                           "parameters train); freeze in a single process, or leave it out")
+    data = _datasets(pack, run_dir, config)
+    model_config, model, charset, parent = _model(config, pack, data.charset, rt)
+    model = model.to(rt.device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
     step, epoch, micro, lines_seen, seconds, skipped = 0, 0, 0, 0, 0.0, 0
+    by_source = [0] * len(data.names)
     best: dict[str, Any] = {}
     if resume:
         state = checkpoint.load(last_path)
         _check_resume(state, config, data_digest)
+        if list(state["charset"]) != list(charset.chars):
+            raise OcrpipeError("--resume: the charset differs from the one this training started with; "
+                               "start over with --force")
+        by_source = list(state.get("lines_by_source", by_source))
         model.load_state_dict(state["model"]["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -194,17 +269,17 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     workers = config.workers if config.workers is not None else (min(8, torch.get_num_threads())
                                                                  if rt.device.type == "cuda" else 0)
     pin = rt.device.type == "cuda"
-    sampler = BucketBatchSampler(train_set.widths, config.batch_size, pack.height, config.max_pixels,
-                                 seed=config.seed, accumulate=config.accumulate)
-    loader = make_loader(train_set, sampler, Collate(charset), workers=workers, pin_memory=pin)
-    val_sampler = BucketBatchSampler(val_set.widths, config.batch_size, pack.height, config.max_pixels,
+    sampler = _train_sampler(data, config, pack.height)
+    loader = make_loader(data.train, sampler, Collate(charset), workers=workers, pin_memory=pin)
+    val_sampler = BucketBatchSampler(data.val.widths, config.batch_size, pack.height, config.max_pixels,
                                      shuffle=False)
-    val_loader = make_loader(val_set, val_sampler, Collate(charset), workers=min(workers, 2), pin_memory=pin)
+    val_loader = make_loader(data.val, val_sampler, Collate(charset), workers=min(workers, 2), pin_memory=pin)
 
     if rt.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         _trim_log(metrics_path, step)
-        manifest.begin("train", to_dict(config), {"pack": data_digest, "resumed_from": resumed_from})
+        manifest.begin("train", to_dict(config), {"pack": data_digest, "resumed_from": resumed_from,
+                                                  **({"init": parent} if parent else {})})
     manifest_sha = sha256_file(manifest.path)
 
     def state_dict(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -212,6 +287,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
                 "charset": charset.chars, "height": pack.height, "channels": pack.channels, "step": step,
                 "epoch": epoch, "micro_batch": micro, "lines_seen": lines_seen, "seconds": seconds,
                 "skipped": skipped, "train_config": to_dict(config), "metrics": metrics, "best": best,
+                "lines_by_source": list(by_source),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "rng": checkpoint.rng_state(), "data_digest": data_digest, "manifest_sha256": manifest_sha}
 
@@ -247,7 +323,8 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         else:
             stale_validations += 1
         if rt.is_main:
-            _write(log, {"step": step, "split": "val", **metrics})
+            _write(log, {"step": step, "split": config.val_split, **metrics,
+                         "lines_by_source": dict(zip(data.names, by_source))})
             checkpoint.save(last_path, state_dict(metrics))
             if improved:
                 checkpoint.save(best_path, state_dict(metrics))
@@ -259,6 +336,11 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         while step < config.steps and not stopped_early:
             step_start = time.perf_counter()
             micro_batches = [next_batch() for _ in range(config.accumulate)]
+            if config.freeze_cnn:        # again each step: validation puts the whole model back in train mode
+                _set_cnn_frozen(model, step < config.freeze_cnn)
+            for b in micro_batches:
+                for k, n in zip(*np.unique(data.source_of(b.indices), return_counts=True)):
+                    by_source[int(k)] += int(n)
             losses, finite = train_step(net, model, optimizer, micro_batches, config, rt, step)
             if not finite:
                 skipped += 1                     # never applied: the gradients were dropped
@@ -299,10 +381,11 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         checksum = float(sum(p.double().sum() + p.double().square().sum() for p in model.parameters()))
     in_sync = abs(rt.all_reduce_sum([checksum])[0] - checksum * rt.world_size) <= 1e-9 * abs(checksum * rt.world_size)
     result = TrainResult(
-        arch=config.arch, parameters=parameter_count(model), device=rt.device.type, gpu=rt.gpu_name,
+        arch=model_config.arch, parameters=parameter_count(model), device=rt.device.type, gpu=rt.gpu_name,
         world_size=rt.world_size, steps=step, lines_seen=lines_seen, seconds=round(seconds, 1),
         lines_per_s=round(lines_seen / seconds, 1) if seconds else 0.0, skipped_batches=skipped,
         ranks_in_sync=not rt.any(not in_sync), best=best, last=last_metrics,
+        lines_by_source=dict(zip(data.names, by_source)), init=parent,
         checkpoints={"best": "train/best.pt", "last": "train/last.pt",
                      "best_sha256": sha256_file(best_path) if rt.is_main else ""})
     if rt.is_main:
