@@ -52,3 +52,27 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def picture_sheet(groups: dict[str, list[Path]], out: Path, height: int | None = None, max_width: int = 1100) -> None:
+    """Line images in groups, one under the other, each group's name left of its first line
+    (resized to `height` when given); written as an optimized PNG."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    label_font = ImageFont.truetype(str(ROOT / "fonts" / "DejaVuSans.ttf"), 14)
+    pieces = []
+    for name, files in groups.items():
+        for i, path in enumerate(files):
+            image = Image.open(path).convert("RGB")
+            if height:
+                image = image.resize((max(1, round(image.width * height / image.height)), height))
+            pieces.append((name if i == 0 else "", image))
+    margin = 10 + max(round(label_font.getlength(name)) for name in groups)
+    width = min(max_width, margin + max(im.width for _, im in pieces))
+    sheet = Image.new("RGB", (width, sum(im.height + 4 for _, im in pieces)), "white")
+    draw, y = ImageDraw.Draw(sheet), 0
+    for name, image in pieces:
+        draw.text((4, y + 8), name, fill="#555555", font=label_font)
+        sheet.paste(image, (margin, y))
+        y += image.height + 4
+    sheet.save(out, optimize=True)

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ROOT, machine, median, table, timed, today
+from common import ROOT, machine, median, picture_sheet, table, timed, today
 
 TRDG_CLI = ("import sys, pipeline.trdg_compat; from trdg.run import main; "
             "sys.argv = ['trdg'] + sys.argv[1:]; main()")
@@ -38,25 +38,6 @@ def trdg(out: Path, fonts: Path, texts: Path, count: int, workers: int) -> list[
     # -b 1: plain white; -na 2: files named by index; -m: the margins of ocrpipe's plain style.
     return [sys.executable, "-c", TRDG_CLI, "-i", str(texts), "-c", str(count), "-f", "32", "-t", str(workers),
             "-b", "1", "-na", "2", "-m", "2,3,2,3", "--font_dir", str(fonts), "--output_dir", str(out)]
-
-
-def sample_sheet(runs: dict[str, Path], out: Path, per_style: int = 3) -> None:
-    """The first lines of each style's run, one style per row group, name on the left."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    label_font = ImageFont.truetype(str(ROOT / "fonts" / "DejaVuSans.ttf"), 14)
-    pieces = []
-    for style, run in runs.items():
-        images = sorted((run / "images" / "train").glob("*.png"))[:per_style]
-        pieces += [(style if i == 0 else "", Image.open(p).convert("RGB")) for i, p in enumerate(images)]
-    width = 70 + max(im.width for _, im in pieces)
-    sheet = Image.new("RGB", (width, sum(im.height + 4 for _, im in pieces)), "white")
-    draw, y = ImageDraw.Draw(sheet), 0
-    for name, im in pieces:
-        draw.text((4, y + 8), name, fill="#555555", font=label_font)
-        sheet.paste(im, (70, y))
-        y += im.height + 4
-    sheet.save(out, optimize=True)
 
 
 def main() -> None:
@@ -97,8 +78,9 @@ def main() -> None:
                                     cwd=env_cwd) for r in range(args.repeats)])
             rows.append([f"ocrpipe generate --style {style}", f"{args.count / seconds:.0f}", ""])
         timed(ocrpipe(work / "plain-sample", fonts, 10, 1, "plain"), cwd=env_cwd)
-        sample_sheet({s: work / (f"{s}0" if s != "plain" else "plain-sample")
-                      for s in ("plain", "print", "scan", "scene", "scanned")}, ROOT / "benchmarks" / "styles.png")
+        picture_sheet({s: sorted((work / (f"{s}0" if s != "plain" else "plain-sample") / "images" / "train")
+                                 .glob("*.png"))[:3] for s in ("plain", "print", "scan", "scene", "scanned")},
+                      ROOT / "benchmarks" / "styles.png")
         single = median([timed(ocrpipe(work / f"single{r}", fonts, args.count, 1, "plain"), cwd=env_cwd)
                          for r in range(args.repeats)])
         scaling = single / median(ours)

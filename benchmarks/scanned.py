@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine, table, timed, today
+from common import ROOT, machine, picture_sheet, table, timed, today
 
 
 def generate(run: Path, count: int, style: str) -> list[str]:
@@ -65,23 +65,6 @@ def degrade_all(images: list[Path], out: Path) -> float:
     return seconds
 
 
-def sheet(groups: dict[str, list[Path]], path: Path) -> None:
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.truetype(str(ROOT / "fonts" / "DejaVuSans.ttf"), 14)
-    pieces = [(name if i == 0 else "", Image.open(p).convert("L").resize(
-        (max(1, round(Image.open(p).width * 32 / Image.open(p).height)), 32))) for name, files in groups.items()
-        for i, p in enumerate(files)]
-    width = min(1000, 90 + max(im.width for _, im in pieces))
-    canvas = Image.new("L", (width, sum(im.height + 4 for _, im in pieces)), 255)
-    draw, y = ImageDraw.Draw(canvas), 0
-    for name, im in pieces:
-        draw.text((4, y + 8), name, fill=90, font=font)
-        canvas.paste(im, (90, y))
-        y += im.height + 4
-    canvas.save(path, optimize=True)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=300)
@@ -102,9 +85,9 @@ def main() -> None:
                  f"{1000 * augraphy_s / len(images):.1f}"],
                 ["plain + augraphy", f"{args.count / (plain_s + augraphy_s):.0f}",
                  f"{1000 * (plain_s + augraphy_s) / args.count:.1f}"]]
-        sheet({"scanned": sorted((work / "scanned" / "images" / "train").glob("*.png"))[:6],
-               "augraphy": sorted((work / "augraphy").glob("*.png"))[:6]},
-              ROOT / "benchmarks" / "scanned-vs-augraphy.png")
+        picture_sheet({"scanned": sorted((work / "scanned" / "images" / "train").glob("*.png"))[:6],
+                       "augraphy": sorted((work / "augraphy").glob("*.png"))[:6]},
+                      ROOT / "benchmarks" / "scanned-vs-augraphy.png", height=32)
         print(f"{today()}, {machine()}; {args.count} lines of 2 to 10 words at height 32, 1 process each")
         print(table(["what", "lines/s", "ms/line"], rows))
         print(f"plain + augraphy takes {(plain_s + augraphy_s) / scanned_s:.1f}x the time of --style scanned")

@@ -88,6 +88,16 @@ def model_from(state: dict[str, Any]) -> tuple[CRNN, Charset]:
     return model, Charset(state["charset"])
 
 
+RELEASE_KEYS = ("model", "charset", "height", "channels", "step", "lines_seen", "seconds", "train_config",
+                "metrics", "best", "lines_by_source", "data_digest")
+
+
+def release(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint to ship: the model, its charset and its record, without the optimizer,
+    schedule and random states that only resuming needs (about a third of the size)."""
+    return {k: state[k] for k in RELEASE_KEYS if k in state} | {"released_from": state.get("created", "")}
+
+
 HEAD = ("head.weight", "head.bias")    # the output layer: one row per class
 
 

@@ -387,14 +387,18 @@ def predict(checkpoint: str | None, images: tuple[str, ...], as_json: bool, beam
 
 @cli.command()
 @click.option("--checkpoint", type=click.Path(dir_okay=False), required=True, help="A best.pt or last.pt.")
-@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript", "checkpoint"]), required=True,
+              help="onnx, torchscript, or checkpoint: weights, charset and record without optimizer state.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The model file to write; OUTPUT.json beside it gets the charset and preprocessing.")
 def export(checkpoint: str, fmt: str, output: Path) -> None:
-    """Export a checkpoint as ONNX or TorchScript (dynamic batch and width)."""
+    """Export a checkpoint as ONNX or TorchScript (dynamic batch and width), or slimmed for release."""
     from pipeline import export as stage
 
     outcome = stage.run(Path(checkpoint), fmt, output)
+    if fmt == "checkpoint":
+        click.echo(f"wrote {outcome.path}: a checkpoint without optimizer state, for eval, predict and --init")
+        return
     check = (f"matches the checkpoint (largest log-prob difference {outcome.max_difference:.1e})"
              if outcome.max_difference is not None else "not checked (pip install onnxruntime to check it)")
     click.echo(f"wrote {outcome.path} ({fmt}), {check}; charset and preprocessing in {outcome.sidecar}")

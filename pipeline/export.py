@@ -1,4 +1,5 @@
-"""`ocrpipe export`: a checkpoint as an ONNX or TorchScript model with dynamic batch and width.
+"""`ocrpipe export`: a checkpoint as an ONNX or TorchScript model with dynamic batch and width,
+or as a release checkpoint (`--format checkpoint`: weights, charset and record, no optimizer).
 
 The exported model takes `pixels` (uint8, N x C x H x W, lines resized to height H keeping
 their aspect ratio, padded on the right with white, 255) and `widths` (int64, N, each line's
@@ -25,7 +26,7 @@ from pipeline.fsutil import atomic_write_text
 from pipeline.model import to_ink
 from pipeline.preprocess import PAPER
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "torchscript", "checkpoint")
 
 
 class PixelModel(nn.Module):
@@ -95,9 +96,13 @@ def _run_onnx(path: Path, example: tuple[torch.Tensor, torch.Tensor]) -> tuple[n
 
 def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
     if fmt not in FORMATS:
-        raise OcrpipeError(f"--format {fmt}: use onnx or torchscript")
+        raise OcrpipeError(f"--format {fmt}: use onnx, torchscript or checkpoint")
     state = ckpt.load(checkpoint)
     model, charset = ckpt.model_from(state)
+    if fmt == "checkpoint":
+        ckpt.save(output, ckpt.release(state))
+        ckpt.model_from(ckpt.load(output))          # it loads, with weights_only, as a checkpoint
+        return ExportOutcome(output, output, 0.0)
     module = PixelModel(model).eval()
     height, channels = model.config.height, model.config.channels
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from pipeline import __version__
 from pipeline.config import GenerateConfig, to_dict
 from pipeline.corpus import TYPOGRAPHIC, Corpus
 from pipeline.errors import OcrpipeError
-from pipeline.fonts import Font, load_fonts
+from pipeline.fonts import load_fonts
 from pipeline.fsutil import (atomic_write_json, atomic_write_text, ensure_writable_dir, json_digest,
                              relative_to, sha256_file)
 from pipeline.lines import LABEL_COLUMNS, SPLITS, LineMaker, derive_seed

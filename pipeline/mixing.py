@@ -14,12 +14,19 @@ as for a single split.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 from torch.utils.data import Sampler
 
-from pipeline.data import BucketBatchSampler
+from pipeline.charset import Charset
+from pipeline.config import TrainConfig
+from pipeline.data import BucketBatchSampler, ShardDataset
+from pipeline.errors import OcrpipeError
+from pipeline.lines import derive_seed
+from pipeline.results import PackResult
 
 BLOCK = 1024          # global batches per mixed "epoch" (the unit of resumption bookkeeping)
 
@@ -96,3 +103,46 @@ class MixedBatchSampler(Sampler[list[int]]):
 
     def __len__(self) -> int:
         return BLOCK * self.accumulate - self.start
+
+
+@dataclass
+class TrainData:
+    """The lines a training reads: the train splits concatenated, where each starts, the
+    validation split, and the charset of the pack."""
+
+    train: ShardDataset
+    names: list[str]          # the train splits, in order
+    offsets: list[int]        # where each starts in `train`
+    sizes: list[int]
+    val: ShardDataset
+    charset: Charset
+
+    def source_of(self, indices: list[int]) -> np.ndarray:
+        return np.searchsorted(np.asarray(self.offsets[1:]), np.asarray(indices), side="right")
+
+
+def train_data(pack: PackResult, run_dir: Path, config: TrainConfig) -> TrainData:
+    names = list(config.train_splits)
+    for split in names + [config.val_split]:
+        if split not in pack.splits or not pack.splits[split]["count"]:
+            option = "--val-split" if split == config.val_split else "--train-split"
+            has = ", ".join(f"{s} ({i['count']})" for s, i in pack.splits.items()) or "none"
+            raise OcrpipeError(f"{option} {split}: the pack result of {run_dir} has no {split} lines (splits: {has}); "
+                               f"choose another with {option}, or pack lines into it (generate with "
+                               "--val-fraction > 0, or `ocrpipe pack --from-folder DIR --split NAME`)")
+    sizes = [int(pack.splits[s]["count"]) for s in names]
+    paths = [p for s in names for p in pack.shard_paths(run_dir, s)]
+    offsets = [0] + list(np.cumsum(sizes)[:-1].tolist())
+    return TrainData(ShardDataset(paths), names, offsets, sizes,
+                     ShardDataset(pack.shard_paths(run_dir, config.val_split)),
+                     Charset.load(run_dir / pack.charset["path"]))
+
+
+def train_sampler(data: TrainData, config: TrainConfig, height: int) -> BucketBatchSampler | MixedBatchSampler:
+    if len(data.names) == 1:
+        return BucketBatchSampler(data.train.widths, config.batch_size, height, config.max_pixels,
+                                  seed=config.seed, accumulate=config.accumulate)
+    samplers = [BucketBatchSampler(data.train.widths[o:o + n], config.batch_size, height, config.max_pixels,
+                                   seed=derive_seed(config.seed, "split", name) % 2**32, accumulate=config.accumulate)
+                for name, o, n in zip(data.names, data.offsets, data.sizes)]
+    return MixedBatchSampler(samplers, data.offsets, config.shares(data.sizes), seed=config.seed)

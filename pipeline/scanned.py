@@ -5,8 +5,10 @@
 2. Print: the glyphs' ink spreads or erodes (a blur, then a threshold: below 0.5 strokes grow
    and counters fill, above it they thin and break); on some lines a slight rotation (a shear
    of the rows) or a slow baseline wave.
-3. Crop as a line segmenter does: tight around the ink, sometimes cutting into the ascenders
-   or descenders, sometimes with fragments of the neighbouring lines above or below.
+3. Crop as a line segmenter does: by the line's layout (the font's ascender and descender
+   lines, with a margin), so the text keeps its scale whatever letters the line has;
+   sometimes cutting into the ascenders or descenders, sometimes with fragments of the
+   neighbouring lines in the margin above or below.
 4. Scan: resample to the scanner's resolution (`scan_height` pixels for the crop), optics blur,
    paper texture and sensor noise, binarization at a random level (or a grey scan), speckle.
 5. Resize to the output height exactly as `pack` resizes a real line (Pillow, bilinear).
@@ -88,22 +90,25 @@ def _print(ink: np.ndarray, p: ScanParams, size: int) -> np.ndarray:
 
 def _window(clean: np.ndarray, zones: dict[str, int], p: ScanParams, size: int, bent: bool
             ) -> tuple[int, int, int, int]:
-    """Rows [top, bottom) and columns [left, right) of the crop on the high-resolution line."""
+    """Rows [top, bottom) and columns [left, right) of the crop on the high-resolution line.
+
+    As a line segmenter crops a printed line: by the line's layout (the font's ascender and
+    descender lines), not by its ink, so the text keeps its scale whatever letters the line
+    has; a margin beyond those lines, or a cut into the ascender (descender) zone of at most
+    MAX_CUT of it."""
     rows = np.flatnonzero(clean.max(axis=1) > 0.5)
     cols = np.flatnonzero(clean.max(axis=0) > 0.5)
     if not len(rows):
         raise ScanFailure("empty_render", "no ink")
-    ink_top, ink_bottom = int(rows[0]), int(rows[-1]) + 1
+    ascender, descender = min(zones["ascender"], int(rows[0])), max(zones["descender"], int(rows[-1]) + 1)
     if p.cut_top > 0 and not bent:
-        zone = zones["x_height"] - zones["ascender"]
-        top = max(ink_top, zones["ascender"] + int(min(p.cut_top, MAX_CUT) * zone))
+        top = zones["ascender"] + int(min(p.cut_top, MAX_CUT) * (zones["x_height"] - zones["ascender"]))
     else:
-        top = ink_top - round(max(0.0, -p.cut_top) * size)
+        top = ascender - round(max(0.0, -p.cut_top) * size)
     if p.cut_bottom > 0 and not bent:
-        zone = zones["descender"] - zones["baseline"]
-        bottom = min(ink_bottom, zones["descender"] - int(min(p.cut_bottom, MAX_CUT) * zone))
+        bottom = zones["descender"] - int(min(p.cut_bottom, MAX_CUT) * (zones["descender"] - zones["baseline"]))
     else:
-        bottom = ink_bottom + round(max(0.0, -p.cut_bottom) * size)
+        bottom = descender + round(max(0.0, -p.cut_bottom) * size)
     margin = round(0.12 * size)
     return top, bottom, max(0, int(cols[0]) - margin), int(cols[-1]) + 1 + margin
 
@@ -158,13 +163,15 @@ def render_scanned(text: str, font_path: str, height: int, fx: Effects, seed: in
     top, bottom, left, right = _window(clean, zones, p, size, bent)
     above, below = _fragments(printed, p, size, rng)
 
-    # One canvas holds the whole clean line, the crop and the fragments beyond it: the check
-    # below compares the clean line and the scan on the same pixel grid.
-    gap_top = round(rng.uniform(0.02, 0.08) * size) if len(above) else 0
-    gap_bottom = round(rng.uniform(0.02, 0.08) * size) if len(below) else 0
+    # Fragments of the neighbouring lines show in the margins only, a gap away from this
+    # line's ink; where the margin has no room for them, they are left out.
     rows = np.flatnonzero(clean.max(axis=1) > 0.5)
-    first = min(top - gap_top - len(above), int(rows[0]))
-    last = max(bottom + gap_bottom + len(below), int(rows[-1]) + 1)
+    gap = max(2, round(0.04 * size))
+    above = above[len(above) - max(0, min(len(above), int(rows[0]) - gap - top)):]
+    below = below[: max(0, min(len(below), bottom - gap - int(rows[-1]) - 1))]
+    # One canvas holds the whole clean line and the crop: the check below compares the clean
+    # line and the scan on the same pixel grid.
+    first, last = min(top, int(rows[0])), max(bottom, int(rows[-1]) + 1)
     offset = -first
     canvas_h = last - first
     full_clean = np.zeros((canvas_h, right - left), np.float32)
@@ -175,13 +182,11 @@ def render_scanned(text: str, font_path: str, height: int, fx: Effects, seed: in
     lo, hi = max(0, top), min(clean.shape[0], bottom)
     canvas[lo + offset: hi + offset, : src.shape[1]] = printed[lo:hi, left:right]
     if len(above):
-        y = top - gap_top - len(above) + offset
-        canvas[y: y + len(above), : src.shape[1]] = above[:, left:right]
+        canvas[top + offset: top + offset + len(above), : src.shape[1]] = above[:, left:right]
     if len(below):
-        y = bottom + gap_bottom + offset
-        canvas[y: y + len(below), : src.shape[1]] = below[:, left:right]
+        canvas[bottom + offset - len(below): bottom + offset, : src.shape[1]] = below[:, left:right]
 
-    crop_top, crop_bottom = top - gap_top - len(above), bottom + gap_bottom + len(below)
+    crop_top, crop_bottom = top, bottom
     scale = p.scan_height / (crop_bottom - crop_top)
     shape = (max(1, round(canvas_h * scale)), max(1, round(canvas.shape[1] * scale)))
     scanned = _scan(canvas, p, shape, rng)

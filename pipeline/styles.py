@@ -141,9 +141,9 @@ def _scanned(rng: random.Random) -> Effects:
     """Print-and-scan. Ranges chosen by looking at binarized journal scans: most lines are
     clean, a minority heavy (counters filled) or thin (strokes broken), many justified."""
     heavy_or_thin = rng.random()
-    if heavy_or_thin < 0.2:
-        ink_level = rng.uniform(0.15, 0.35)          # spread: bold, blobby, counters closing
-    elif heavy_or_thin < 0.35:
+    if heavy_or_thin < 0.15:
+        ink_level = rng.uniform(0.22, 0.38)          # spread: bold, blobby, counters closing
+    elif heavy_or_thin < 0.3:
         ink_level = rng.uniform(0.58, 0.7)           # eroded: thin, broken strokes
     else:
         ink_level = rng.uniform(0.38, 0.58)
@@ -154,15 +154,15 @@ def _scanned(rng: random.Random) -> Effects:
         wave=rng.uniform(0.0, 0.015) if rng.random() < 0.2 else 0.0,
         ink_sigma=rng.uniform(0.01, 0.03),
         ink_level=ink_level,
-        cut_top=rng.uniform(0.0, 0.4) if rng.random() < 0.35 else -rng.uniform(0.0, 0.15),
-        cut_bottom=rng.uniform(0.0, 0.4) if rng.random() < 0.25 else -rng.uniform(0.0, 0.15),
-        fragment_top=rng.uniform(0.03, 0.14) if rng.random() < 0.2 else 0.0,
-        fragment_bottom=rng.uniform(0.03, 0.14) if rng.random() < 0.2 else 0.0,
+        cut_top=rng.uniform(0.0, 0.4) if rng.random() < 0.2 else -rng.uniform(0.02, 0.24),
+        cut_bottom=rng.uniform(0.0, 0.4) if rng.random() < 0.15 else -rng.uniform(0.02, 0.24),
+        fragment_top=rng.uniform(0.03, 0.12) if rng.random() < 0.3 else 0.0,
+        fragment_bottom=rng.uniform(0.03, 0.12) if rng.random() < 0.3 else 0.0,
         scan_height=rng.randint(30, 56),
         optics=rng.uniform(0.2, 0.8),
         texture=rng.uniform(0.0, 0.08),
         noise=rng.uniform(0.0, 0.08),
-        threshold=rng.uniform(0.3, 0.55) if rng.random() < 0.85 else 0.0,
+        threshold=rng.uniform(0.38, 0.58) if rng.random() < 0.85 else 0.0,
         speckle=rng.uniform(0.0, 0.002) if rng.random() < 0.3 else 0.0)
     return Effects(
         text_color="#000000", background="white", skew=0.0, blur=scan.optics, distortion="none",

@@ -26,19 +26,18 @@ import torch
 
 from pipeline import checkpoint
 from pipeline.augment import augment
-from pipeline.charset import Charset
 from pipeline.config import TrainConfig, to_dict
 from pipeline.curves import plot_curves
-from pipeline.data import Batch, BucketBatchSampler, Collate, ShardDataset, make_loader
+from pipeline.data import Batch, BucketBatchSampler, Collate, make_loader
 from pipeline.errors import Interrupted, OcrpipeError
 from pipeline.fsutil import atomic_write_text, json_digest, sha256_file
 from pipeline.inference import ctc_loss, device_images, forward, validate
 from pipeline.lines import derive_seed
 from pipeline.manifest import Manifest
-from pipeline.mixing import MixedBatchSampler
-from pipeline.model import ModelConfig, build, parameter_count
+from pipeline.finetune import initial_model, set_cnn_frozen
+from pipeline.mixing import train_data, train_sampler
+from pipeline.model import parameter_count
 from pipeline.progress import bar
-from pipeline.resources import resolve_checkpoint
 from pipeline.results import PackResult, TrainResult
 from pipeline.runtime import Runtime, setup, teardown
 
@@ -121,83 +120,6 @@ def _no_sync(net: torch.nn.Module) -> contextlib.AbstractContextManager:
     return getattr(net, "_orig_mod", net).no_sync()
 
 
-@dataclass
-class TrainData:
-    """The lines a training reads: the train splits concatenated, where each starts, the
-    validation split, and the charset of the pack."""
-
-    train: ShardDataset
-    names: list[str]          # the train splits, in order
-    offsets: list[int]        # where each starts in `train`
-    sizes: list[int]
-    val: ShardDataset
-    charset: Charset
-
-    def source_of(self, indices: list[int]) -> np.ndarray:
-        return np.searchsorted(np.asarray(self.offsets[1:]), np.asarray(indices), side="right")
-
-
-def _datasets(pack: PackResult, run_dir: Path, config: TrainConfig) -> TrainData:
-    names = list(config.train_splits)
-    for split in names + [config.val_split]:
-        if split not in pack.splits or not pack.splits[split]["count"]:
-            option = "--val-split" if split == config.val_split else "--train-split"
-            has = ", ".join(f"{s} ({i['count']})" for s, i in pack.splits.items()) or "none"
-            raise OcrpipeError(f"{option} {split}: the pack result of {run_dir} has no {split} lines (splits: {has}); "
-                               f"choose another with {option}, or pack lines into it (generate with "
-                               "--val-fraction > 0, or `ocrpipe pack --from-folder DIR --split NAME`)")
-    sizes = [int(pack.splits[s]["count"]) for s in names]
-    paths = [p for s in names for p in pack.shard_paths(run_dir, s)]
-    offsets = [0] + list(np.cumsum(sizes)[:-1].tolist())
-    return TrainData(ShardDataset(paths), names, offsets, sizes,
-                     ShardDataset(pack.shard_paths(run_dir, config.val_split)),
-                     Charset.load(run_dir / pack.charset["path"]))
-
-
-def _model(config: TrainConfig, pack: PackResult, charset: Charset, rt: Runtime
-           ) -> tuple[ModelConfig, torch.nn.Module, Charset, dict[str, Any]]:
-    """A fresh model, or one grown from the --init checkpoint: its charset plus the new
-    characters of this pack (known characters keep their output rows, bit for bit)."""
-    torch.manual_seed(config.seed)
-    if not config.init:
-        model_config = ModelConfig(config.arch or TrainConfig.DEFAULT_ARCH, len(charset), pack.height, pack.channels)
-        return model_config, build(model_config), charset, {}
-    path = resolve_checkpoint(config.init, "--init")
-    state = checkpoint.load(path)
-    parent = state["model"]["config"]
-    if config.arch and config.arch != parent["arch"]:
-        raise OcrpipeError(f"--arch {config.arch} conflicts with --init {config.init}, a {parent['arch']}; "
-                           "leave out --arch (the checkpoint decides it) or train from scratch")
-    if (parent["height"], parent["channels"]) != (pack.height, pack.channels):
-        raise OcrpipeError(f"--init {config.init} reads lines of height {parent['height']} with {parent['channels']} "
-                           f"channel(s), the run is packed at {pack.height} and {pack.channels}; re-run `ocrpipe pack "
-                           f"--height {parent['height']} --channels {parent['channels']}`")
-    grown = checkpoint.grow_charset(Charset(state["charset"]), charset)
-    model_config = ModelConfig(parent["arch"], len(grown), pack.height, pack.channels)
-    model = build(model_config)
-    model.load_state_dict(checkpoint.grown_state_dict(state["model"]["state_dict"], model.state_dict()))
-    info = {"path": str(path), "sha256": sha256_file(path), "arch": parent["arch"],
-            "charset_size": len(state["charset"]), "new_characters": "".join(grown.chars[len(state["charset"]):])}
-    return model_config, model, grown, info
-
-
-def _set_cnn_frozen(model: torch.nn.Module, frozen: bool) -> None:
-    """Fix the CNN (no gradients, batch-norm statistics as they are) or release it."""
-    for p in model.cnn.parameters():
-        p.requires_grad_(not frozen)
-    model.cnn.train(not frozen)
-
-
-def _train_sampler(data: TrainData, config: TrainConfig, height: int) -> BucketBatchSampler | MixedBatchSampler:
-    if len(data.names) == 1:
-        return BucketBatchSampler(data.train.widths, config.batch_size, height, config.max_pixels,
-                                  seed=config.seed, accumulate=config.accumulate)
-    samplers = [BucketBatchSampler(data.train.widths[o:o + n], config.batch_size, height, config.max_pixels,
-                                   seed=derive_seed(config.seed, "split", name) % 2**32, accumulate=config.accumulate)
-                for name, o, n in zip(data.names, data.offsets, data.sizes)]
-    return MixedBatchSampler(samplers, data.offsets, config.shares(data.sizes), seed=config.seed)
-
-
 def _check_resume(state: dict[str, Any], config: TrainConfig, data_digest: str) -> None:
     before = state["train_config"]
     changed = [k for k, v in to_dict(config).items() if k not in TrainConfig.RESUMABLE and before.get(k) != v]
@@ -237,8 +159,8 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     if config.freeze_cnn and rt.distributed:
         raise OcrpipeError("--freeze-cnn is not supported under torchrun (DistributedDataParallel fixes which "
                            "parameters train); freeze in a single process, or leave it out")
-    data = _datasets(pack, run_dir, config)
-    model_config, model, charset, parent = _model(config, pack, data.charset, rt)
+    data = train_data(pack, run_dir, config)
+    model_config, model, charset, parent = initial_model(config, pack, data.charset)
     model = model.to(rt.device).to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
@@ -269,7 +191,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     workers = config.workers if config.workers is not None else (min(8, torch.get_num_threads())
                                                                  if rt.device.type == "cuda" else 0)
     pin = rt.device.type == "cuda"
-    sampler = _train_sampler(data, config, pack.height)
+    sampler = train_sampler(data, config, pack.height)
     loader = make_loader(data.train, sampler, Collate(charset), workers=workers, pin_memory=pin)
     val_sampler = BucketBatchSampler(data.val.widths, config.batch_size, pack.height, config.max_pixels,
                                      shuffle=False)
@@ -337,7 +259,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
             step_start = time.perf_counter()
             micro_batches = [next_batch() for _ in range(config.accumulate)]
             if config.freeze_cnn:        # again each step: validation puts the whole model back in train mode
-                _set_cnn_frozen(model, step < config.freeze_cnn)
+                set_cnn_frozen(model, step < config.freeze_cnn)
             for b in micro_batches:
                 for k, n in zip(*np.unique(data.source_of(b.indices), return_counts=True)):
                     by_source[int(k)] += int(n)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
-import os
 import shutil
 from pathlib import Path
 

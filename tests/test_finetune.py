@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from conftest import build_run, copy_run
-from pipeline import checkpoint, train
+from pipeline import checkpoint, finetune, train
 from pipeline.charset import Charset
 from pipeline.config import TrainConfig
 from pipeline.data import BucketBatchSampler
@@ -21,7 +21,6 @@ from pipeline.manifest import Manifest
 from pipeline.mixing import BLOCK, MixedBatchSampler
 from pipeline.model import ModelConfig, build
 from pipeline.results import PackResult
-from pipeline.runtime import setup
 from pipeline.sources import from_folder
 
 TINY = ("--batch-size", "8", "--no-progress", "--device", "cpu")
@@ -85,7 +84,7 @@ def test_init_starts_from_the_parent_weights_and_grows_the_charset(parent, tmp_p
     pack = Manifest(run).require("pack", PackResult)
     state = checkpoint.load(parent / "train" / "best.pt")
     config = TrainConfig(init=str(parent / "train" / "best.pt"), train_splits=("real",))
-    _, model, charset, info = train._model(config, pack, Charset.load(run / "charset.json"), setup("cpu"))
+    _, model, charset, info = finetune.initial_model(config, pack, Charset.load(run / "charset.json"))
     assert list(charset.chars[: len(state["charset"])]) == list(state["charset"]) and "~" in info["new_characters"]
     for name, value in state["model"]["state_dict"].items():
         mine = model.state_dict()[name]

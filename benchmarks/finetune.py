@@ -1,0 +1,127 @@
+"""Fine-tuning on a few real lines: the bundled model, fine-tuned on 100 real scanned lines,
+read on 100 others, against Tesseract and against training without the bundled model.
+
+The real lines are a folder with `labels.tsv` (uw3-dev: 200 lines of scanned journal pages).
+The split is fixed: the lines sorted by file name, the 1st, 3rd, 5th, ... are the tuning
+half, the 2nd, 4th, ... the held-out half. Each half becomes a folder of its own (a
+labels.tsv naming the original images by absolute path: no image is copied). Rows, each a
+fresh run folder and whole `ocrpipe` commands, timed:
+
+* Tesseract (`--compare tesseract`) and the bundled model as it is, on the held-out half;
+* the bundled model fine-tuned on the tuning half (`--init`), and the same with the CNN frozen;
+* a crnn-small trained from scratch on the tuning half alone, with the same steps;
+* a crnn-small trained from scratch on generated lines and the tuning half mixed
+  (`--mix 0.7,0.3`), generate and pack included in its time, with the same steps.
+
+    python benchmarks/finetune.py --data ../shared/data/uw3-dev [--steps 500] [--model en-print]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, machine, table, today
+
+sys.path.insert(0, str(ROOT))
+from pipeline.cli import cli  # noqa: E402
+
+
+def ocrpipe(*args: object) -> float:
+    """Run one ocrpipe command in this process; its seconds. Stops the script on failure."""
+    from click.testing import CliRunner
+
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    if result.exit_code != 0:
+        sys.exit(f"ocrpipe {' '.join(map(str, args))} failed:\n{result.output[-2000:]}")
+    return time.perf_counter() - start
+
+
+def halves(data: Path, work: Path) -> tuple[Path, Path]:
+    rows = sorted(line.split("\t", 1) for line in (data / "labels.tsv").read_text(encoding="utf-8").splitlines()
+                  if line.strip())
+    folders = []
+    for name, part in (("tune", rows[0::2]), ("held", rows[1::2])):
+        folder = work / name
+        folder.mkdir(parents=True)
+        (folder / "labels.tsv").write_text("".join(f"{(data / f).resolve()}\t{t}\n" for f, t in part),
+                                           encoding="utf-8")
+        folders.append(folder)
+    return folders[0], folders[1]
+
+
+def scores(run: Path, name: str) -> dict[str, float]:
+    report = json.loads((run / "eval" / name / "report.json").read_text())
+    out = {"raw": report["metrics"]["raw"]["cer"], "all": report["metrics"]["all"]["cer"]}
+    if report.get("compare"):
+        out |= {"tesseract raw": report["compare"]["metrics"]["raw"]["cer"],
+                "tesseract all": report["compare"]["metrics"]["all"]["cer"]}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="a folder of real lines with labels.tsv")
+    parser.add_argument("--model", default="en-print", help="the bundled model (or a checkpoint) to fine-tune")
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--generated", type=int, default=6000, help="generated lines for the mixed row")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ocrpipe-finetune-"))
+    common = ("--no-progress", "--device", "cpu")
+    train = ("--steps", args.steps, "--batch-size", args.batch_size, "--val-every", max(1, args.steps // 5), *common)
+    rows = []
+    try:
+        tune, held = halves(args.data, work)
+        base = work / "base"
+        ocrpipe("eval", "--run", base, "--checkpoint", args.model, "--data", held, "--name", "held",
+                "--compare", "tesseract", *common)
+        s = scores(base, "held")
+        rows.append(["Tesseract 5 (`--psm 7`)", s["tesseract raw"], s["tesseract all"], None])
+        rows.append([f"bundled `{args.model}`, no fine-tuning", s["raw"], s["all"], None])
+
+        for label, extra in ((f"bundled `{args.model}` fine-tuned on the tuning half", ()),
+                             ("the same, CNN frozen throughout", ("--freeze-cnn", args.steps)),
+                             ("crnn-small from scratch on the tuning half alone", ("--arch", "crnn-small"))):
+            run = work / f"run{len(rows)}"
+            seconds = ocrpipe("pack", "--run", run, "--from-folder", tune, "--split", "real", "--no-progress")
+            init = () if "--arch" in extra else ("--init", args.model)
+            seconds += ocrpipe("train", "--run", run, *init, *extra, "--train-split", "real", "--val-split", "real",
+                               "--lr", args.lr if init else 2e-3, *train)
+            seconds += ocrpipe("eval", "--run", run, "--data", held, "--name", "held", *common)
+            s = scores(run, "held")
+            rows.append([label, s["raw"], s["all"], seconds])
+
+        run = work / "mixed"
+        seconds = ocrpipe("generate", "--run", run, "--count", args.generated, "--style", "scanned",
+                          "--min-words", 2, "--max-words", 10, "--no-progress")
+        seconds += ocrpipe("pack", "--run", run, "--no-progress")
+        seconds += ocrpipe("pack", "--run", run, "--from-folder", tune, "--split", "real", "--no-progress")
+        seconds += ocrpipe("train", "--run", run, "--arch", "crnn-small", "--train-split", "train", "--train-split",
+                           "real", "--mix", "0.7,0.3", "--val-split", "real", "--lr", 2e-3, *train)
+        seconds += ocrpipe("eval", "--run", run, "--data", held, "--name", "held", *common)
+        s = scores(run, "held")
+        rows.append([f"crnn-small from scratch, {args.generated} generated + the tuning half (0.7/0.3)",
+                     s["raw"], s["all"], seconds])
+
+        bundled = rows[1][1]
+        print(f"{today()}, {machine()}; {args.data}: tuning half and held-out half of "
+              f"{len((held / 'labels.tsv').read_text().splitlines())} lines each; {args.steps} steps of "
+              f"{args.batch_size} lines")
+        print(table(["model", "held-out CER raw", "CER all normalized", "vs bundled (raw)", "time, s"],
+                    [[name, f"{100 * raw:.2f}%", f"{100 * norm:.2f}%",
+                      f"{100 * (raw - bundled) / bundled:+.0f}%" if bundled else "",
+                      f"{seconds:.0f}" if seconds is not None else ""] for name, raw, norm, seconds in rows]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
