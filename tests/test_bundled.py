@@ -1,0 +1,68 @@
+"""The bundled English print model: predict, eval and --init use it by name or by default."""
+
+from __future__ import annotations
+
+import random
+
+from rapidfuzz.distance import Levenshtein
+
+from conftest import FONTS, ROOT, build_run
+from pipeline import checkpoint
+from pipeline.render import RenderFailure, render
+from pipeline.resources import DEFAULT_MODEL, bundled_models
+from pipeline.styles import Overrides, draw_effects
+
+TEXT = "The results are shown in Fig. 3 (Smith et al., 1988)."
+
+
+def line_image(tmp_path):
+    """A scanned-style line; the first seed whose draw renders (a draw may be refused)."""
+    path = tmp_path / "line.png"
+    for seed in range(3, 20):
+        fx = draw_effects("scanned", Overrides(), random.Random(seed))[1]
+        try:
+            render(TEXT, str(FONTS / "LiberationSerif-Regular.ttf"), 32, fx, seed).image.save(path)
+            return path
+        except RenderFailure:
+            continue
+    raise AssertionError("no draw rendered")
+
+
+def test_the_model_ships_small_with_its_card():
+    model = bundled_models()[DEFAULT_MODEL]
+    assert model == ROOT / "models" / f"{DEFAULT_MODEL}.pt" and model.stat().st_size < 10_000_000
+    state = checkpoint.load(model)
+    assert "optimizer" not in state and state["height"] == 32 and len(state["charset"]) > 90
+    card = (ROOT / "models" / f"{DEFAULT_MODEL}.md").read_text(encoding="utf-8")
+    for heading in ("## Data and recipe", "## Scores", "## Charset", "## License"):
+        assert heading in card
+
+
+def test_predict_without_a_checkpoint_reads_with_the_bundled_model(tmp_path, run_cli):
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    result = CliRunner().invoke(cli, ["predict", str(line_image(tmp_path)), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert f"bundled model {DEFAULT_MODEL}" in result.output
+    text = result.output.strip().splitlines()[-1].split("\t")[1]
+    assert Levenshtein.distance(text, TEXT) <= 2, text
+
+
+def test_eval_of_a_folder_without_a_trained_run_uses_the_bundled_model(tmp_path, run_cli):
+    folder = tmp_path / "lines"
+    folder.mkdir()
+    line_image(folder).rename(folder / "line.png")
+    (folder / "labels.tsv").write_text(f"line.png\t{TEXT}\n", encoding="utf-8")
+    result = run_cli("eval", "--run", tmp_path / "run", "--data", folder, "--no-progress", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert f"models/{DEFAULT_MODEL}.pt" in result.output
+
+
+def test_init_takes_the_bundled_model_by_name(tmp_path, run_cli):
+    run = build_run(tmp_path, "--max-words", "2", "--val-fraction", "0.2", "--style", "plain", count=60)
+    result = run_cli("train", "--run", run, "--init", DEFAULT_MODEL, "--steps", "2", "--batch-size", "4",
+                     "--val-every", "2", "--no-progress", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert f"models/{DEFAULT_MODEL}.pt" in result.output and "crnn-small" in result.output
