@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine, table, today
+from common import ROOT, machine, scratch, table, today
 
 sys.path.insert(0, str(ROOT))
 from pipeline.cli import cli  # noqa: E402
@@ -76,11 +74,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--generated", type=int, default=6000, help="generated lines for the mixed row")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="ocrpipe-finetune-"))
     common = ("--no-progress", "--device", "cpu")
     train = ("--steps", args.steps, "--batch-size", args.batch_size, "--val-every", max(1, args.steps // 5), *common)
     rows = []
-    try:
+    with scratch("ocrpipe-finetune-") as work:
         tune, held = halves(args.data, work)
         base = work / "base"
         ocrpipe("eval", "--run", base, "--checkpoint", args.model, "--data", held, "--name", "held",
@@ -125,8 +122,6 @@ def main() -> None:
                     [[name, f"{100 * raw:.2f}%", f"{100 * norm:.2f}%",
                       f"{100 * (raw - bundled) / bundled:+.0f}%" if bundled else "",
                       f"{seconds:.0f}" if seconds is not None else ""] for name, raw, norm, seconds in rows]))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import random
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine, picture_sheet, table, timed, today
+from common import ROOT, machine, picture_sheet, scratch, table, timed, today
 
 
 def generate(run: Path, count: int, style: str) -> list[str]:
@@ -71,8 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     if importlib.util.find_spec("augraphy") is None:
         sys.exit("this benchmark compares with augraphy: pip install augraphy")
-    work = Path(tempfile.mkdtemp(prefix="ocrpipe-scanned-"))
-    try:
+    with scratch("ocrpipe-scanned-") as work:
         plain_s = timed(generate(work / "plain", args.count, "plain"), cwd=ROOT)
         scanned_s = timed(generate(work / "scanned", args.count, "scanned"), cwd=ROOT)
         images = sorted((work / "plain" / "images" / "train").glob("*.png"))
@@ -91,8 +88,6 @@ def main() -> None:
         print(f"{today()}, {machine()}; {args.count} lines of 2 to 10 words at height 32, 1 process each")
         print(table(["what", "lines/s", "ms/line"], rows))
         print(f"plain + augraphy takes {(plain_s + augraphy_s) / scanned_s:.1f}x the time of --style scanned")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
