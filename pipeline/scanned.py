@@ -186,13 +186,14 @@ def render_scanned(text: str, font_path: str, height: int, fx: Effects, seed: in
     if len(below):
         canvas[bottom + offset - len(below): bottom + offset, : src.shape[1]] = below[:, left:right]
 
-    crop_top, crop_bottom = top, bottom
-    scale = p.scan_height / (crop_bottom - crop_top)
+    scale = p.scan_height / (bottom - top)
     shape = (max(1, round(canvas_h * scale)), max(1, round(canvas.shape[1] * scale)))
     scanned = _scan(canvas, p, shape, rng)
-    r0 = round((crop_top + offset) * scale)
+    r0 = round((top + offset) * scale)
     r1 = min(shape[0], r0 + p.scan_height)
-    _check(full_clean, scanned, shape, (r0, r1), (round((top + offset) * scale), round((bottom + offset) * scale)))
+    # The growth check reads the rows between the fragments: their ink is not this line's.
+    line_rows = (round((top + len(above) + offset) * scale), round((bottom - len(below) + offset) * scale))
+    _check(full_clean, scanned, shape, (r0, r1), line_rows)
 
     pixels = np.round(255.0 * (1.0 - scanned[r0:r1])).astype(np.uint8)
     out = Image.fromarray(pixels, mode="L")
@@ -202,7 +203,8 @@ def render_scanned(text: str, font_path: str, height: int, fx: Effects, seed: in
 
 def _check(full_clean: np.ndarray, scanned: np.ndarray, shape: tuple[int, int], crop: tuple[int, int],
            text_rows: tuple[int, int]) -> None:
-    """Every clean ink component keeps MIN_KEPT of its pixels inside the crop; growth bounded."""
+    """Every clean ink component keeps MIN_KEPT of its pixels inside the crop; the ink of the
+    rows `text_rows` (the crop without its fragments) grows at most MAX_GROWTH times."""
     clean = cv2.resize(full_clean, (shape[1], shape[0]), interpolation=cv2.INTER_AREA) > CLEAN_LEVEL
     seen = np.zeros_like(scanned)
     seen[crop[0]: crop[1]] = scanned[crop[0]: crop[1]] > 0.5
