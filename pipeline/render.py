@@ -23,6 +23,7 @@ from pipeline.trdg_compat import FONTS, seed_all, trdg_images_dir, trdg_modules
 MIN_CONTRAST = 40.0   # grey levels between mean text and mean background luminance
 MAX_SKEW_GROWTH = 0.5   # rotation may add at most half the text height
 _LUMA = np.array([0.299, 0.587, 0.114])   # ITU-R 601, as Pillow's convert("L")
+TRDG_ERRORS = (ValueError, OSError, ZeroDivisionError, IndexError)   # how trdg's rendering fails
 
 
 class RenderFailure(Exception):
@@ -92,7 +93,7 @@ def render(text: str, font_path: str, height: int, fx: Effects, seed: int,
             return Rendered(render_scanned(text, font_path, height, fx, seed), "#000000", 0.0)
         except ScanFailure as e:
             raise RenderFailure(e.reason, e.detail) from None
-        except (ValueError, OSError, ZeroDivisionError, IndexError) as e:  # trdg's failure modes
+        except TRDG_ERRORS as e:
             raise RenderFailure("render_error", f"{type(e).__name__}: {e}") from None
     seed_all(seed)
     FONTS.use_layout_for(text)
@@ -111,7 +112,7 @@ def render(text: str, font_path: str, height: int, fx: Effects, seed: int,
         if skew:
             image = image.rotate(skew, resample=Image.Resampling.BILINEAR, expand=True)
         image = _distort(fx, image)
-    except (ValueError, OSError, ZeroDivisionError, IndexError) as e:  # trdg's failure modes
+    except TRDG_ERRORS as e:
         raise RenderFailure("render_error", f"{type(e).__name__}: {e}") from None
     if image.width < 1 or image.height < 1:
         raise RenderFailure("empty_render")
