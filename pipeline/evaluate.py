@@ -58,7 +58,7 @@ class EvalOutcome:
     folder: Path
 
 
-def default_checkpoint(manifest: Manifest, run_dir: Path) -> Path:
+def _default_checkpoint(manifest: Manifest, run_dir: Path) -> Path:
     """The run's best.pt when it has a finished training, else the bundled English model."""
     record = manifest.stage("train")
     if record is not None and record.status == "done":
@@ -121,7 +121,7 @@ def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) ->
     config.validate()
     manifest = Manifest(run_dir)
     checkpoint_path = (resolve_checkpoint(config.checkpoint) if config.checkpoint
-                       else default_checkpoint(manifest, run_dir))
+                       else _default_checkpoint(manifest, run_dir))
     state = ckpt.load(checkpoint_path)
     model, charset = ckpt.model_from(state)
     lexicon = Lexicon.load(Path(config.lexicon)) if config.lexicon else None
