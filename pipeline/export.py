@@ -98,11 +98,11 @@ def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
     if fmt not in FORMATS:
         raise OcrpipeError(f"--format {fmt}: use onnx, torchscript or checkpoint")
     state = ckpt.load(checkpoint)
-    model, charset = ckpt.model_from(state)
     if fmt == "checkpoint":
         ckpt.save(output, ckpt.release(state))
         ckpt.model_from(ckpt.load(output))          # it loads, with weights_only, as a checkpoint
         return ExportOutcome(output, output, 0.0)
+    model, charset = ckpt.model_from(state)
     module = PixelModel(model).eval()
     height, channels = model.config.height, model.config.channels
     output.parent.mkdir(parents=True, exist_ok=True)
