@@ -147,7 +147,7 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
         click.echo(f"generate is up to date in {run_dir}: {outcome.result.summary()} (--force to redo)")
         return
     rate = f"{outcome.made / outcome.seconds:.0f} lines/s" if outcome.seconds else "-"
-    click.echo(f"made {outcome.made} lines in {outcome.seconds:.1f} s ({rate}, {outcome.workers} workers)")
+    click.echo(f"made {outcome.made} lines in {outcome.seconds:.1f} s ({rate}, {outcome.workers} worker{'s' if outcome.workers != 1 else ''})")
     if outcome.status == "partial":
         click.echo(f"shard {config.shard} done: {outcome.chunks_done}/{outcome.chunks_total} chunks of the run "
                    "are made; the run is complete when every shard has run")
@@ -157,7 +157,8 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
     click.echo(f"{result.summary()} in {run_dir / 'images'}, labels in {run_dir / 'labels'}")
     for split, reasons in result.skipped.items():
         for reason, n in reasons.items():
-            click.echo(f"skipped {n} {split} lines: {reason} (e.g. {result.examples[reason][0]})")
+            example = result.examples.get(split, {}).get(reason, [])
+            click.echo(f"skipped {n} {split} lines: {reason}" + (f" (e.g. {example[0]})" if example else ""))
     click.echo(f"fonts used: {len(result.fonts)} files")
 
 
@@ -199,6 +200,8 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
     for split, info in ordered({s: result.splits[s] for s in outcome.packed_splits}):
         click.echo(f"{split}: {info['count']} lines in {len(info['shards'])} shards under "
                    f"{run_dir / 'shards' / split}, mean width {info['mean_width']} px, widest {info['max_width']} px")
+        if info.get("repeated_rows"):
+            click.echo(f"  {info['repeated_rows']} repeated rows of labels.tsv counted once")
         for reason, n in info["skipped"].items():
             click.echo(f"  skipped {n}: {reason} (e.g. {info['examples'][reason][0]})")
         if info["skipped_chars"]:
@@ -331,11 +334,13 @@ def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
 
     outcome = stage.run(EvalConfig(**options), run_dir, show_progress=show_progress)
     report = outcome.report
-    skipped = sum(report["skipped"].values())
     click.echo(f"model: {report['checkpoint']['path']}")
     click.echo(f"eval {outcome.name}: {report['lines']} lines from {report['data']['description']}"
-               + (f" ({skipped} unreadable, left out)" if skipped else "")
-               + f"; {report['decoding']}; {report['lines_per_s']:.0f} lines/s on {report['device']}")
+               f"; {report['decoding']}; {report['lines_per_s']:.0f} lines/s on {report['device']}")
+    if report["restored"]:
+        click.echo(f"  scored too: {_counts(report['restored'])} (lines pack kept out of the training shards)")
+    if report["skipped"]:
+        click.echo(f"  left out of the scores: {_counts(report['skipped'])}")
     columns = dict(report["metrics"])
     if report["compare"]:
         compare = report["compare"]
@@ -343,6 +348,10 @@ def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
     for line in _metric_rows(columns):
         click.echo(line)
     click.echo(f"report: {outcome.folder / 'report.html'} (and report.json, predictions.tsv)")
+
+
+def _counts(reasons: dict[str, int]) -> str:
+    return ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in reasons.items())
 
 
 @cli.command()
@@ -413,10 +422,14 @@ def _when(record: Any) -> str:
     return text
 
 
+LOCKED = ("generate", "pack", "train")      # the stages whose writer holds a lock while it runs
+
+
 @cli.command()
 @with_run
 def status(run_dir: Path) -> None:
     """Show what each stage of a run did."""
+    from pipeline import locks
     from pipeline.manifest import STAGES, Manifest
     from pipeline.results import RESULT_TYPES
 
@@ -432,6 +445,8 @@ def status(run_dir: Path) -> None:
         record = manifest.stage(name)
         assert record is not None
         state = record.status
+        if state == "running" and name in LOCKED and not locks.is_held(run_dir, name):
+            state = "interrupted"       # its process is gone (a crash or kill -9): a rerun resumes
         stale = manifest.stale_reason(name, doc)
         if stale:
             state += f" (stale: {stale})"
@@ -439,6 +454,8 @@ def status(run_dir: Path) -> None:
             summary = RESULT_TYPES[name].from_dict(record.result).summary()
         elif record.status == "partial":
             summary = f"{record.result.get('chunks_done')}/{record.result.get('chunks_total')} chunks"
+        elif state == "interrupted":
+            summary = f"rerun `ocrpipe {name} --run {run_dir}` to resume"
         else:
             summary = record.error or ""
         rows.append((name, state, summary, _when(record)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pipeline.errors import OcrpipeError
@@ -74,6 +75,26 @@ class GenerateConfig:
             parse_styles(self.style)
         except ValueError as e:
             raise OcrpipeError(f"--style {self.style}: {e}") from None
+        if self.background_dir:
+            check_picture_folder(Path(self.background_dir))
+
+
+def check_picture_folder(folder: Path) -> None:
+    """trdg draws a random entry of the folder as a background and fails on anything that is not
+    a picture: check every entry now, so a bad one is a clear error before any line is made."""
+    from PIL import Image, UnidentifiedImageError
+
+    entries = sorted(folder.iterdir()) if folder.is_dir() else []
+    if not entries:
+        raise OcrpipeError(f"--background-dir {folder}: no pictures there; add some (PNG, JPEG) or leave the "
+                           "option out to use the ones shipped with trdg")
+    for entry in entries:
+        try:
+            with Image.open(entry) as picture:
+                picture.size
+        except (OSError, UnidentifiedImageError):
+            raise OcrpipeError(f"--background-dir {folder}: {entry.name} is not a picture, and every file there "
+                               "is drawn as a background; move it out") from None
 
 
 def to_dict(config: Any) -> dict[str, Any]:

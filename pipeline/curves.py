@@ -1,4 +1,4 @@
-"""`train/curves.png`: training loss and validation CER against the step (matplotlib, optional)."""
+"""`train/curves.png`: training loss and validation CER against the step (matplotlib)."""
 
 from __future__ import annotations
 

@@ -13,14 +13,15 @@ import csv
 import io
 import tempfile
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from pipeline import checkpoint as ckpt
+from pipeline import locks
 from pipeline.resources import DEFAULT_MODEL, bundled_models, resolve_checkpoint
 from pipeline import report as html_report
 from pipeline import tesseract
@@ -33,10 +34,11 @@ from pipeline.inference import predictions
 from pipeline.manifest import Manifest, now
 from pipeline.metrics import Tally, bucket, confusions, edit_distance, score_normalized
 from pipeline.pack import Rules, write_shard
+from pipeline.shards import read_meta
 from pipeline.progress import bar
 from pipeline.results import PackResult
 from pipeline.runtime import setup, teardown
-from pipeline.sources import from_folder, from_lmdb
+from pipeline.sources import Sample, from_folder, from_lmdb
 
 LENGTH_EDGES = (1, 6, 11, 21, 41, 81)
 WIDTH_EDGES = (0, 128, 256, 512, 1024)
@@ -48,7 +50,8 @@ class EvalSet:
     description: str
     digest: str
     originals: list[Path | None]     # each line's original image file, when there is one
-    skipped: dict[str, int]
+    skipped: dict[str, int]          # lines left out of the scores, by reason
+    restored: dict[str, int] = field(default_factory=dict)   # lines pack left out, scored here, by reason
 
 
 @dataclass
@@ -93,6 +96,8 @@ def eval_set(config: EvalConfig, run_dir: Path, manifest: Manifest, height: int,
         source = Path(config.data or config.from_lmdb)
         samples = from_folder(source) if config.data else from_lmdb(source)
         description = f"{'folder' if config.data else 'LMDB'} {source}"
+        if getattr(samples, "repeated", 0):
+            description += f" ({samples.repeated} repeated rows of labels.tsv counted once)"
         dataset = _convert(samples, height, channels, scratch, description)
         by_source = {s.source: Path(s.path) for s in samples if not s.key}
         originals = [by_source.get(src) for src in dataset.sources]
@@ -109,16 +114,58 @@ def eval_set(config: EvalConfig, run_dir: Path, manifest: Manifest, height: int,
         raise OcrpipeError(f"the pack result of {run_dir} has no split {split!r} (it has {', '.join(pack.splits)}); "
                            "choose one with --split")
     info = pack.splits[split]
-    dataset = ShardDataset(pack.shard_paths(run_dir, split))
+    paths = pack.shard_paths(run_dir, split)
     kind, _, where = info["source"].partition(" ")      # "generate", "folder DIR" or "lmdb PATH"
     root = run_dir if kind == "generate" else Path(where) if kind == "folder" else None
+    restored, skipped = _restore(paths, where if kind == "lmdb" else root, info["charset_sha256"],
+                                 height, channels, scratch / "restored.lmdb")
+    dataset = ShardDataset(paths + ([scratch / "restored.lmdb"] if restored else []))
     originals = [root / s if root else None for s in dataset.sources]
     return EvalSet(dataset, f"split {split} of {run_dir}", json_digest([s["sha256"] for s in info["shards"]]),
-                   originals, info["skipped"])
+                   originals, skipped, restored)
+
+
+SCORABLE = ("too_wide", "outside_charset", "label_too_long_for_width")
+
+
+def _restore(paths: list[Path], origin: Path | str | None, charset_sha256: str, height: int, channels: int,
+             out: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """Lines pack left out of a split's shards because they are too wide, hold characters
+    outside the charset or have labels too long for their width are fine to score (the model
+    just cannot get them right): they go into the shard `out`, so the split is scored whole.
+    `origin` is the folder of the split's images, or the LMDB file (str) they came from.
+    Returns the counts by reason of the lines restored and of those still left out."""
+    samples, reasons, skipped = [], {}, Counter()
+    for path in paths:
+        stats = (read_meta(path) or {}).get("stats", {})
+        if "left_out" not in stats:             # packed by an older ocrpipe: only counts are known
+            skipped.update(stats.get("skipped", {}))
+            continue
+        for source, label, reason, font in stats["left_out"]:
+            if reason not in SCORABLE or origin is None:
+                skipped[reason] += 1
+                continue
+            reasons[source] = reason
+            lmdb_key = isinstance(origin, str)
+            samples.append(Sample(source=source, label=label, font=font, key=source if lmdb_key else "",
+                                  path=origin if lmdb_key else str(Path(origin) / source)))
+    if not samples:
+        return {}, dict(skipped)
+    meta = write_shard(out, samples, Rules(height, channels), charset_sha256, "eval", workers=0)
+    unread = {row[0]: row[2] for row in meta["stats"]["left_out"]}
+    skipped.update(unread.values())
+    restored = Counter(reason for source, reason in reasons.items() if source not in unread)
+    return dict(restored), dict(skipped)
 
 
 def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) -> EvalOutcome:
     config.validate()
+    reads = (() if config.sources() else ("pack",)) + (() if config.checkpoint else ("train",))
+    with locks.hold(run_dir, read=reads):
+        return _evaluate(config, run_dir, show_progress)
+
+
+def _evaluate(config: EvalConfig, run_dir: Path, show_progress: bool | None) -> EvalOutcome:
     manifest = Manifest(run_dir)
     checkpoint_path = (resolve_checkpoint(config.checkpoint) if config.checkpoint
                        else _default_checkpoint(manifest, run_dir))
@@ -223,6 +270,7 @@ def _write(config: EvalConfig, run_dir: Path, manifest: Manifest, name: str, che
     if config.lexicon:
         decoding += f", lexicon {config.lexicon} (unknown word cost {config.oov_cost})"
     report = {"name": name, "created": now(), "lines": len(records), "skipped": data.skipped,
+              "restored": data.restored,
               "metrics": score_normalized(pairs), "breakdowns": breakdowns, "confusions": confusions(pairs),
               "decoding": decoding, "device": device, "seconds": round(seconds, 2),
               "lines_per_s": round(len(records) / seconds, 1) if seconds else 0.0,

@@ -22,7 +22,7 @@ from torch import nn
 
 from pipeline import checkpoint as ckpt
 from pipeline.errors import OcrpipeError
-from pipeline.fsutil import atomic_write_text
+from pipeline.fsutil import atomic_write_text, ensure_writable_dir
 from pipeline.model import to_ink
 from pipeline.preprocess import PAPER
 
@@ -71,11 +71,6 @@ def _export_onnx(module: nn.Module, example: tuple[torch.Tensor, torch.Tensor], 
     """The TorchScript-based exporter: it maps the LSTMs to ONNX LSTM nodes, so the width stays
     dynamic. (torch.export's exporter, the default since torch 2.9, unrolls them over a fixed
     number of frames.)"""
-    try:
-        import onnx  # noqa: F401  (the exporter writes through it)
-    except ImportError:
-        raise OcrpipeError("--format onnx needs the onnx package: pip install onnx "
-                           "(and onnxruntime, to check and run the result), or pip install -e '.[onnx]'") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, example, str(path), dynamo=False, opset_version=17,
@@ -94,9 +89,23 @@ def _run_onnx(path: Path, example: tuple[torch.Tensor, torch.Tensor]) -> tuple[n
     return log_probs, lengths
 
 
-def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
+def _check_output(fmt: str, output: Path) -> None:
+    """Everything that can be known before the model is built: fail before writing anything."""
     if fmt not in FORMATS:
         raise OcrpipeError(f"--format {fmt}: use onnx, torchscript or checkpoint")
+    if fmt == "onnx":
+        try:
+            import onnx  # noqa: F401  (the exporter writes through it)
+        except ImportError:
+            raise OcrpipeError("--format onnx needs the onnx package: pip install onnx (and onnxruntime, to "
+                               "check and run the result), or pip install -e '.[onnx]'") from None
+    if output.is_dir():
+        raise OcrpipeError(f"--output {output} is a folder; name the file to write, e.g. {output / ('model.' + fmt)}")
+    ensure_writable_dir(output.parent, "--output folder")
+
+
+def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
+    _check_output(fmt, output)
     state = ckpt.load(checkpoint)
     if fmt == "checkpoint":
         ckpt.save(output, ckpt.release(state))
@@ -105,26 +114,29 @@ def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
     model, charset = ckpt.model_from(state)
     module = PixelModel(model).eval()
     height, channels = model.config.height, model.config.channels
-    output.parent.mkdir(parents=True, exist_ok=True)
     trace_example = example_batch(height, channels, seed=1)
     check_example = example_batch(height, channels, widths=(150, 333, 48, 97), seed=2)
-    with torch.no_grad():
-        expected = module(*check_example)
-        if fmt == "torchscript":
-            with warnings.catch_warnings():     # torch deprecates TorchScript; it still works
-                warnings.simplefilter("ignore")
-                scripted = torch.jit.trace(module, trace_example, check_trace=False)
-                scripted.save(str(output))
-                got = torch.jit.load(str(output))(*check_example)
-            difference: float | None = largest_difference(expected, (got[0].numpy(), got[1].numpy()))
-        else:
-            _export_onnx(module, trace_example, output)
-            ran = _run_onnx(output, check_example)
-            difference = largest_difference(expected, ran) if ran is not None else None
-    if difference is not None and difference > 1e-3:
-        output.unlink(missing_ok=True)
-        raise OcrpipeError(f"the exported {fmt} model disagrees with the checkpoint (|difference| {difference:.2g}); "
-                           "nothing was written")
+    partial = output.with_name(output.name + ".partial")      # renamed into place once checked
+    try:
+        with torch.no_grad():
+            expected = module(*check_example)
+            if fmt == "torchscript":
+                with warnings.catch_warnings():     # torch deprecates TorchScript; it still works
+                    warnings.simplefilter("ignore")
+                    scripted = torch.jit.trace(module, trace_example, check_trace=False)
+                    scripted.save(str(partial))
+                    got = torch.jit.load(str(partial))(*check_example)
+                difference: float | None = largest_difference(expected, (got[0].numpy(), got[1].numpy()))
+            else:
+                _export_onnx(module, trace_example, partial)
+                ran = _run_onnx(partial, check_example)
+                difference = largest_difference(expected, ran) if ran is not None else None
+        if difference is not None and difference > 1e-3:
+            raise OcrpipeError(f"the exported {fmt} model disagrees with the checkpoint (|difference| "
+                               f"{difference:.2g}); nothing was written")
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
     sidecar = output.with_name(output.name + ".json")
     atomic_write_text(sidecar, json.dumps({
         "format": "ocrpipe.export/1", "model": output.name, "model_format": fmt,

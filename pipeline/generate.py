@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import __version__
+from pipeline import __version__, locks
 from pipeline.config import GenerateConfig, to_dict
 from pipeline.corpus import TYPOGRAPHIC, Corpus
 from pipeline.errors import OcrpipeError
@@ -158,6 +158,15 @@ def run(config: GenerateConfig, run_dir: Path, force: bool = False,
     config.validate()
     k, n = config.shard_pair()
     maker, inputs, dropped = prepare(config, run_dir)
+    # One generate at a time, except the shards of one sharded generate, which share the run.
+    lock = locks.hold(run_dir, "generate") if n == 1 else locks.hold(run_dir, f"generate-{k}-of-{n}", ("generate",))
+    with lock:
+        return _generate(config, run_dir, force, show_progress, maker, inputs, dropped)
+
+
+def _generate(config: GenerateConfig, run_dir: Path, force: bool, show_progress: bool | None, maker: LineMaker,
+              inputs: dict[str, Any], dropped: dict[str, int]) -> GenerateOutcome:
+    k, n = config.shard_pair()
     manifest = Manifest(run_dir)
     ensure_writable_dir(run_dir, "run directory")
     parts = run_dir / "labels" / ".parts"
@@ -214,7 +223,7 @@ def _merge(run_dir: Path, parts: Path, chunks: list[Chunk], sizes: dict[str, int
     """Join the chunk parts into one labels file per split and sum up what they say."""
     splits: dict[str, dict[str, Any]] = {}
     skipped: dict[str, dict[str, int]] = {}
-    examples: dict[str, list[str]] = {}
+    examples: dict[str, dict[str, list[str]]] = {}
     fonts: Counter[str] = Counter()
     for split in (s for s in SPLITS if sizes[s]):
         rows, reasons = [], Counter()
@@ -223,7 +232,8 @@ def _merge(run_dir: Path, parts: Path, chunks: list[Chunk], sizes: dict[str, int
             rows.extend(part["rows"])
             reasons.update(part["skipped"])
             for reason, few in part["examples"].items():
-                examples.setdefault(reason, []).extend(few[: 3 - len(examples.get(reason, []))])
+                mine = examples.setdefault(split, {}).setdefault(reason, [])
+                mine.extend(few[: 3 - len(mine)])
         fonts.update(row["font"] for row in rows)
         labels = run_dir / "labels" / f"{split}.tsv"
         lines = ["\t".join(LABEL_COLUMNS)] + ["\t".join(row[c] for c in LABEL_COLUMNS) for row in rows]

@@ -199,6 +199,9 @@ class Manifest:
         except OcrpipeError as e:
             self.fail(name, str(e))
             raise
+        except Exception as e:      # a bug or a library's failure: the record must not stay `running`
+            self.fail(name, f"{type(e).__name__}: {e}")
+            raise
 
     def fail(self, name: str, error: str, result: dict[str, Any] | None = None) -> None:
         def change(doc: dict[str, Any]) -> None:

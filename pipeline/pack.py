@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline import locks
 from pipeline.charset import Charset, ctc_frames, ctc_min_frames
 from pipeline.config import PackConfig, to_dict
 from pipeline.errors import OcrpipeError
@@ -59,11 +60,13 @@ class Stats:
     histogram: Counter = field(default_factory=Counter)
     width_sum: int = 0
     max_width: int = 0
+    left_out: list[list[str]] = field(default_factory=list)   # [source, label, reason, font] per skipped line
 
     def add(self, line: Line) -> None:
         if line.pixels is None:
             self.skipped[line.reason] += 1
             self.skipped_chars.update(line.chars)
+            self.left_out.append([line.source, line.label, line.reason, line.font])
             few = self.examples.setdefault(line.reason, [])
             if len(few) < EXAMPLES:
                 few.append(f"{line.source}: {line.detail}")
@@ -85,11 +88,12 @@ class Stats:
         self.histogram.update(other["histogram"])
         self.width_sum += other["width_sum"]
         self.max_width = max(self.max_width, other["max_width"])
+        self.left_out.extend(other.get("left_out", []))
 
     def to_dict(self) -> dict[str, Any]:
         return {"kept": self.kept, "skipped": dict(self.skipped), "skipped_chars": dict(self.skipped_chars),
                 "examples": self.examples, "histogram": dict(self.histogram), "width_sum": self.width_sum,
-                "max_width": self.max_width}
+                "max_width": self.max_width, "left_out": self.left_out}
 
 
 # -- the per-line work (in worker processes) ----------------------------------------------
@@ -196,12 +200,54 @@ def _charset(config: PackConfig, run_dir: Path, inputs: dict[str, list[Sample]],
 
 def run(config: PackConfig, run_dir: Path, force: bool = False, show_progress: bool | None = None) -> PackOutcome:
     config.validate()
+    importing = bool(config.from_folder or config.from_lmdb)
+    with locks.hold(run_dir, "pack", () if importing else ("generate",)):
+        return _pack(config, run_dir, force, show_progress)
+
+
+def _parts(samples: list[Sample], size: int) -> list[list[Sample]]:
+    return [samples[i:i + size] for i in range(0, len(samples), size)] or [[]]
+
+
+def _image_digest(part: list[Sample]) -> str:
+    """Size and modification time of each image file of a shard's input: a cheap way to notice
+    an image replaced after it was packed (LMDB inputs are covered by their file's digest)."""
+    def stamp(sample: Sample) -> list[int] | None:
+        try:
+            st = os.stat(sample.path)
+        except OSError:
+            return None
+        return [st.st_size, st.st_mtime_ns]
+
+    return json_digest([stamp(s) for s in part if not s.key])
+
+
+def _images_unchanged(info: dict[str, Any], samples: list[Sample], size: int) -> bool:
+    shards = info.get("shards", [])
+    parts = _parts(samples, size)
+    return len(shards) == len(parts) and all(shard.get("images") == _image_digest(part)
+                                             for shard, part in zip(shards, parts))
+
+
+def _refuse_replacing(split: str, source: str, splits: dict[str, Any], run_dir: Path) -> None:
+    """An import goes into a split of its own (or updates its own earlier import): replacing
+    lines of another source needs --force."""
+    held = splits.get(split)
+    if held and held.get("source") != source:
+        raise OcrpipeError(f"split {split!r} of {run_dir} already holds {held.get('count', 0)} lines from "
+                           f"{held.get('source')}; import into a new split (e.g. --split real, then train with "
+                           f"--train-split {split} --train-split real), or pass --force to replace them")
+
+
+def _pack(config: PackConfig, run_dir: Path, force: bool, show_progress: bool | None) -> PackOutcome:
     manifest = Manifest(run_dir)
     importing = bool(config.from_folder or config.from_lmdb)
     inputs, source_digests, source = _inputs(config, manifest, run_dir, force)
     charset, charset_source = _charset(config, run_dir, inputs, importing)
     cap = config.width_cap()
     previous = manifest.stage("pack")
+    if importing and previous and not force:
+        _refuse_replacing(config.import_split(), source, previous.result.get("splits", {}), run_dir)
 
     fingerprints = {split: json_digest({"format": FORMAT, "height": config.height, "channels": config.channels,
                                         "cap": cap, "charset": charset.sha256(), "source": source_digests[split],
@@ -210,7 +256,8 @@ def run(config: PackConfig, run_dir: Path, force: bool = False, show_progress: b
     if previous and previous.status == "done" and not force and not importing:
         done = PackResult.from_dict(previous.result)
         if (all(done.splits.get(s, {}).get("fingerprint") == f for s, f in fingerprints.items())
-                and manifest.stale_reason("pack") is None and done.verify(run_dir) is None):
+                and manifest.stale_reason("pack") is None and done.verify(run_dir) is None
+                and all(_images_unchanged(done.splits[s], samples, config.shard_size) for s, samples in inputs.items())):
             return PackOutcome("up-to-date", done, [], 0, 0.0, 0)
 
     ensure_writable_dir(run_dir / "shards", "shard directory")
@@ -275,13 +322,13 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], source: str, c
     folder = run_dir / "shards" / split
     folder.mkdir(parents=True, exist_ok=True)
     size = config.shard_size
-    parts = [samples[i:i + size] for i in range(0, len(samples), size)] or [[]]
     stats, shards, processed, reused = Stats(), [], 0, 0
     wanted = set()
-    for k, part in enumerate(parts):
+    for k, part in enumerate(_parts(samples, size)):
         path = folder / f"shard-{k:05d}.lmdb"
         wanted.add(path.name)
-        shard_fingerprint = json_digest([fingerprint, k])
+        images = _image_digest(part)
+        shard_fingerprint = json_digest([fingerprint, k, images])
         meta = None if force else read_meta(path)
         if meta is None or meta.get("fingerprint") != shard_fingerprint:
             rules = Rules(config.height, config.channels, cap, charset, check_ctc=True)
@@ -293,7 +340,7 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], source: str, c
         stats.merge(meta["stats"])
         stat = path.stat()
         shards.append({"path": relative_to(path, run_dir), "count": meta["count"], "sha256": sha256_file(path),
-                       "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+                       "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "images": images})
     for stale in folder.glob("shard-*.lmdb*"):      # shards of an earlier, larger pack of this split
         if stale.name not in wanted:
             stale.unlink()
@@ -301,5 +348,6 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], source: str, c
             "skipped_chars": dict(stats.skipped_chars), "examples": stats.examples,
             "width_histogram": dict(sorted(stats.histogram.items(), key=lambda kv: int(kv[0].split("-")[0]))),
             "mean_width": round(stats.width_sum / stats.kept, 1) if stats.kept else 0.0,
-            "max_width": stats.max_width, "fingerprint": fingerprint, "charset_sha256": charset.sha256()}
+            "max_width": stats.max_width, "fingerprint": fingerprint, "charset_sha256": charset.sha256(),
+            **({"repeated_rows": samples.repeated} if getattr(samples, "repeated", 0) else {})}
     return info, processed, reused

@@ -78,6 +78,18 @@ def _breakdown_table(title: str, groups: dict[str, dict[str, float]]) -> str:
     return f"<h3>{html.escape(title)}</h3><table><tr><th class=l></th><th>lines</th>{head}</tr>{rows}</table>"
 
 
+def _coverage(report: dict[str, Any]) -> str:
+    """Which lines the scores include beyond the shards, and which they leave out, and why."""
+    says = []
+    for key, what in (("restored", "scored, though kept out of the training shards"),
+                      ("skipped", "left out of the scores")):
+        counts = report.get(key) or {}
+        if counts:
+            reasons = ", ".join(f"{n} {html.escape(r.replace('_', ' '))}" for r, n in counts.items())
+            says.append(f"{sum(counts.values())} lines {what}: {reasons}")
+    return f"<p class=meta>{'; '.join(says)}.</p>" if says else ""
+
+
 def render(report: dict[str, Any], worst: Sequence[dict[str, Any]], images: Sequence[np.ndarray]) -> str:
     """The page for `report` (report.json's content) and its worst lines with their pixels."""
     systems = {"ocrpipe": report["metrics"]}
@@ -90,7 +102,7 @@ def render(report: dict[str, Any], worst: Sequence[dict[str, Any]], images: Sequ
              f"checkpoint {html.escape(report['checkpoint']['path'])} (step {report['checkpoint']['step']}, "
              f"sha256 {report['checkpoint']['sha256'][:12]}); decoding {html.escape(report['decoding'])}; "
              f"{report['lines_per_s']:.0f} lines/s on {html.escape(report['device'])}; {html.escape(report['created'])}"
-             "</p>",
+             "</p>", _coverage(report),
              "<h2>Metrics</h2>",
              "<p class=meta>mean_edit_distance: Levenshtein distance per line, averaged; cer: sum of distances / "
              "reference characters; wer: the same over words; exact_match: share of lines read exactly. "

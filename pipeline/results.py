@@ -56,7 +56,7 @@ class GenerateResult(StageResult):
     splits: dict[str, dict[str, Any]]
     # split -> reason -> count of line indices that produced no image (and no label)
     skipped: dict[str, dict[str, int]]
-    examples: dict[str, list[str]]   # reason -> a few examples, for people
+    examples: dict[str, dict[str, list[str]]]   # split -> reason -> a few examples, for people
     fonts: dict[str, int]            # font file name -> lines rendered with it
     height: int
     lines_per_s: float               # of the last invocation (what was rendered then)

@@ -75,7 +75,41 @@ def label_of_name(stem: str) -> str:
     return unicodedata.normalize("NFC", urllib.parse.unquote(stem)) if _ESCAPE.search(stem) else stem
 
 
-def from_folder(folder: Path) -> list[Sample]:
+class Listing(list):
+    """Samples, and how many rows of the listing repeated an earlier row word for word (each
+    such image is kept once)."""
+
+    repeated: int = 0
+
+
+def _from_labels(labels: Path) -> Listing:
+    """The rows of a labels.tsv; a file named twice with two texts is an error naming both rows."""
+    samples, first = Listing(), {}
+    with open(labels, encoding="utf-8", newline="") as f:
+        for n, line in enumerate(f, 1):
+            parts = line.rstrip("\r\n").split("\t")
+            if n == 1 and parts[0] == "filename":     # a header row
+                continue
+            if len(parts) < 2 or not parts[0]:
+                if line.strip():
+                    raise OcrpipeError(f"{labels}:{n}: expected filename<TAB>text; fix or remove that line")
+                continue
+            name, text = parts[0], parts[1]
+            if name in first:
+                row, earlier = first[name]
+                if unicodedata.normalize("NFC", earlier) != unicodedata.normalize("NFC", text):
+                    raise OcrpipeError(f"{labels}: {name} is labelled twice, {earlier!r} on line {row} and "
+                                       f"{text!r} on line {n}; keep the right one")
+                samples.repeated += 1
+                continue
+            first[name] = (n, text)
+            samples.append(Sample(source=name, label=text, path=str(labels.parent / name)))
+    if not samples:
+        raise OcrpipeError(f"{labels} lists no images; add filename<TAB>text lines")
+    return samples
+
+
+def from_folder(folder: Path) -> Listing:
     """Images with a `labels.tsv` (`filename<TAB>text`, more columns ignored), or, without
     one, images whose file name is the label: `Fireball.png`, and `Fireball (2).png` or
     `Fireball_2.png` for another image of the same text (such a suffix is taken for a
@@ -86,27 +120,14 @@ def from_folder(folder: Path) -> list[Sample]:
         raise OcrpipeError(f"--from-folder {folder}: no such folder; check the path")
     labels = folder / "labels.tsv"
     if labels.is_file():
-        samples = []
-        with open(labels, encoding="utf-8", newline="") as f:
-            for n, line in enumerate(f, 1):
-                parts = line.rstrip("\r\n").split("\t")
-                if n == 1 and parts[0] == "filename":     # a header row
-                    continue
-                if len(parts) < 2 or not parts[0]:
-                    if line.strip():
-                        raise OcrpipeError(f"{labels}:{n}: expected filename<TAB>text; fix or remove that line")
-                    continue
-                samples.append(Sample(source=parts[0], label=parts[1], path=str(folder / parts[0])))
-        if not samples:
-            raise OcrpipeError(f"{labels} lists no images; add filename<TAB>text lines")
-        return samples
+        return _from_labels(labels)
     images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not images:
         raise OcrpipeError(f"--from-folder {folder}: no labels.tsv and no images named after their text; "
                            "add a labels.tsv (filename<TAB>text) or name images by their text")
     stems = {unicodedata.normalize("NFC", p.stem) for p in images}
     bases = [m.group(1) for s in stems if (m := _DUPLICATE.match(s))]
-    samples = []
+    samples = Listing()
     for path in images:
         stem = unicodedata.normalize("NFC", path.stem)
         match = _DUPLICATE.match(stem)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline import checkpoint
+from pipeline import checkpoint, locks
 from pipeline.augment import augment
 from pipeline.config import TrainConfig, to_dict
 from pipeline.curves import plot_curves
@@ -134,8 +134,11 @@ def run(config: TrainConfig, run_dir: Path, resume: bool = False, force: bool = 
         show_progress: bool | None = None) -> TrainOutcome:
     config.validate()
     runtime = setup(config.device, config.amp)
+    # Under torchrun the main process holds the run's locks for all (a refusal ends the group).
+    lock = locks.hold(run_dir, "train", ("pack",)) if runtime.is_main else contextlib.nullcontext()
     try:
-        return _train(config, run_dir, runtime, resume, force, show_progress)
+        with lock:
+            return _train(config, run_dir, runtime, resume, force, show_progress)
     finally:
         teardown(runtime)
 

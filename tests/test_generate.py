@@ -179,6 +179,31 @@ def test_bad_options_get_one_line_and_exit_2(tmp_path, small_corpus, run_cli, ex
     assert not (run / "manifest.json").exists()
 
 
+def test_a_background_folder_without_pictures_is_refused_before_any_line(tmp_path, small_corpus, run_cli):
+    empty, mixed = tmp_path / "empty", tmp_path / "mixed"
+    empty.mkdir()
+    mixed.mkdir()
+    (mixed / "README.txt").write_text("not a picture")
+    for folder, message in ((empty, "no pictures there"), (mixed, "README.txt is not a picture")):
+        run = tmp_path / f"run-{folder.name}"
+        result = run_cli(*generate_args(run, small_corpus, "--background", "image", "--background-dir", folder))
+        assert result.exit_code == 2, result.output
+        assert message in result.output and len(result.output.strip().splitlines()) == 1
+        assert not (run / "manifest.json").exists()
+
+
+def test_a_crash_inside_a_stage_is_recorded_as_failed(tmp_path, small_corpus, run_cli, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a library failed")
+
+    monkeypatch.setattr(lines, "render", broken)
+    run = tmp_path / "run"
+    with pytest.raises(RuntimeError):
+        run_cli(*generate_args(run, small_corpus, "--workers", "1"))
+    record = Manifest(run).stage("generate")
+    assert record.status == "failed" and "a library failed" in record.error
+
+
 def test_bad_inputs_get_one_line_and_leave_no_manifest_section(tmp_path, small_corpus, run_cli):
     not_a_font = tmp_path / "notes.ttf"
     not_a_font.write_text("hello")
