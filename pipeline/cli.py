@@ -25,12 +25,25 @@ class UserError(click.ClickException):
         self.exit_code = error.exit_code
 
 
+class OneLineUsageError(click.ClickException):
+    """A bad option or argument in one line, like every other error (click's own shows usage
+    and a hint on four lines), exit code 2."""
+
+    exit_code = 2
+
+
 class OcrpipeGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)          # in the order of the pipeline, not alphabetical
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except OcrpipeError as e:
             raise UserError(e) from None
+        except click.UsageError as e:
+            where = " ".join(["ocrpipe", *([e.ctx.info_name] if e.ctx and e.ctx.parent else [])])
+            raise OneLineUsageError(f"{e.format_message()} (see `{where} --help`)") from None
 
 
 def with_run(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -58,14 +71,9 @@ progress_option = click.option("--progress/--no-progress", "show_progress", defa
 def cli(ctx: click.Context, run: Path | None) -> None:
     """ocrpipe: fonts and text in, a trained text-line recognizer out.
 
-    \b
-    ocrpipe generate   render text-line images with trdg
-    ocrpipe pack       height-normalize them into LMDB shards
-    ocrpipe train      train a CRNN (CNN -> BiLSTM -> CTC)
-    ocrpipe eval       measure it: mean edit distance, CER, a report
-    ocrpipe predict    read line images with a trained model
-    ocrpipe export     the model as ONNX or TorchScript
-    ocrpipe status     what each stage of a run did
+    A run directory (--run, default runs/default) holds every stage's output and its
+    manifest.json: generate, then pack, train and eval; an interrupted stage resumes when
+    the same command runs again.
     """
     ctx.ensure_object(dict)
     ctx.obj["run"] = run
@@ -98,15 +106,22 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--corpus", multiple=True, help="Text file (word list or prose); repeatable  "
               "[default: the bundled corpora/*.txt]")
 @click.option("--count", type=click.IntRange(1), default=10_000, show_default=True, help="Lines in total.")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.05, show_default=True)
-@click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.05, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--workers", type=click.IntRange(0), default=0, help="Processes  [default: one per core]")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.05, show_default=True,
+              help="Share of the lines for the val split (picks best.pt during training).")
+@click.option("--test-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.05, show_default=True,
+              help="Share of the lines for the test split (what `ocrpipe eval` scores); no text is shared "
+                   "between splits.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Every random choice derives from it: the same seed makes the same lines.")
+@click.option("--workers", type=click.IntRange(0), default=0, help="Processes; 0: one per core  [default: 0]")
 @click.option("--shard", default="1/1", show_default=True,
               help="Make only part K of N of the lines (same lines as one run; merge by sharing --run).")
-@click.option("--height", type=click.IntRange(12), default=32, show_default=True, help="Image height in pixels.")
-@click.option("--min-words", type=click.IntRange(1), default=1, show_default=True)
-@click.option("--max-words", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--height", type=click.IntRange(12), default=32, show_default=True,
+              help="Height the lines are drawn at, px (pack resizes them to the model's height).")
+@click.option("--min-words", type=click.IntRange(1), default=1, show_default=True,
+              help="Fewest words (or code tokens) per line.")
+@click.option("--max-words", type=click.IntRange(1), default=8, show_default=True,
+              help="Most words per line; prose lines are cut from running text.")
 @click.option("--style", default="print", show_default=True,
               help="Effect preset: plain (no effects), print, scan (binarized), scene (colour, distortion); "
                    "several joined by commas mix them line by line (e.g. print,scan).")
@@ -163,14 +178,14 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
 
 
 @cli.command()
-@click.option("--height", type=click.IntRange(8), default=32, show_default=True,
-              help="Line height the model sees (a multiple of 4).")
+@click.option("--height", type=int, default=32, show_default=True,
+              help="Line height the model reads: a multiple of 16 (16, 32, 48, 64).")
 @click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True,
               help="1: grayscale; 3: keep colour.")
 @click.option("--max-width", type=click.IntRange(8), default=None,
               help="Widest line kept, px after resizing; wider ones are counted  [default: 50 x height]")
 @click.option("--shard-size", type=click.IntRange(1), default=10_000, show_default=True, help="Lines per shard.")
-@click.option("--workers", type=click.IntRange(0), default=0, help="Processes  [default: one per core]")
+@click.option("--workers", type=click.IntRange(0), default=0, help="Processes; 0: one per core  [default: 0]")
 @click.option("--charset", type=click.Path(dir_okay=False), default=None,
               help="Charset file (charset.json, or a text file of characters)  [default: the training labels']")
 @click.option("--from-folder", type=click.Path(file_okay=False), default=None,
@@ -223,11 +238,15 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 @click.option("--max-pixels", type=click.IntRange(1), default=None, help="Also cap a micro-batch by padded pixels.")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True,
               help="Peak learning rate (AdamW).")
-@click.option("--weight-decay", type=click.FloatRange(0), default=0.01, show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(0), default=0.01, show_default=True,
+              help="AdamW's decoupled weight decay.")
 @click.option("--warmup", type=click.IntRange(0), default=None, help="Warmup steps  [default: 3% of --steps, <= 1000]")
-@click.option("--schedule", type=click.Choice(["cosine", "onecycle"]), default="cosine", show_default=True)
+@click.option("--schedule", type=click.Choice(["cosine", "onecycle"]), default="cosine", show_default=True,
+              help="cosine: linear --warmup, then cosine decay to 1% of --lr; onecycle: from --lr/25 up over "
+                   "the first 30% of the steps, then cosine decay to --lr/1e4 (no --warmup).")
 @click.option("--grad-clip", type=click.FloatRange(0), default=5.0, show_default=True, help="0 disables.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Initial weights, batch order and augmentation derive from it.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cuda, cuda:N or cpu.")
 @click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 autocast on CUDA.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (the first steps are slow).")
@@ -237,7 +256,7 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 @click.option("--early-stop", type=click.IntRange(0), default=0, show_default=True,
               help="Stop after this many validations without a lower CER (0: off).")
 @click.option("--workers", type=click.IntRange(0), default=None,
-              help="Loader processes  [default: 0 on CPU, up to 8 with CUDA]")
+              help="Loader processes; 0 loads in the training process  [default: 0 on CPU, up to 8 with CUDA]")
 @click.option("--init", default=None,
               help="Start from this checkpoint's weights: a best.pt/last.pt or a bundled model (en-print).")
 @click.option("--train-split", "train_splits", multiple=True, default=("train",), show_default=True,
@@ -322,7 +341,7 @@ def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
               help="Nats charged to a word outside the lexicon.")
 @click.option("--compare", type=click.Choice(["tesseract"]), default=None,
               help="Also read the same lines with tesseract (--psm 7) and score it the same way.")
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True, help="Lines read at once.")
 @click.option("--device", default="auto", show_default=True, help="auto, cuda, cuda:N or cpu.")
 @click.option("--worst", type=click.IntRange(0), default=50, show_default=True, help="Worst lines in report.html.")
 @progress_option
@@ -354,29 +373,30 @@ def _counts(reasons: dict[str, int]) -> str:
     return ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in reasons.items())
 
 
+CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en-print)  [default: the run's best.pt when it has a "
+                   "finished training, else en-print]")
+
+
 @cli.command()
-@click.option("--checkpoint", default=None,
-              help="A best.pt or last.pt, or a bundled model  [default: the bundled en-print]")
+@click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (file, text, confidence).")
 @click.option("--beam", type=click.IntRange(0), default=0, show_default=True, help="Beam width (0: greedy).")
 @click.option("--lexicon", type=click.Path(dir_okay=False), default=None, help="Word list for --beam.")
-@click.option("--oov-cost", type=click.FloatRange(0), default=4.0, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True)
-@click.option("--device", default="auto", show_default=True)
-def predict(checkpoint: str | None, images: tuple[str, ...], as_json: bool, beam: int, lexicon: str | None,
-            oov_cost: float, batch_size: int, device: str) -> None:
+@click.option("--oov-cost", type=click.FloatRange(0), default=4.0, show_default=True,
+              help="Nats charged to a word outside the lexicon.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True, help="Lines read at once.")
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cuda, cuda:N or cpu.")
+@with_run
+def predict(run_dir: Path, checkpoint: str | None, images: tuple[str, ...], as_json: bool, beam: int,
+            lexicon: str | None, oov_cost: float, batch_size: int, device: str) -> None:
     """Read IMAGES (files, folders, or - for paths on stdin): file, text and confidence per line."""
     import json
 
     from pipeline import predict as stage
-    from pipeline.resources import DEFAULT_MODEL, resolve_checkpoint
-
     if lexicon and not beam:
         raise OcrpipeError("--lexicon corrects beam search results; add --beam N (e.g. --beam 10)")
-    if checkpoint is None:
-        click.echo(f"using the bundled model {DEFAULT_MODEL} (--checkpoint to choose another)", err=True)
-    model = resolve_checkpoint(checkpoint or DEFAULT_MODEL)
+    model = _checkpoint(checkpoint, run_dir)
     failed = 0
     for p in stage.run(model, stage.collect(images), batch_size, device, beam,
                        Path(lexicon) if lexicon else None, oov_cost):
@@ -391,17 +411,31 @@ def predict(checkpoint: str | None, images: tuple[str, ...], as_json: bool, beam
         raise OcrpipeError(f"{failed} image(s) could not be read (named above)")
 
 
+def _checkpoint(checkpoint: str | None, run_dir: Path) -> Path:
+    """--checkpoint, or the default that eval, predict and export share (said on stderr)."""
+    from pipeline.resources import bundled_models, default_checkpoint, resolve_checkpoint
+
+    if checkpoint:
+        return resolve_checkpoint(checkpoint)
+    path = default_checkpoint(run_dir)
+    bundled = {p: name for name, p in bundled_models().items()}
+    which = f"the bundled model {bundled[path]} ({path})" if path in bundled else str(path)
+    click.echo(f"model: {which} (--checkpoint to choose another)", err=True)
+    return path
+
+
 @cli.command()
-@click.option("--checkpoint", type=click.Path(dir_okay=False), required=True, help="A best.pt or last.pt.")
+@click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
 @click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript", "checkpoint"]), required=True,
               help="onnx, torchscript, or checkpoint: weights, charset and record without optimizer state.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The model file to write; OUTPUT.json beside it gets the charset and preprocessing.")
-def export(checkpoint: str, fmt: str, output: Path) -> None:
+@with_run
+def export(run_dir: Path, checkpoint: str | None, fmt: str, output: Path) -> None:
     """Export a checkpoint as ONNX or TorchScript (dynamic batch and width), or slimmed for release."""
     from pipeline import export as stage
 
-    outcome = stage.run(Path(checkpoint), fmt, output)
+    outcome = stage.run(_checkpoint(checkpoint, run_dir), fmt, output)
     if fmt == "checkpoint":
         click.echo(f"wrote {outcome.path}: a checkpoint without optimizer state, for eval, predict and --init")
         return

@@ -79,6 +79,17 @@ class GenerateConfig:
             check_picture_folder(Path(self.background_dir))
 
 
+MODEL_HEIGHT_STEP = 16     # the CNNs halve the height four times (32 -> 2 -> pooled to 1)
+
+
+def check_model_height(height: int) -> None:
+    """The one rule for the height the model reads, checked by pack (the first command that
+    sets it) and by the model: a multiple of 16."""
+    if height < MODEL_HEIGHT_STEP or height % MODEL_HEIGHT_STEP:
+        raise OcrpipeError(f"--height {height}: the models read lines at a multiple of {MODEL_HEIGHT_STEP} px "
+                           "(16, 32, 48, 64; 32 is the default); pack with one of those")
+
+
 def check_picture_folder(folder: Path) -> None:
     """trdg draws a random entry of the folder as a background and fails on anything that is not
     a picture: check every entry now, so a bad one is a clear error before any line is made."""
@@ -130,8 +141,7 @@ class PackConfig:
             raise OcrpipeError(f"--split {self.split!r}: use letters, digits, - and _ only")
         if self.channels not in (1, 3):
             raise OcrpipeError(f"--channels {self.channels}: use 1 (grayscale) or 3 (colour)")
-        if self.height < 8 or self.height % 4:
-            raise OcrpipeError(f"--height {self.height}: use a multiple of 4, at least 8 (32 is the default)")
+        check_model_height(self.height)
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,9 @@ class TrainConfig:
             raise OcrpipeError(f"--arch {self.arch}: unknown; choose one of {', '.join(ARCHS)}")
         if self.schedule not in ("cosine", "onecycle"):
             raise OcrpipeError(f"--schedule {self.schedule}: use cosine or onecycle")
+        if self.schedule == "onecycle" and self.warmup is not None:
+            raise OcrpipeError("--warmup applies to --schedule cosine; onecycle rises over the first 30% of the "
+                               "steps by itself: leave --warmup out, or use the cosine schedule")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise OcrpipeError(f"--device {self.device}: use auto, cpu or cuda")
         if min(self.steps, self.batch_size, self.accumulate, self.val_every) < 1 or self.lr <= 0:

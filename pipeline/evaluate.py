@@ -22,7 +22,7 @@ from PIL import Image
 
 from pipeline import checkpoint as ckpt
 from pipeline import locks
-from pipeline.resources import DEFAULT_MODEL, bundled_models, resolve_checkpoint
+from pipeline.resources import default_checkpoint, resolve_checkpoint
 from pipeline import report as html_report
 from pipeline import tesseract
 from pipeline.config import EvalConfig, to_dict
@@ -59,18 +59,6 @@ class EvalOutcome:
     name: str
     report: dict[str, Any]
     folder: Path
-
-
-def _default_checkpoint(manifest: Manifest, run_dir: Path) -> Path:
-    """The run's best.pt when it has a finished training, else the bundled English model."""
-    record = manifest.stage("train")
-    if record is not None and record.status == "done":
-        return run_dir / record.result["checkpoints"]["best"]
-    models = bundled_models()
-    if DEFAULT_MODEL in models:
-        return models[DEFAULT_MODEL]
-    raise OcrpipeError(f"{run_dir} has no finished training; train with `ocrpipe train --run {run_dir}` "
-                       "or name a model with --checkpoint")
 
 
 def _shard_files(path: Path) -> list[Path]:
@@ -167,15 +155,13 @@ def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) ->
 
 def _evaluate(config: EvalConfig, run_dir: Path, show_progress: bool | None) -> EvalOutcome:
     manifest = Manifest(run_dir)
-    checkpoint_path = (resolve_checkpoint(config.checkpoint) if config.checkpoint
-                       else _default_checkpoint(manifest, run_dir))
+    checkpoint_path = resolve_checkpoint(config.checkpoint) if config.checkpoint else default_checkpoint(run_dir)
     state = ckpt.load(checkpoint_path)
     model, charset = ckpt.model_from(state)
     lexicon = Lexicon.load(Path(config.lexicon)) if config.lexicon else None
     to_text = decoder(charset, config.beam, lexicon, config.oov_cost)
     tesseract_version = tesseract.version() if config.compare else None
-    name = config.name or (config.split or (Path(config.data or config.from_lmdb or config.shards).name
-                                            if config.sources() else "test"))
+    name = config.name or default_name(config)
     runtime = setup(config.device, amp=True)
     try:
         with tempfile.TemporaryDirectory(prefix="ocrpipe-eval-") as scratch:
@@ -190,6 +176,14 @@ def _evaluate(config: EvalConfig, run_dir: Path, show_progress: bool | None) -> 
                           runtime.gpu_name or runtime.device.type, compare)
     finally:
         teardown(runtime)
+
+
+def default_name(config: EvalConfig) -> str:
+    """The data's name, and the decoding when it is not greedy, so that a beam-search report does
+    not replace the greedy one: `test`, `test-beam10`, `uw3-dev-beam10-lexicon`."""
+    name = config.split or (Path(config.data or config.from_lmdb or config.shards).name
+                            if config.sources() else "test")
+    return name + (f"-beam{config.beam}" if config.beam else "") + ("-lexicon" if config.lexicon else "")
 
 
 def _predict(model: Any, charset: Any, to_text: Decoder, data: EvalSet, config: EvalConfig, runtime: Any,

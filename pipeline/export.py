@@ -24,7 +24,7 @@ from pipeline import checkpoint as ckpt
 from pipeline.errors import OcrpipeError
 from pipeline.fsutil import atomic_write_text, ensure_writable_dir
 from pipeline.model import to_ink
-from pipeline.preprocess import PAPER
+from pipeline.preprocess import PAPER, STEPS
 
 FORMATS = ("onnx", "torchscript", "checkpoint")
 
@@ -141,10 +141,12 @@ def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
     atomic_write_text(sidecar, json.dumps({
         "format": "ocrpipe.export/1", "model": output.name, "model_format": fmt,
         "checkpoint": {"path": str(checkpoint), "step": state["step"], "arch": state["model"]["config"]["arch"]},
-        "inputs": {"pixels": f"uint8 (N, {channels}, {height}, W): each line converted to "
-                             f"{'grayscale' if channels == 1 else 'RGB'} on white, resized to height {height} keeping "
-                             "its aspect ratio (bilinear), padded on the right with 255",
+        "inputs": {"pixels": f"uint8 (N, {channels}, {height}, W): the lines prepared as `preparation` says, "
+                             "padded on the right with 255",
                    "widths": "int64 (N,): each line's width in pixels before padding"},
+        "preparation": list(STEPS),
+        "preparation_in_python": f"pipeline.preprocess.load_line(path, height={height}, channels={channels}) "
+                                 "-> uint8 (H, W, C); transpose to (C, H, W)",
         "outputs": {"log_probs": "float32 (T, N, classes): log-probabilities per frame, T = W // 4",
                     "lengths": "int64 (N,): how many frames belong to each line (its width // 4)"},
         "height": height, "channels": channels, "blank": 0, "charset": charset.chars,

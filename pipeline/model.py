@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline.charset import ctc_frames
+from pipeline.config import check_model_height
 from pipeline.errors import OcrpipeError
 
 ARCHS = ("crnn", "crnn-small", "crnn-resnet")
@@ -153,9 +154,7 @@ class CRNN(nn.Module):
         super().__init__()
         if config.arch not in ARCHS:
             raise OcrpipeError(f"--arch {config.arch}: unknown; choose one of {', '.join(ARCHS)}")
-        if config.height % 16 or config.height < 16:
-            raise OcrpipeError(f"--arch {config.arch} needs lines packed at a height divisible by 16 (32, 48, 64), "
-                               f"not {config.height}; re-run `ocrpipe pack --height 32`")
+        check_model_height(config.height)
         self.config = config
         if config.arch == "crnn":
             blocks, features, hidden, rnn = _vgg(config.channels, (64, 128, 256, 256, 512, 512, 512),

@@ -27,7 +27,7 @@ from pipeline.config import PackConfig, to_dict
 from pipeline.errors import OcrpipeError
 from pipeline.fsutil import atomic_write_json, ensure_writable_dir, json_digest, relative_to, sha256_file
 from pipeline.manifest import Manifest
-from pipeline.preprocess import BadImage, decode, normalize
+from pipeline.preprocess import BadImage, load_line
 from pipeline.parallel import worker_map
 from pipeline.progress import bar
 from pipeline.results import GenerateResult, PackResult
@@ -135,7 +135,7 @@ def process(sample: Sample) -> Line:
         line.chars = "".join(c for c in label if c in missing)
         return line
     try:
-        pixels = normalize(decode(sample.read()), rules.height, rules.channels)
+        pixels = load_line(sample.read(), rules.height, rules.channels)
     except FileNotFoundError:
         line.reason, line.detail = "missing_image", "no such file"
         return line

@@ -1,8 +1,8 @@
 """`ocrpipe predict`: read text lines from image files with a checkpoint.
 
 Any size or mode is accepted: each image is normalized as pack does (grayscale or RGB on
-white, the model's height, aspect ratio kept), batched by width, read, and returned in the
-order given.
+white, the model's height, aspect ratio kept), batched by width within a window of inputs,
+read, and returned in the order given, so output starts after the first window.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import Any, Iterable, Iterator, TextIO
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from pipeline.data import Collate
 from pipeline.decode import Lexicon, decoder
 from pipeline.errors import OcrpipeError
 from pipeline.inference import predictions
-from pipeline.preprocess import BadImage, decode, normalize
+from pipeline.preprocess import BadImage, decode, load_line
 from pipeline.runtime import setup, teardown
 from pipeline.sources import IMAGE_SUFFIXES
 
@@ -32,49 +32,80 @@ class Prediction:
     error: str = ""
 
 
-def collect(inputs: Iterable[str], stdin: TextIO | None = None) -> list[Path]:
-    """Files as given, images inside folders (sorted), and paths read from stdin for `-`."""
-    paths: list[Path] = []
+MIN_WIDTH = 4      # px at the model's height: one CTC frame; a narrower line cannot be read
+WINDOW = 16        # batches read ahead: lines are sorted by width within a window of inputs
+
+
+def collect(inputs: Iterable[str], stdin: TextIO | None = None) -> Iterator[Path]:
+    """Files as given, images inside folders (sorted), and paths read from stdin for `-`, one
+    at a time (a million paths on stdin start at once and are never all held)."""
+    given = 0
     for raw in inputs:
         if raw == "-":
-            paths.extend(Path(line.strip()) for line in (stdin or sys.stdin) if line.strip())
+            for line in stdin or sys.stdin:
+                if line.strip():
+                    given += 1
+                    yield Path(line.strip())
             continue
         path = Path(raw)
-        if path.is_dir():
-            paths.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
-        else:
-            paths.append(path)
-    if not paths:
+        found = (sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+                 if path.is_dir() else [path])
+        given += len(found)
+        yield from found
+    if not given:
         raise OcrpipeError("no images given; name image files or folders, or `-` to read paths from stdin")
-    return paths
 
 
-def run(checkpoint: Path, paths: list[Path], batch_size: int = 64, device: str = "auto", beam_width: int = 0,
+def run(checkpoint: Path, paths: Iterable[Path], batch_size: int = 64, device: str = "auto", beam_width: int = 0,
         lexicon: Path | None = None, oov_cost: float = 4.0) -> Iterator[Prediction]:
-    """A Prediction per path, in order; unreadable images get an `error` instead of text."""
+    """A Prediction per path, in order, streamed: images are decoded a window of batches at a
+    time. Images that cannot be read get an `error` instead of text."""
     model, charset = ckpt.model_from(ckpt.load(checkpoint))
     to_text = decoder(charset, beam_width, Lexicon.load(lexicon) if lexicon else None, oov_cost)
-    height, channels = model.config.height, model.config.channels
     runtime = setup(device, amp=True)
     try:
         model = model.to(runtime.device)
-        results: dict[int, Prediction] = {}
-        lines: list[tuple[int, np.ndarray, str]] = []
-        for i, path in enumerate(paths):
-            if not path.is_file():
-                results[i] = Prediction(str(path), error="no such file")
-                continue
-            try:
-                lines.append((i, normalize(decode(path), height, channels), ""))
-            except (BadImage, OSError) as e:
-                results[i] = Prediction(str(path), error=f"not a readable image ({e})")
-        lines.sort(key=lambda line: line[1].shape[1])                  # batch lines of similar width
-        collate = Collate(charset, encode=False)
-        batches = (collate(lines[k:k + batch_size]) for k in range(0, len(lines), batch_size))
-        for batch, _, _, decoded in predictions(model, batches, runtime, to_text):
-            for i, (text, confidence) in zip(batch.indices, decoded):
-                results[i] = Prediction(str(paths[i]), text, round(confidence, 4))
-        for i in range(len(paths)):
-            yield results[i]
+        window: list[Path] = []
+        for path in paths:
+            window.append(path)
+            if len(window) == batch_size * WINDOW:
+                yield from _read(model, Collate(charset, encode=False), to_text, window, batch_size, runtime)
+                window = []
+        yield from _read(model, Collate(charset, encode=False), to_text, window, batch_size, runtime)
     finally:
         teardown(runtime)
+
+
+def _load(path: Path, height: int, channels: int) -> np.ndarray | str:
+    """The normalized line, or why it cannot be read."""
+    if not path.is_file():
+        return "no such file"
+    try:
+        image = decode(path)
+        pixels = load_line(image, height, channels)
+    except (BadImage, OSError) as e:
+        return f"not a readable image ({e})"
+    if pixels.shape[1] < MIN_WIDTH:
+        return (f"{image.width}x{image.height} px is {pixels.shape[1]} px wide at the model's height {height}, "
+                "too narrow to hold text; crop one horizontal line of text")
+    return pixels
+
+
+def _read(model: Any, collate: Collate, to_text: Any, paths: list[Path], batch_size: int, runtime: Any
+          ) -> Iterator[Prediction]:
+    height, channels = model.config.height, model.config.channels
+    results: dict[int, Prediction] = {}
+    lines: list[tuple[int, np.ndarray, str]] = []
+    for i, path in enumerate(paths):
+        pixels = _load(path, height, channels)
+        if isinstance(pixels, str):
+            results[i] = Prediction(str(path), error=pixels)
+        else:
+            lines.append((i, pixels, ""))
+    lines.sort(key=lambda line: line[1].shape[1])                  # batch lines of similar width
+    batches = (collate(lines[k:k + batch_size]) for k in range(0, len(lines), batch_size))
+    for batch, _, _, decoded in predictions(model, batches, runtime, to_text):
+        for i, (text, confidence) in zip(batch.indices, decoded):
+            results[i] = Prediction(str(paths[i]), text, round(confidence, 4))
+    for i in range(len(paths)):
+        yield results[i]

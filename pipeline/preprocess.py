@@ -47,3 +47,21 @@ def normalize(image: Image.Image, height: int, channels: int = 1) -> np.ndarray:
         image = image.resize((width, height), Image.Resampling.BILINEAR)
     pixels = np.asarray(image, dtype=np.uint8)
     return pixels.reshape(height, width, channels)
+
+
+# The steps of load_line in words, for people who feed an exported model without Python's ocrpipe
+# (written into the export's JSON sidecar).
+STEPS = ("decode the file, applying its EXIF orientation",
+         "16-bit, 32-bit and float images: scale so the largest value is 255, as 8-bit",
+         "transparency (RGBA, LA, palette with a transparent colour): composite over white (255)",
+         "convert to grayscale (Pillow mode L) for 1 channel, RGB for 3",
+         "resize to the model height H, width round(w * H / h) and at least 1, bilinear",
+         "batch: pad each line on the right with 255 to the widest line; pass the true widths")
+
+
+def load_line(source: bytes | Path | Image.Image, height: int, channels: int = 1) -> np.ndarray:
+    """A line image as every ocrpipe model reads it (pack, eval and predict call this too):
+    uint8 (height, width, channels). Use it to feed an exported model; `STEPS` says the same
+    in words. Raises BadImage for bytes or files Pillow cannot decode."""
+    image = source if isinstance(source, Image.Image) else decode(source)
+    return normalize(image, height, channels)

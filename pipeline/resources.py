@@ -1,4 +1,4 @@
-"""Where the bundled fonts/ and corpora/ live."""
+"""Where the bundled fonts/, corpora/ and models/ live, and which model a command reads by default."""
 
 from __future__ import annotations
 
@@ -51,3 +51,18 @@ def resolve_checkpoint(value: str, option: str = "--checkpoint") -> Path:
     names = ", ".join(models) or "none installed"
     raise OcrpipeError(f"{option} {value}: no such checkpoint file and no bundled model of that name "
                        f"(bundled: {names}); give a best.pt or last.pt written by `ocrpipe train`")
+
+
+def default_checkpoint(run_dir: Path) -> Path:
+    """What eval, predict and export read without --checkpoint: the run's best.pt when it has a
+    finished training, else the bundled English model."""
+    from pipeline.manifest import Manifest
+
+    record = Manifest(run_dir).stage("train")
+    if record is not None and record.status == "done":
+        return Path(run_dir) / record.result["checkpoints"]["best"]
+    models = bundled_models()
+    if DEFAULT_MODEL in models:
+        return models[DEFAULT_MODEL]
+    raise OcrpipeError(f"{run_dir} has no finished training; train with `ocrpipe train --run {run_dir}` "
+                       "or name a model with --checkpoint")

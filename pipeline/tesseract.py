@@ -31,7 +31,9 @@ def read_line(image: Path, language: str = "eng") -> str:
     if done.returncode != 0:
         message = (done.stderr.strip().splitlines() or ["failed"])[-1]
         raise OcrpipeError(f"tesseract could not read {image}: {message}")
-    return " ".join(done.stdout.split())
+    # Only the line end goes: inner whitespace stays as read, like the model's output it is
+    # compared with (the whitespace normalization collapses both alike).
+    return done.stdout.strip("\n\f")
 
 
 def read_lines(images: Sequence[Path], workers: int | None = None, language: str = "eng") -> list[str]:

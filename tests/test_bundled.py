@@ -43,7 +43,8 @@ def test_predict_without_a_checkpoint_reads_with_the_bundled_model(tmp_path, run
 
     from pipeline.cli import cli
 
-    result = CliRunner().invoke(cli, ["predict", str(line_image(tmp_path)), "--device", "cpu"])
+    result = CliRunner().invoke(cli, ["predict", str(line_image(tmp_path)), "--device", "cpu",
+                                      "--run", str(tmp_path / "fresh")])      # a run without a training
     assert result.exit_code == 0, result.output
     assert f"bundled model {DEFAULT_MODEL}" in result.output
     text = result.output.strip().splitlines()[-1].split("\t")[1]

@@ -18,6 +18,7 @@ from conftest import build_run, copy_run
 from pipeline import checkpoint, metrics
 from pipeline.export import PixelModel
 from pipeline.manifest import Manifest
+from pipeline.preprocess import STEPS
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +161,15 @@ def test_eval_with_beam_search_and_a_lexicon(run, run_cli, tmp_path):
     assert alone.exit_code == 2 and "add --beam" in alone.output
 
 
+def test_a_beam_search_eval_keeps_the_greedy_report(run, run_cli):
+    assert run_cli("eval", "--run", run, "--no-progress").exit_code == 0
+    greedy = (run / "eval" / "test" / "report.json").read_bytes()
+    assert run_cli("eval", "--run", run, "--beam", "3", "--no-progress").exit_code == 0
+    assert (run / "eval" / "test" / "report.json").read_bytes() == greedy
+    assert "beam search, width 3" in json.loads((run / "eval" / "test-beam3" / "report.json").read_text())["decoding"]
+    assert set(Manifest(run).stage("eval").result["evaluations"]) == {"test", "test-beam3"}
+
+
 def test_eval_refuses_what_it_cannot_read(run, run_cli, tmp_path):
     bogus = tmp_path / "model.pt"
     bogus.write_bytes(b"not a checkpoint")
@@ -234,6 +244,34 @@ def test_predict_reads_paths_from_stdin(trained, run_cli, tmp_path):
     assert [line.split("\t")[0] for line in result.output.splitlines()] == list(map(str, images))
 
 
+def test_predict_streams_in_order_across_windows(trained, run_cli):
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    images = sorted((trained / "images" / "test").glob("*.png"))[:18]
+    result = CliRunner().invoke(cli, ["predict", "--checkpoint", str(trained / "train" / "best.pt"),
+                                      "--batch-size", "1", "-"], input="\n".join(map(str, images)) + "\n")
+    assert result.exit_code == 0, result.output                       # windows of 16 lines at batch size 1
+    assert [line.split("\t")[0] for line in result.output.splitlines()] == list(map(str, images))
+
+
+def test_predict_says_why_a_very_tall_image_gives_no_text(trained, run_cli, tmp_path):
+    Image.new("L", (40, 20000), 255).save(tmp_path / "tall.png")
+    result = run_cli("predict", "--checkpoint", trained / "train" / "best.pt", tmp_path / "tall.png")
+    assert result.exit_code == 2
+    assert "tall.png: 40x20000 px is 1 px wide at the model's height 32, too narrow to hold text" in result.output
+
+
+def test_predict_and_export_read_the_runs_model_by_default(trained, run_cli, tmp_path):
+    image = next((trained / "images" / "test").glob("*.png"))
+    result = run_cli("predict", "--run", trained, image)
+    assert result.exit_code == 0, result.output
+    assert f"model: {trained / 'train' / 'best.pt'}" in result.output
+    exported = run_cli("export", "--run", trained, "--format", "checkpoint", "--output", tmp_path / "m.pt")
+    assert exported.exit_code == 0 and (tmp_path / "m.pt").is_file()
+
+
 # -- export ----------------------------------------------------------------------------------
 def shard_batch(run: Path) -> tuple[torch.Tensor, torch.Tensor]:
     from pipeline.charset import Charset
@@ -254,6 +292,7 @@ def test_export_round_trip_on_test_lines(trained, run_cli, tmp_path, fmt):
     assert "matches the checkpoint" in result.output
     sidecar = json.loads(output.with_name(output.name + ".json").read_text())
     assert sidecar["height"] == 32 and sidecar["blank"] == 0 and sidecar["charset"]
+    assert sidecar["preparation"] == list(STEPS) and "load_line" in sidecar["preparation_in_python"]
     pixels, widths = shard_batch(trained)
     model, _ = checkpoint.model_from(checkpoint.load(trained / "train" / "best.pt"))
     with torch.no_grad():

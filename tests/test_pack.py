@@ -264,3 +264,9 @@ def test_an_interrupted_pack_resumes_and_keeps_complete_shards(generated, run_cl
         a, b = shard_dataset(generated, split), shard_dataset(reference, split)
         assert a.labels == b.labels
         assert all(np.array_equal(a[i][1], b[i][1]) for i in range(len(a)))
+
+
+def test_pack_checks_the_model_height_rule_first(generated, run_cli):
+    result = run_cli("pack", "--run", generated, "--height", "40", "--no-progress")
+    assert result.exit_code == 2 and "--height 40: the models read lines at a multiple of 16" in result.output
+    assert not (generated / "shards").exists()
