@@ -288,6 +288,8 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
         return
     if outcome.resumed_from:
         click.echo(f"resumed at step {outcome.resumed_from}")
+    if outcome.schedule_change:
+        click.echo(f"note: {outcome.schedule_change}")
     if outcome.stopped_early:
         click.echo(f"stopped early at step {result.steps}: no better validation CER in {options['early_stop']} checks")
     click.echo(f"trained {result.arch} ({result.parameters / 1e6:.2f}M parameters) for {result.steps} steps, "

@@ -13,6 +13,7 @@ rank 0 alone writes checkpoints, logs and the manifest.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import signal
@@ -48,6 +49,7 @@ class TrainOutcome:
     resumed_from: int            # 0 for a fresh run
     stopped_early: bool
     up_to_date: bool = False     # a finished training of the same settings and data was found
+    schedule_change: str = ""    # a --resume with other --steps: how the learning rate changed
 
 
 class StopFlag:
@@ -85,11 +87,24 @@ def lr_factor(step: int, config: TrainConfig) -> float:
     return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def describe_schedule_change(before: dict[str, Any], config: TrainConfig, step: int) -> str:
+    """A resume with another --steps recomputes the schedule for the new length (the rate is a
+    function of the step and the total): say how, rather than jump silently. "" when unchanged."""
+    old = dataclasses.replace(config, steps=before["steps"], warmup=before.get("warmup"))
+    if old.steps == config.steps:
+        return ""
+    was, now = config.lr * lr_factor(step, old), config.lr * lr_factor(step, config)
+    return (f"the schedule is recomputed for {config.steps} steps instead of {old.steps} (warmup "
+            f"{config.warmup_steps()} instead of {old.warmup_steps()}): the learning rate at step {step} is "
+            f"{now:.3g} instead of {was:.3g}")
+
+
 def train_step(net: torch.nn.Module, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                micro_batches: list[Batch], config: TrainConfig, rt: Runtime, step: int) -> tuple[list[float], bool]:
     """One optimizer step over `config.accumulate` micro-batches: their losses, and whether the
     step was applied (a loss that is not finite, on any rank, drops the whole step)."""
     optimizer.zero_grad(set_to_none=True)
+    norms = norm_statistics(model)     # forwards update them: a dropped step must put them back
     losses, finite = [], True
     for k, batch in enumerate(micro_batches):
         images = device_images(batch, rt)
@@ -112,7 +127,16 @@ def train_step(net: torch.nn.Module, model: torch.nn.Module, optimizer: torch.op
         optimizer.step()
     else:
         optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for live, saved in norms:
+                live.copy_(saved)
     return losses, finite
+
+
+def norm_statistics(model: torch.nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(buffer, copy) of every batch-norm running statistic: a few kB, copied on the device."""
+    return [(buffer, buffer.detach().clone()) for module in model.modules()
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) for buffer in module.buffers(recurse=False)]
 
 
 def _no_sync(net: torch.nn.Module) -> contextlib.AbstractContextManager:
@@ -170,6 +194,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     step, epoch, micro, lines_seen, seconds, skipped = 0, 0, 0, 0, 0.0, 0
     by_source = [0] * len(data.names)
     best: dict[str, Any] = {}
+    stale_validations, schedule_change = 0, ""      # validations without a better CER (early stopping)
     if resume:
         state = checkpoint.load(last_path)
         _check_resume(state, config, data_digest)
@@ -183,6 +208,8 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         checkpoint.restore_rng(state["rng"])
         step, epoch, micro = state["step"], state["epoch"], state["micro_batch"]
         lines_seen, seconds, skipped, best = state["lines_seen"], state["seconds"], state["skipped"], state["best"]
+        stale_validations = state.get("stale_validations", 0)
+        schedule_change = describe_schedule_change(state["train_config"], config, step)
     resumed_from = step
 
     net: torch.nn.Module = model        # what the steps run; `model` keeps the plain parameter names
@@ -204,7 +231,8 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         out_dir.mkdir(parents=True, exist_ok=True)
         _trim_log(metrics_path, step)
         manifest.begin("train", to_dict(config), {"pack": data_digest, "resumed_from": resumed_from,
-                                                  **({"init": parent} if parent else {})})
+                                                  **({"init": parent} if parent else {}),
+                                                  **({"schedule_change": schedule_change} if schedule_change else {})})
     manifest_sha = sha256_file(manifest.path)
 
     def state_dict(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -212,6 +240,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
                 "charset": charset.chars, "height": pack.height, "channels": pack.channels, "step": step,
                 "epoch": epoch, "micro_batch": micro, "lines_seen": lines_seen, "seconds": seconds,
                 "skipped": skipped, "train_config": to_dict(config), "metrics": metrics, "best": best,
+                "stale_validations": stale_validations,
                 "lines_by_source": list(by_source),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "rng": checkpoint.rng_state(), "data_digest": data_digest, "manifest_sha256": manifest_sha}
@@ -220,7 +249,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     progress = bar(config.steps, "train", unit="step", enabled=show_progress if rt.is_main else False,
                    initial=step)
     last_metrics: dict[str, Any] = {}
-    stale_validations, stopped_early, interrupted = 0, False, False
+    stopped_early, interrupted = False, False
     window_lines, window_start = 0, time.perf_counter()
     started = time.perf_counter() - seconds
     sampler.set_epoch(epoch, start=micro)
@@ -317,7 +346,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         log.close()
         manifest.finish("train", result.to_dict())
     rt.barrier()
-    return TrainOutcome(result, resumed_from, stopped_early)
+    return TrainOutcome(result, resumed_from, stopped_early, schedule_change=schedule_change)
 
 
 def _write(log: Any, record: dict[str, Any]) -> None:

@@ -105,6 +105,47 @@ def test_resume_refuses_other_settings(run, run_cli):
     assert changed.exit_code == 2 and "(lr)" in changed.output
     more = run_cli("train", "--run", run, *TINY, "--steps", "4", "--val-every", "2", "--resume")
     assert more.exit_code == 0 and Manifest(run).stage("train").result["steps"] == 4
+    # More steps stretch the schedule: the new learning rate at the resumed step is said, not silent.
+    change = "the schedule is recomputed for 4 steps instead of 2"
+    assert f"note: {change}" in more.output
+    assert change in Manifest(run).stage("train").inputs["schedule_change"]
+
+
+def test_early_stop_patience_survives_a_resume(run, run_cli):
+    # At a learning rate of ~0 the validation CER never improves after the first validation.
+    frozen = (*TINY, "--lr", "1e-12", "--no-augment", "--val-every", "1")
+    assert run_cli("train", "--run", run, *frozen, "--steps", "4").exit_code == 0
+    assert checkpoint.load(run / "train" / "last.pt")["stale_validations"] == 3
+    resumed = run_cli("train", "--run", run, *frozen, "--steps", "8", "--early-stop", "4", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert Manifest(run).stage("train").result["steps"] == 5       # 3 stale before the resume, 1 after
+
+
+def test_a_step_dropped_for_a_nan_inside_the_forward_leaves_the_model_as_it_was(run):
+    from pipeline.charset import Charset
+    from pipeline.config import TrainConfig
+    from pipeline.data import Collate, ShardDataset
+    from pipeline.model import ModelConfig, build
+    from pipeline.runtime import setup, teardown
+
+    charset = Charset.load(run / "charset.json")
+    data = ShardDataset(sorted((run / "shards" / "train").glob("*.lmdb")))
+    batch = Collate(charset)([data[i] for i in range(6)])
+    torch.manual_seed(0)
+    model = build(ModelConfig("crnn-small", num_classes=len(charset))).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    poison = model.cnn[0].conv.register_forward_hook(lambda module, args, out: out * float("nan"))
+    rt = setup("cpu", amp=False)
+    try:
+        _, applied = train.train_step(model, model, optimizer, [batch], TrainConfig(augment=False), rt, step=0)
+    finally:
+        teardown(rt)
+        poison.remove()
+    assert not applied
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), \
+        [k for k in before if not torch.equal(before[k], after[k])]      # batch-norm statistics included
 
 
 def test_non_finite_batches_are_skipped_and_counted(run, run_cli, monkeypatch):
