@@ -29,10 +29,11 @@ def forward(model: torch.nn.Module, images: torch.Tensor, widths: torch.Tensor,
 
 def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch, runtime: Runtime,
              reduction: str = "mean") -> torch.Tensor:
-    """CTC on float32 log-probabilities, blank 0, each line's true number of frames."""
-    return F.ctc_loss(log_probs.float(), batch.targets.to(runtime.device, non_blocking=True), lengths,
-                      batch.target_lengths.to(runtime.device, non_blocking=True), blank=0,
-                      reduction=reduction, zero_infinity=True)
+    """CTC on float32 log-probabilities, blank 0, each line's true number of frames. PyTorch's
+    CTC reads both length tensors on the host: given there (the batch's own, and frame counts
+    computed from its widths) they cost no device-to-host copy, so no synchronisation."""
+    return F.ctc_loss(log_probs.float(), batch.targets.to(runtime.device, non_blocking=True), lengths.cpu(),
+                      batch.target_lengths.cpu(), blank=0, reduction=reduction, zero_infinity=True)
 
 
 def predictions(model: torch.nn.Module, batches: Iterable[Batch], runtime: Runtime, decode: Decoder

@@ -42,6 +42,8 @@ from pipeline.progress import bar
 from pipeline.results import PackResult, TrainResult
 from pipeline.runtime import Runtime, setup, teardown
 
+LOG_EVERY = 10     # steps per metrics.jsonl record: the step's numbers stay on the device until then
+
 
 @dataclass
 class TrainOutcome:
@@ -100,12 +102,15 @@ def describe_schedule_change(before: dict[str, Any], config: TrainConfig, step: 
 
 
 def train_step(net: torch.nn.Module, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-               micro_batches: list[Batch], config: TrainConfig, rt: Runtime, step: int) -> tuple[list[float], bool]:
-    """One optimizer step over `config.accumulate` micro-batches: their losses, and whether the
-    step was applied (a loss that is not finite, on any rank, drops the whole step)."""
+               micro_batches: list[Batch], config: TrainConfig, rt: Runtime, step: int) -> torch.Tensor:
+    """One optimizer step over `config.accumulate` micro-batches, without a host synchronisation:
+    returns, on the device, [sum of the micro-batch losses, micro-batches whose loss was not
+    finite, lines], summed over the ranks in one collective. A non-finite loss on any rank
+    drops the whole step on the device: the fused AdamW skips it (its `found_inf`), and the
+    batch-norm statistics its forwards moved are put back."""
     optimizer.zero_grad(set_to_none=True)
-    norms = norm_statistics(model)     # forwards update them: a dropped step must put them back
-    losses, finite = [], True
+    norms = norm_statistics(model)
+    totals = torch.zeros(3, dtype=torch.float32, device=rt.device)     # loss sum, non-finite, lines
     for k, batch in enumerate(micro_batches):
         images = device_images(batch, rt)
         widths = batch.widths.to(rt.device, non_blocking=True)
@@ -115,22 +120,24 @@ def train_step(net: torch.nn.Module, model: torch.nn.Module, optimizer: torch.op
             images = augment(images, widths, generator)
         last = k == len(micro_batches) - 1
         with _no_sync(net) if rt.distributed and not last else contextlib.nullcontext():
-            log_probs, lengths = forward(net, images, batch.widths, rt)
-            loss = ctc_loss(log_probs, lengths, batch, rt)
-            finite = finite and bool(torch.isfinite(loss))
+            log_probs, _ = forward(net, images, batch.widths, rt)
+            # Frame counts from the host's widths: CTC reads its lengths on the host.
+            loss = ctc_loss(log_probs, model.output_lengths(batch.widths), batch, rt)
             (loss / len(micro_batches)).backward()
-        losses.append(float(loss.detach()))
-    finite = not rt.any(not finite)
-    if finite:
-        if config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-    else:
-        optimizer.zero_grad(set_to_none=True)
-        with torch.no_grad():
-            for live, saved in norms:
-                live.copy_(saved)
-    return losses, finite
+        loss = loss.detach().float()
+        totals += torch.stack([torch.nan_to_num(loss, nan=0.0, posinf=0.0, neginf=0.0),
+                               (~torch.isfinite(loss)).float(), torch.full((), float(len(batch)), device=rt.device)])
+    if rt.distributed:
+        torch.distributed.all_reduce(totals)
+    finite = totals[1] == 0
+    if config.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip, foreach=True)
+    optimizer.found_inf = (~finite).float()     # read by the fused AdamW: skip the update
+    optimizer.step()
+    with torch.no_grad():
+        for live, saved in norms:
+            live.copy_(torch.where(finite, live, saved))
+    return totals
 
 
 def norm_statistics(model: torch.nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -189,7 +196,8 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     data = train_data(pack, run_dir, config)
     model_config, model, charset, parent = initial_model(config, pack, data.charset)
     model = model.to(rt.device).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # fused: one kernel per step, and it honours `found_inf`, so a bad step is dropped on the device
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
     step, epoch, micro, lines_seen, seconds, skipped = 0, 0, 0, 0, 0.0, 0
     by_source = [0] * len(data.names)
@@ -250,7 +258,8 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
                    initial=step)
     last_metrics: dict[str, Any] = {}
     stopped_early, interrupted = False, False
-    window_lines, window_start = 0, time.perf_counter()
+    window = torch.zeros(4, dtype=torch.float64, device=rt.device)   # loss sum, bad micro-batches, lines, bad steps
+    window_steps, window_start = 0, time.perf_counter()
     started = time.perf_counter() - seconds
     sampler.set_epoch(epoch, start=micro)
     batches = iter(loader)
@@ -267,8 +276,28 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
                 sampler.set_epoch(epoch)
                 batches = iter(loader)
 
+    def read_window() -> None:
+        """The step numbers kept on the device since the last read: one host sync per window."""
+        nonlocal window_steps, window_start, skipped, lines_seen
+        if not window_steps:
+            return
+        loss_sum, bad, lines, bad_steps = window.tolist()
+        window.zero_()
+        skipped += int(bad_steps)                # never applied: the update was dropped on the device
+        lines_seen += int(lines)
+        good = window_steps * config.accumulate * rt.world_size - bad
+        elapsed = time.perf_counter() - window_start
+        loss = loss_sum / good if good else None
+        if rt.is_main:
+            _write(log, {"step": step, "loss": loss, "lr": scheduler.get_last_lr()[0],
+                         "lines_per_s": round(lines / elapsed, 1), **({"skipped": int(bad_steps)} if bad_steps else {})})
+            progress.set_postfix(loss=f"{loss:.3f}" if loss is not None else "-",
+                                 lr=f"{scheduler.get_last_lr()[0]:.2e}", lines_s=f"{lines / elapsed:.0f}", refresh=False)
+        window_steps, window_start = 0, time.perf_counter()
+
     def do_validation() -> None:
         nonlocal last_metrics, best, stale_validations, stopped_early
+        read_window()
         metrics = validate(model, val_loader, rt, charset)
         last_metrics = {"step": step, "metrics": metrics}
         improved = not best or metrics["cer"] < best["metrics"]["cer"]
@@ -279,6 +308,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         if rt.is_main:
             _write(log, {"step": step, "split": config.val_split, **metrics,
                          "lines_by_source": dict(zip(data.names, by_source))})
+            log.flush()
             checkpoint.save(last_path, state_dict(metrics))
             if improved:
                 checkpoint.save(best_path, state_dict(metrics))
@@ -288,38 +318,31 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     net.train()
     with StopFlag() as stop:
         while step < config.steps and not stopped_early:
-            step_start = time.perf_counter()
             micro_batches = [next_batch() for _ in range(config.accumulate)]
             if config.freeze_cnn:        # again each step: validation puts the whole model back in train mode
                 set_cnn_frozen(model, step < config.freeze_cnn)
             for b in micro_batches:
                 for k, n in zip(*np.unique(data.source_of(b.indices), return_counts=True)):
                     by_source[int(k)] += int(n)
-            losses, finite = train_step(net, model, optimizer, micro_batches, config, rt, step)
-            if not finite:
-                skipped += 1                     # never applied: the gradients were dropped
-            step_lines = sum(len(b) for b in micro_batches)
+            totals = train_step(net, model, optimizer, micro_batches, config, rt, step)
+            window[:3] += totals
+            window[3] += (totals[1] > 0).double()
+            window_steps += 1
             scheduler.step()
             step += 1
-            step_lines = int(rt.all_reduce_sum([step_lines])[0])
-            lines_seen += step_lines
-            window_lines += step_lines
-            elapsed = time.perf_counter() - step_start
             if rt.is_main:
-                _write(log, {"step": step, "loss": sum(losses) / len(losses) if finite else None,
-                             "lr": scheduler.get_last_lr()[0], "lines_per_s": round(step_lines / elapsed, 1)})
-                if time.perf_counter() - window_start > 1:
-                    rate = window_lines / (time.perf_counter() - window_start)
-                    progress.set_postfix(loss=f"{sum(losses) / len(losses):.3f}", lr=f"{scheduler.get_last_lr()[0]:.2e}",
-                                         lines_s=f"{rate:.0f}", refresh=False)
-                    window_lines, window_start = 0, time.perf_counter()
                 progress.update(1)
             seconds = time.perf_counter() - started
+            at_log = step % LOG_EVERY == 0
+            if at_log:
+                read_window()
             if step % config.val_every == 0 or step == config.steps:
                 do_validation()
-            if rt.any(stop.requested):
+            # Under torchrun the ranks agree on stopping at log steps (one collective there).
+            if stop.requested if not rt.distributed else (at_log and rt.any(stop.requested)):
                 interrupted = True
                 break
+    read_window()
     progress.close()
     if interrupted:
         if rt.is_main and last_metrics.get("step") != step:
@@ -350,8 +373,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
 
 
 def _write(log: Any, record: dict[str, Any]) -> None:
-    log.write(json.dumps(record) + "\n")
-    log.flush()
+    log.write(json.dumps(record) + "\n")       # buffered; flushed at each validation and at the end
 
 
 def _trim_log(path: Path, step: int) -> None:
