@@ -1,6 +1,7 @@
 """Training speed: lines/s of each architecture on this machine's device, fed by the shard
 loader and from batches already in memory (the gap is what the loader costs), and, on
-CUDA, the share of the time the GPU is busy.
+CUDA, the share of the wall time the GPU spends in kernels (torch.profiler) and the host
+synchronisations per step (CUDA's sync debug mode).
 
 The lines are made by `ocrpipe generate` and `ocrpipe pack` in a scratch run (or give
 --run DIR of a packed run). Each measurement is `train_step` of `ocrpipe train` itself
@@ -14,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -33,26 +34,41 @@ from pipeline.runtime import setup  # noqa: E402
 from pipeline.train import train_step  # noqa: E402
 
 
-class GpuBusy:
-    """The mean utilization nvidia-smi samples (every 100 ms) while the block runs."""
+class DeviceTime:
+    """On CUDA, the share of the wall time the GPU spends in kernels (from torch.profiler's
+    device times, not nvidia-smi's coarse utilization) and the host synchronisations per step
+    (CUDA's sync debug mode in `warn`, counted)."""
 
-    def __init__(self, device: torch.device) -> None:
-        self.device, self.share = device, None
+    def __init__(self, device: torch.device, steps: int) -> None:
+        self.device, self.steps = device, steps
+        self.busy: float | None = None
+        self.syncs: float | None = None
 
-    def __enter__(self) -> GpuBusy:
-        self.proc = None
-        if self.device.type == "cuda" and shutil.which("nvidia-smi"):
-            self.proc = subprocess.Popen(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
-                                          "-lms", "100", "-i", str(self.device.index or 0)],
-                                         stdout=subprocess.PIPE, text=True)
+    def __enter__(self) -> DeviceTime:
+        self.start = time.perf_counter()
+        if self.device.type != "cuda":
+            return self
+        from torch.profiler import ProfilerActivity, profile
+
+        self.warned = warnings.catch_warnings(record=True)
+        self.caught = self.warned.__enter__()
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        self.profiler = profile(activities=[ProfilerActivity.CUDA])
+        self.profiler.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc is None:
+        if self.device.type != "cuda":
             return
-        self.proc.terminate()
-        samples = [float(v) for v in self.proc.communicate()[0].split() if v.replace(".", "").isdigit()]
-        self.share = sum(samples) / len(samples) / 100 if samples else None
+        torch.cuda.synchronize()
+        wall = time.perf_counter() - self.start
+        torch.cuda.set_sync_debug_mode("default")
+        self.profiler.__exit__(None, None, None)
+        self.warned.__exit__(None, None, None)
+        kernel_us = sum(e.self_device_time_total for e in self.profiler.key_averages())
+        self.busy = min(1.0, kernel_us / 1e6 / wall)
+        self.syncs = sum("synchroniz" in str(w.message) for w in self.caught) / self.steps
 
 
 def measure(arch: str, data: ShardDataset, charset: Charset, args: argparse.Namespace, preloaded: bool) -> dict:
@@ -61,7 +77,7 @@ def measure(arch: str, data: ShardDataset, charset: Charset, args: argparse.Name
     config = TrainConfig(arch=arch, batch_size=args.batch_size, augment=not args.no_augment)
     model = build(ModelConfig(arch, len(charset), data.height, data.channels)).to(rt.device)
     model = model.to(memory_format=torch.channels_last).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, fused=True)   # as ocrpipe train
     sampler = BucketBatchSampler(data.widths, args.batch_size, data.height, seed=0)
     workers = (args.workers if args.workers is not None else (8 if rt.device.type == "cuda" else 0))
     loader = make_loader(data, sampler, Collate(charset), workers=workers, pin_memory=rt.device.type == "cuda")
@@ -83,7 +99,7 @@ def measure(arch: str, data: ShardDataset, charset: Charset, args: argparse.Name
         kept = [b.to(rt.device) for b in kept]
     if rt.device.type == "cuda":
         torch.cuda.synchronize()
-    with GpuBusy(rt.device) as busy:
+    with DeviceTime(rt.device, args.steps) as device_time:
         start, lines = time.perf_counter(), 0
         for step in range(args.steps):
             batch = kept[step] if preloaded else next_batch()
@@ -92,7 +108,8 @@ def measure(arch: str, data: ShardDataset, charset: Charset, args: argparse.Name
         if rt.device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-    return {"lines_per_s": lines / seconds, "busy": busy.share, "device": rt.gpu_name or "CPU"}
+    return {"lines_per_s": lines / seconds, "busy": device_time.busy, "syncs": device_time.syncs,
+            "device": rt.gpu_name or "CPU"}
 
 
 def main() -> None:
@@ -126,13 +143,14 @@ def main() -> None:
             ready = measure(arch, data, charset, args, preloaded=True)
             device = fed["device"]
             busy = "/".join(f"{100 * m['busy']:.0f}%" if m["busy"] is not None else "-" for m in (fed, ready))
+            syncs = f"{ready['syncs']:.1f}" if ready["syncs"] is not None else "-"
             rows.append([arch, f"{fed['lines_per_s']:,.0f}", f"{ready['lines_per_s']:,.0f}",
-                         f"{fed['lines_per_s'] / ready['lines_per_s']:.2f}", busy])
+                         f"{fed['lines_per_s'] / ready['lines_per_s']:.2f}", busy, syncs])
         print(f"{today()}, {machine()}, {device}; {len(data)} lines, mean width {data.widths.mean():.0f} px at "
               f"height {data.height}, batch {args.batch_size}, {args.steps} steps after {args.warmup} warm-up, "
               f"augmentation {'off' if args.no_augment else 'on'}")
         print(table(["arch", "lines/s, loader", "lines/s, batches in memory", "loader / memory",
-                     "GPU busy, loader/memory"], rows))
+                     "GPU busy, loader/memory", "host syncs per step"], rows))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
