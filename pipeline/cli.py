@@ -325,6 +325,27 @@ def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
     return lines
 
 
+def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--beam, --lexicon, --oov-cost, --lm, --lm-weight and --lm-bonus, for eval and predict."""
+    options = [
+        click.option("--beam", type=click.IntRange(0), default=0, show_default=True,
+                     help="CTC prefix beam search of this width (0: greedy)."),
+        click.option("--lexicon", type=click.Path(dir_okay=False), default=None,
+                     help="Word list; with --beam, corrects decoded words the model finds plausible."),
+        click.option("--oov-cost", type=click.FloatRange(0), default=4.0, show_default=True,
+                     help="Nats charged to a word outside the lexicon."),
+        click.option("--lm", multiple=True, help="Text file, or folder of *.txt, for a character 6-gram model "
+                     "joined to --beam (e.g. --lm corpora); repeatable."),
+        click.option("--lm-weight", type=click.FloatRange(0), default=0.3, show_default=True,
+                     help="Weight of the --lm log-probabilities in the beam search."),
+        click.option("--lm-bonus", type=float, default=0.5, show_default=True,
+                     help="Nats added per character with --lm (longer lines would lose otherwise)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.command(name="eval")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Model to evaluate: a checkpoint or a bundled model (en-print)  "
@@ -334,13 +355,9 @@ def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
 @click.option("--data", type=click.Path(file_okay=False), default=None,
               help="A folder of line images with labels.tsv (or named by their text).")
 @click.option("--from-lmdb", type=click.Path(), default=None, help="A scene-text LMDB.")
-@click.option("--name", default=None, help="Name of this evaluation (its folder under eval/)  [default: from the set]")
-@click.option("--beam", type=click.IntRange(0), default=0, show_default=True,
-              help="CTC prefix beam search of this width (0: greedy).")
-@click.option("--lexicon", type=click.Path(dir_okay=False), default=None,
-              help="Word list; with --beam, corrects decoded words the model finds plausible.")
-@click.option("--oov-cost", type=click.FloatRange(0), default=4.0, show_default=True,
-              help="Nats charged to a word outside the lexicon.")
+@click.option("--name", default=None,
+              help="Name of this evaluation (its folder under eval/)  [default: from the set and the decoding]")
+@decoding_options
 @click.option("--compare", type=click.Choice(["tesseract"]), default=None,
               help="Also read the same lines with tesseract (--psm 7) and score it the same way.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True, help="Lines read at once.")
@@ -383,25 +400,23 @@ CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en-print)  [defaul
 @click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (file, text, confidence).")
-@click.option("--beam", type=click.IntRange(0), default=0, show_default=True, help="Beam width (0: greedy).")
-@click.option("--lexicon", type=click.Path(dir_okay=False), default=None, help="Word list for --beam.")
-@click.option("--oov-cost", type=click.FloatRange(0), default=4.0, show_default=True,
-              help="Nats charged to a word outside the lexicon.")
+@decoding_options
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True, help="Lines read at once.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cuda, cuda:N or cpu.")
 @with_run
-def predict(run_dir: Path, checkpoint: str | None, images: tuple[str, ...], as_json: bool, beam: int,
-            lexicon: str | None, oov_cost: float, batch_size: int, device: str) -> None:
+def predict(run_dir: Path, checkpoint: str | None, images: tuple[str, ...], as_json: bool, batch_size: int,
+            device: str, **decoding: Any) -> None:
     """Read IMAGES (files, folders, or - for paths on stdin): file, text and confidence per line."""
     import json
 
     from pipeline import predict as stage
-    if lexicon and not beam:
-        raise OcrpipeError("--lexicon corrects beam search results; add --beam N (e.g. --beam 10)")
+    from pipeline.config import DecodeConfig
+
+    config = DecodeConfig(**decoding)
+    config.validate()
     model = _checkpoint(checkpoint, run_dir)
     failed = 0
-    for p in stage.run(model, stage.collect(images), batch_size, device, beam,
-                       Path(lexicon) if lexicon else None, oov_cost):
+    for p in stage.run(model, stage.collect(images), batch_size, device, config):
         if p.error:
             failed += 1
             click.echo(f"{p.file}: {p.error}", err=True)

@@ -211,6 +211,36 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class DecodeConfig:
+    """How log-probabilities become text, for eval and predict alike."""
+
+    beam: int = 0                          # 0: greedy; N: CTC prefix beam search of width N
+    lexicon: str | None = None             # a word list that corrects decoded words (with --beam)
+    oov_cost: float = 4.0                  # nats charged to a word outside the lexicon
+    lm: tuple[str, ...] = ()               # text files (or folders of *.txt) for a character n-gram model
+    lm_weight: float = 0.3                 # its weight in beam search; 0.3 and 0.5 were the best of a
+    lm_bonus: float = 0.5                  # grid on uw3-dev with the bundled corpora (see README)
+
+    def validate(self) -> None:
+        if (self.lexicon or self.lm) and not self.beam:
+            raise OcrpipeError(f"{'--lexicon' if self.lexicon else '--lm'} works on beam search results; "
+                               "add --beam N (e.g. --beam 10)")
+
+    def describe(self) -> str:
+        text = f"beam search, width {self.beam}" if self.beam else "greedy"
+        if self.lm:
+            text += f", character LM of {', '.join(self.lm)} (weight {self.lm_weight}, bonus {self.lm_bonus})"
+        if self.lexicon:
+            text += f", lexicon {self.lexicon} (unknown word cost {self.oov_cost})"
+        return text
+
+    def suffix(self) -> str:
+        """For report names: `-beam10`, `-beam10-lm-lexicon`."""
+        return ((f"-beam{self.beam}" if self.beam else "") + ("-lm" if self.lm else "")
+                + ("-lexicon" if self.lexicon else ""))
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     checkpoint: str | None = None          # default: the run's train/best.pt
     split: str | None = None               # a packed split of the run (default: test)
@@ -218,9 +248,12 @@ class EvalConfig:
     data: str | None = None                # or a folder of images (labels.tsv or names)
     from_lmdb: str | None = None           # or a scene-text LMDB
     name: str | None = None                # default: from the set
-    beam: int = 0                          # 0: greedy; N: CTC prefix beam search of width N
-    lexicon: str | None = None             # a word list that corrects decoded words (with --beam)
-    oov_cost: float = 4.0                  # nats charged to a word outside the lexicon
+    beam: int = 0                          # decoding: as DecodeConfig
+    lexicon: str | None = None
+    oov_cost: float = 4.0
+    lm: tuple[str, ...] = ()
+    lm_weight: float = 0.3
+    lm_bonus: float = 0.5
     compare: str | None = None             # "tesseract": read the same lines with it too
     batch_size: int = 64
     device: str = "auto"
@@ -229,11 +262,13 @@ class EvalConfig:
     def sources(self) -> list[str]:
         return [k for k in ("split", "shards", "data", "from_lmdb") if getattr(self, k)]
 
+    def decoding(self) -> DecodeConfig:
+        return DecodeConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DecodeConfig)})
+
     def validate(self) -> None:
         if len(self.sources()) > 1:
             raise OcrpipeError("give one set to evaluate: --split, --shards, --data or --from-lmdb")
-        if self.lexicon and not self.beam:
-            raise OcrpipeError("--lexicon corrects beam search results; add --beam N (e.g. --beam 10)")
+        self.decoding().validate()
         if self.compare not in (None, "tesseract"):
             raise OcrpipeError(f"--compare {self.compare}: only tesseract is supported")
         if self.name and not self.name.replace("-", "").replace("_", "").replace(".", "").isalnum():

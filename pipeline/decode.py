@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from pipeline.charlm import CharLM
 from pipeline.charset import BLANK, Charset
+from pipeline.config import DecodeConfig
 from pipeline.errors import OcrpipeError
 from pipeline.fsutil import read_text_file
 
@@ -30,6 +33,8 @@ Decoder = Callable[[torch.Tensor, torch.Tensor], list[tuple[str, float]]]   # (l
 
 NEG_INF = -np.inf
 OOV_COST = 4.0   # nats charged to a word outside the lexicon (its prior is ~e^-4 of a lexicon word's)
+LM_WEIGHT = 0.3  # language model weight in beam search (shallow fusion); DecodeConfig's defaults
+LM_BONUS = 0.5   # nats per character, against the language model's preference for short lines
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
@@ -67,14 +72,21 @@ def label_log_prob(log_probs: np.ndarray, label: Sequence[int]) -> float:
     return float(np.logaddexp(alpha[-1], alpha[-2])) if s > 1 else float(alpha[-1])
 
 
-def prefix_beam_search(log_probs: np.ndarray, beam: int, prune: float = -10.0) -> list[tuple[tuple[int, ...], float]]:
+LabelScore = Callable[[tuple[int, ...], int], float]     # (prefix, next class) -> log-score added
+
+
+def prefix_beam_search(log_probs: np.ndarray, beam: int, prune: float = -10.0, extend: LabelScore | None = None
+                       ) -> list[tuple[tuple[int, ...], float]]:
     """The `beam` most probable labels by CTC prefix beam search, with their log-probabilities.
 
     log_probs (T, C). Classes below `prune` (log-probability) in a frame are not extended
     there, except the frame's best class. With an unbounded beam and no pruning, the scores
-    are the exact label probabilities.
+    are the exact label probabilities. `extend` (a language model's weighted log-probability
+    of the next character, plus a bonus) is added each time a prefix grows by a character, and
+    beams are ranked by the sum (shallow fusion); the scores returned are then those sums.
     """
     beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, NEG_INF)}   # prefix -> (ends blank, not)
+    prior: dict[tuple[int, ...], float] = {(): 0.0}          # prefix -> sum of its `extend` scores
     for frame in log_probs:
         classes = np.flatnonzero(frame >= min(prune, frame.max()))
         nxt: dict[tuple[int, ...], list[float]] = defaultdict(lambda: [NEG_INF, NEG_INF])
@@ -94,11 +106,15 @@ def prefix_beam_search(log_probs: np.ndarray, beam: int, prune: float = -10.0) -
                 else:
                     entry = nxt[prefix + (c,)]
                     entry[1] = np.logaddexp(entry[1], total + p)
+        if extend is not None:
+            for prefix in nxt:
+                if prefix not in prior:
+                    prior[prefix] = prior[prefix[:-1]] + extend(prefix[:-1], prefix[-1])
         alive = [kv for kv in nxt.items() if np.logaddexp(*kv[1]) > NEG_INF]   # drop impossible prefixes
-        ranked = sorted(alive, key=lambda kv: -np.logaddexp(*kv[1]))[:beam]
+        ranked = sorted(alive, key=lambda kv: -(np.logaddexp(*kv[1]) + prior.get(kv[0], 0.0)))[:beam]
         beams = {prefix: (pb, pl) for prefix, (pb, pl) in ranked}
-    return [(prefix, float(np.logaddexp(pb, pl))) for prefix, (pb, pl) in
-            sorted(beams.items(), key=lambda kv: -np.logaddexp(*kv[1]))]
+    return [(prefix, float(np.logaddexp(pb, pl) + prior.get(prefix, 0.0))) for prefix, (pb, pl) in
+            sorted(beams.items(), key=lambda kv: -(np.logaddexp(*kv[1]) + prior.get(kv[0], 0.0)))]
 
 
 class Lexicon:
@@ -158,24 +174,53 @@ def correct(text: str, log_probs: np.ndarray, charset: Charset, lexicon: Lexicon
     return text, best
 
 
+@dataclass(frozen=True)
+class Fusion:
+    """A character language model joined to beam search: each character adds `weight` times
+    its log-probability under the model, plus `bonus` (which offsets the model's bias
+    towards short lines)."""
+
+    lm: CharLM
+    weight: float = LM_WEIGHT
+    bonus: float = LM_BONUS
+
+    def scorer(self, charset: Charset) -> LabelScore:
+        context = self.lm.order - 1
+
+        def extend(prefix: tuple[int, ...], k: int) -> float:
+            return self.weight * self.lm.log_prob(charset.decode(prefix[-context:]), charset.chars[k - 1]) + self.bonus
+
+        return extend
+
+
 def beam(log_probs: torch.Tensor, lengths: torch.Tensor, charset: Charset, width: int,
-         lexicon: Lexicon | None = None, oov_cost: float = OOV_COST) -> list[tuple[str, float]]:
+         lexicon: Lexicon | None = None, oov_cost: float = OOV_COST, fusion: Fusion | None = None
+         ) -> list[tuple[str, float]]:
     """Beam decoding of a batch: [(text, confidence)], the confidence being the label's
-    probability per frame, averaged geometrically."""
+    probability per frame under the model, averaged geometrically."""
     frames = log_probs.detach().float().cpu().numpy()          # (T, N, C)
+    extend = fusion.scorer(charset) if fusion else None
     out = []
     for n, length in enumerate(lengths.tolist()):
         lp = frames[:length, n]
-        greedy_label = greedy_indices(lp.argmax(axis=1))
-        label, score = prefix_beam_search(lp, width)[0]
-        greedy_score = label_log_prob(lp, greedy_label)
-        if greedy_score > score:                                   # never worse than greedy
-            label, score = tuple(greedy_label), greedy_score
+        greedy_label = tuple(greedy_indices(lp.argmax(axis=1)))
+        label, score = prefix_beam_search(lp, width, extend=extend)[0]
+        if _fused(lp, greedy_label, extend) > score:               # never worse than greedy
+            label = greedy_label
+        score = label_log_prob(lp, label)
         text = charset.decode(label)
         if lexicon is not None:
             text, score = correct(text, lp, charset, lexicon, oov_cost)
         out.append((text, float(np.exp(score / max(1, length)))))
     return out
+
+
+def _fused(log_probs: np.ndarray, label: tuple[int, ...], extend: LabelScore | None) -> float:
+    """A label's score as the beam search ranks it: CTC, plus the `extend` scores when fused."""
+    score = label_log_prob(log_probs, label)
+    if extend is not None:
+        score += sum(extend(label[:i], label[i]) for i in range(len(label)))
+    return score
 
 
 def greedy(log_probs: torch.Tensor, lengths: torch.Tensor, charset: Charset) -> list[tuple[str, float]]:
@@ -190,8 +235,30 @@ def greedy(log_probs: torch.Tensor, lengths: torch.Tensor, charset: Charset) -> 
 
 
 def decoder(charset: Charset, beam_width: int = 0, lexicon: Lexicon | None = None,
-            oov_cost: float = OOV_COST) -> Decoder:
-    """Greedy decoding, or beam search of `beam_width` (with `lexicon` when given)."""
+            oov_cost: float = OOV_COST, fusion: Fusion | None = None) -> Decoder:
+    """Greedy decoding, or beam search of `beam_width` (with `lexicon` and a language model
+    when given)."""
     if beam_width:
-        return lambda log_probs, lengths: beam(log_probs, lengths, charset, beam_width, lexicon, oov_cost)
+        return lambda log_probs, lengths: beam(log_probs, lengths, charset, beam_width, lexicon, oov_cost, fusion)
     return lambda log_probs, lengths: greedy(log_probs, lengths, charset)
+
+
+def lm_files(paths: Sequence[str]) -> list[Path]:
+    """--lm values: text files, and folders standing for the *.txt files in them."""
+    files: list[Path] = []
+    for value in paths:
+        path = Path(value)
+        found = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+        if not found or not found[0].is_file():
+            raise OcrpipeError(f"--lm {value}: no such text file (or no *.txt in that folder)")
+        files += found
+    return files
+
+
+def from_config(charset: Charset, config: DecodeConfig) -> Decoder:
+    """The decoder a DecodeConfig names, its lexicon and language model loaded."""
+    config.validate()
+    lexicon = Lexicon.load(Path(config.lexicon)) if config.lexicon else None
+    fusion = (Fusion(CharLM.from_files(lm_files(config.lm), charset.chars), config.lm_weight, config.lm_bonus)
+              if config.lm else None)
+    return decoder(charset, config.beam, lexicon, config.oov_cost, fusion)

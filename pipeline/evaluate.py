@@ -27,7 +27,7 @@ from pipeline import report as html_report
 from pipeline import tesseract
 from pipeline.config import EvalConfig, to_dict
 from pipeline.data import BucketBatchSampler, Collate, ShardDataset, make_loader
-from pipeline.decode import Decoder, Lexicon, decoder
+from pipeline.decode import Decoder, from_config
 from pipeline.errors import OcrpipeError
 from pipeline.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text, json_digest, sha256_file
 from pipeline.inference import predictions
@@ -158,8 +158,7 @@ def _evaluate(config: EvalConfig, run_dir: Path, show_progress: bool | None) -> 
     checkpoint_path = resolve_checkpoint(config.checkpoint) if config.checkpoint else default_checkpoint(run_dir)
     state = ckpt.load(checkpoint_path)
     model, charset = ckpt.model_from(state)
-    lexicon = Lexicon.load(Path(config.lexicon)) if config.lexicon else None
-    to_text = decoder(charset, config.beam, lexicon, config.oov_cost)
+    to_text = from_config(charset, config.decoding())
     tesseract_version = tesseract.version() if config.compare else None
     name = config.name or default_name(config)
     runtime = setup(config.device, amp=True)
@@ -180,10 +179,10 @@ def _evaluate(config: EvalConfig, run_dir: Path, show_progress: bool | None) -> 
 
 def default_name(config: EvalConfig) -> str:
     """The data's name, and the decoding when it is not greedy, so that a beam-search report does
-    not replace the greedy one: `test`, `test-beam10`, `uw3-dev-beam10-lexicon`."""
+    not replace the greedy one: `test`, `test-beam10`, `uw3-dev-beam10-lm-lexicon`."""
     name = config.split or (Path(config.data or config.from_lmdb or config.shards).name
                             if config.sources() else "test")
-    return name + (f"-beam{config.beam}" if config.beam else "") + ("-lexicon" if config.lexicon else "")
+    return name + config.decoding().suffix()
 
 
 def _predict(model: Any, charset: Any, to_text: Decoder, data: EvalSet, config: EvalConfig, runtime: Any,
@@ -260,9 +259,7 @@ def _write(config: EvalConfig, run_dir: Path, manifest: Manifest, name: str, che
                   "by_width": _breakdown(records, lambda r: bucket(r["width"], WIDTH_EDGES))}
     if any(r["font"] for r in records):
         breakdowns["by_font"] = _breakdown(records, lambda r: r["font"] or "unknown")
-    decoding = f"beam search, width {config.beam}" if config.beam else "greedy"
-    if config.lexicon:
-        decoding += f", lexicon {config.lexicon} (unknown word cost {config.oov_cost})"
+    decoding = config.decoding().describe()
     report = {"name": name, "created": now(), "lines": len(records), "skipped": data.skipped,
               "restored": data.restored,
               "metrics": score_normalized(pairs), "breakdowns": breakdowns, "confusions": confusions(pairs),

@@ -16,7 +16,8 @@ import numpy as np
 
 from pipeline import checkpoint as ckpt
 from pipeline.data import Collate
-from pipeline.decode import Lexicon, decoder
+from pipeline.config import DecodeConfig
+from pipeline.decode import from_config
 from pipeline.errors import OcrpipeError
 from pipeline.inference import predictions
 from pipeline.preprocess import BadImage, decode, load_line
@@ -56,12 +57,12 @@ def collect(inputs: Iterable[str], stdin: TextIO | None = None) -> Iterator[Path
         raise OcrpipeError("no images given; name image files or folders, or `-` to read paths from stdin")
 
 
-def run(checkpoint: Path, paths: Iterable[Path], batch_size: int = 64, device: str = "auto", beam_width: int = 0,
-        lexicon: Path | None = None, oov_cost: float = 4.0) -> Iterator[Prediction]:
+def run(checkpoint: Path, paths: Iterable[Path], batch_size: int = 64, device: str = "auto",
+        decoding: DecodeConfig = DecodeConfig()) -> Iterator[Prediction]:
     """A Prediction per path, in order, streamed: images are decoded a window of batches at a
     time. Images that cannot be read get an `error` instead of text."""
     model, charset = ckpt.model_from(ckpt.load(checkpoint))
-    to_text = decoder(charset, beam_width, Lexicon.load(lexicon) if lexicon else None, oov_cost)
+    to_text = from_config(charset, decoding)
     runtime = setup(device, amp=True)
     try:
         model = model.to(runtime.device)

@@ -113,3 +113,39 @@ def test_lexicon_keeps_a_word_the_model_is_sure_of():
 def test_lexicon_keeps_case():
     assert decode._same_case("Scr", "street") == "Street"
     assert decode._same_case("SCREET", "street") == "STREET"
+
+
+# -- character language model and shallow fusion --------------------------------------------
+def test_the_character_model_is_a_distribution_in_every_context():
+    from pipeline.charlm import CharLM
+
+    alphabet = sorted(set("the cat sat on this mat; is it 1?"))
+    lm = CharLM.train(["the cat sat on the mat", "this is it", "is 1 it?"], alphabet, order=4)
+    for context in ("", "th", "the c", "zzz", "is 1", "xq"):
+        total = sum(np.exp(lm.log_prob(context, c)) for c in alphabet)
+        assert abs(total - 1.0) < 1e-9, context
+    assert lm.log_prob("th", "i") > lm.log_prob("th", "1")        # "thi" was seen, "th1" never
+
+
+def ambiguous_line(charset: Charset) -> np.ndarray:
+    """Frames for "1s"/"is": the first character is '1' by a hair, then a clear 's'."""
+    frames = np.full((4, len(charset)), -12.0)
+    frames[0, charset.index["1"]], frames[0, charset.index["i"]] = np.log(0.52), np.log(0.46)
+    frames[1, 0] = frames[3, 0] = np.log(0.98)
+    frames[2, charset.index["s"]] = np.log(0.98)
+    return frames - np.logaddexp.reduce(frames, axis=1, keepdims=True)
+
+
+def test_a_language_model_turns_1s_into_is():
+    from pipeline.charlm import CharLM
+
+    charset = Charset(list(" 1is"))
+    lm = CharLM.train(["this is it is his", "is is"], charset.chars, order=3)
+    log_probs = torch.from_numpy(ambiguous_line(charset))[:, None, :]
+    length = torch.tensor([4])
+    assert decode.beam(log_probs, length, charset, 5)[0][0] == "1s"
+    assert decode.beam(log_probs, length, charset, 5, fusion=decode.Fusion(lm, 0.0, 0.0))[0][0] == "1s"
+    fused, confidence = decode.beam(log_probs, length, charset, 5, fusion=decode.Fusion(lm, 0.3, 0.5))[0]
+    assert fused == "is"
+    expected = decode.label_log_prob(ambiguous_line(charset), charset.encode("is"))
+    assert confidence == pytest.approx(np.exp(expected / 4))     # the model's own probability, not the fused score

@@ -161,6 +161,18 @@ def test_eval_with_beam_search_and_a_lexicon(run, run_cli, tmp_path):
     assert alone.exit_code == 2 and "add --beam" in alone.output
 
 
+def test_eval_with_a_character_language_model(run, run_cli, small_corpus):
+    result = run_cli("eval", "--run", run, "--beam", "4", "--lm", small_corpus[0].parent, "--no-progress")
+    assert result.exit_code == 0, result.output
+    report = json.loads((run / "eval" / "test-beam4-lm" / "report.json").read_text())
+    assert "character LM of" in report["decoding"] and "weight 0.3, bonus 0.5" in report["decoding"]
+    assert report["config"]["lm"] == [str(small_corpus[0].parent)]
+    alone = run_cli("eval", "--run", run, "--lm", small_corpus[0])
+    assert alone.exit_code == 2 and "--lm works on beam search results; add --beam" in alone.output
+    missing = run_cli("eval", "--run", run, "--beam", "2", "--lm", run / "nothing.txt")
+    assert missing.exit_code == 2 and "no such text file" in missing.output
+
+
 def test_a_beam_search_eval_keeps_the_greedy_report(run, run_cli):
     assert run_cli("eval", "--run", run, "--no-progress").exit_code == 0
     greedy = (run / "eval" / "test" / "report.json").read_bytes()
