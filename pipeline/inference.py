@@ -23,8 +23,11 @@ def device_images(batch: Batch, runtime: Runtime) -> torch.Tensor:
 
 def forward(model: torch.nn.Module, images: torch.Tensor, widths: torch.Tensor,
             runtime: Runtime) -> tuple[torch.Tensor, torch.Tensor]:
+    """`widths` on the host. On CUDA they also go to the model as they are, for the packed
+    recurrent layers (one cuDNN call per layer); elsewhere the gather path runs."""
+    host = widths.cpu() if runtime.device.type == "cuda" else None
     with runtime.autocast():
-        return model(images, widths.to(runtime.device, non_blocking=True))
+        return model(images, widths.to(runtime.device, non_blocking=True), host)
 
 
 def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch, runtime: Runtime,
