@@ -17,7 +17,6 @@ Inputs are float "ink" images: 0 for paper, 1 for ink (`to_ink` converts uint8 p
 from __future__ import annotations
 
 import warnings
-
 from dataclasses import asdict, dataclass
 
 import torch

@@ -12,15 +12,7 @@ import pytest
 from conftest import generate_args
 from pipeline.manifest import Manifest
 from test_generate import read_labels
-from test_pack import line_image, shard_dataset
-
-
-@pytest.fixture
-def generated(tmp_path, small_corpus, run_cli) -> Path:
-    run = tmp_path / "run"
-    result = run_cli(*generate_args(run, small_corpus, "--val-fraction", "0.1", "--test-fraction", "0.1", count=60))
-    assert result.exit_code == 0, result.output
-    return run
+from test_pack import generated, line_image, shard_dataset  # noqa: F401  (generated: a fixture)
 
 
 def labelled_folder(folder: Path, rows: list[tuple[str, str]]) -> Path:
