@@ -139,6 +139,7 @@ class TrainResult(StageResult):
     checkpoints: dict[str, Any]       # {"best": "train/best.pt", "best_sha256", "last": ...}
     lines_by_source: dict[str, int] = field(default_factory=dict)   # lines read from each train split
     init: dict[str, Any] = field(default_factory=dict)   # the --init checkpoint: path, sha256, new characters
+    padding_share: float | None = None    # of the pixels of this run's batches, the padding (None: older runs)
 
     def verify(self, run_dir: Path) -> str | None:
         return _changed_file(run_dir, self.checkpoints["best"], self.checkpoints["best_sha256"])

@@ -260,6 +260,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     stopped_early, interrupted = False, False
     window = torch.zeros(4, dtype=torch.float64, device=rt.device)   # loss sum, bad micro-batches, lines, bad steps
     window_steps, window_start = 0, time.perf_counter()
+    pixels = [0, 0]                      # of this invocation's batches: the lines' own, and with padding
     started = time.perf_counter() - seconds
     sampler.set_epoch(epoch, start=micro)
     batches = iter(loader)
@@ -290,7 +291,8 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         loss = loss_sum / good if good else None
         if rt.is_main:
             _write(log, {"step": step, "loss": loss, "lr": scheduler.get_last_lr()[0],
-                         "lines_per_s": round(lines / elapsed, 1), **({"skipped": int(bad_steps)} if bad_steps else {})})
+                         "lines_per_s": round(lines / elapsed, 1), **({"skipped": int(bad_steps)} if bad_steps else {}),
+                         **({"padding": round(1 - pixels[0] / pixels[1], 4)} if pixels[1] else {})})
             progress.set_postfix(loss=f"{loss:.3f}" if loss is not None else "-",
                                  lr=f"{scheduler.get_last_lr()[0]:.2e}", lines_s=f"{lines / elapsed:.0f}", refresh=False)
         window_steps, window_start = 0, time.perf_counter()
@@ -324,6 +326,8 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
             for b in micro_batches:
                 for k, n in zip(*np.unique(data.source_of(b.indices), return_counts=True)):
                     by_source[int(k)] += int(n)
+                pixels[0] += int(b.widths.sum()) * b.images.shape[2]        # host numbers: no device read
+                pixels[1] += b.images.shape[0] * b.images.shape[2] * b.images.shape[3]
             totals = train_step(net, model, optimizer, micro_batches, config, rt, step)
             window[:3] += totals
             window[3] += (totals[1] > 0).double()
@@ -363,6 +367,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         lines_per_s=round(lines_seen / seconds, 1) if seconds else 0.0, skipped_batches=skipped,
         ranks_in_sync=not rt.any(not in_sync), best=best, last=last_metrics,
         lines_by_source=dict(zip(data.names, by_source)), init=parent,
+        padding_share=round(1 - pixels[0] / pixels[1], 4) if pixels[1] else None,
         checkpoints={"best": "train/best.pt", "last": "train/last.pt",
                      "best_sha256": sha256_file(best_path) if rt.is_main else ""})
     if rt.is_main:

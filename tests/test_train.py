@@ -40,6 +40,8 @@ def test_a_few_steps_lower_the_loss(run, run_cli):
                      "--no-augment")
     assert result.exit_code == 0, result.output
     assert "trained crnn-small" in result.output and "validation at step" in result.output
+    share = Manifest(run).stage("train").result["padding_share"]
+    assert 0 < share < 0.5 and f"padding {100 * share:.1f}% of the batches' pixels" in result.output
     losses = [r["loss"] for r in records(run) if "split" not in r]
     assert len(losses) == 40 // train.LOG_EVERY and losses[-1] < 0.6 * losses[0]     # one record per 10 steps
     assert all({"step", "loss", "lr", "lines_per_s"} <= set(r) for r in records(run) if "split" not in r)
