@@ -328,19 +328,22 @@ def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
 
 
 def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--beam, --lexicon, --oov-cost, --lm, --lm-weight and --lm-bonus, for eval and predict."""
+    """--beam, --lexicon, --oov-cost, --lm, --lm-weight and --lm-bonus, for eval and predict
+    (defaults: DecodeConfig's)."""
+    from pipeline.config import DecodeConfig as D
+
     options = [
-        click.option("--beam", type=click.IntRange(0), default=0, show_default=True,
+        click.option("--beam", type=click.IntRange(0), default=D.beam, show_default=True,
                      help="CTC prefix beam search of this width (0: greedy)."),
         click.option("--lexicon", type=click.Path(dir_okay=False), default=None,
                      help="Word list; with --beam, corrects decoded words the model finds plausible."),
-        click.option("--oov-cost", type=click.FloatRange(0), default=4.0, show_default=True,
+        click.option("--oov-cost", type=click.FloatRange(0), default=D.oov_cost, show_default=True,
                      help="Nats charged to a word outside the lexicon."),
         click.option("--lm", multiple=True, help="Text file, or folder of *.txt, for a character 6-gram model "
                      "joined to --beam (e.g. --lm corpora); repeatable."),
-        click.option("--lm-weight", type=click.FloatRange(0), default=0.3, show_default=True,
+        click.option("--lm-weight", type=click.FloatRange(0), default=D.lm_weight, show_default=True,
                      help="Weight of the --lm log-probabilities in the beam search."),
-        click.option("--lm-bonus", type=float, default=0.5, show_default=True,
+        click.option("--lm-bonus", type=float, default=D.lm_bonus, show_default=True,
                      help="Nats added per character with --lm (longer lines would lose otherwise)."),
     ]
     for option in reversed(options):
@@ -432,11 +435,11 @@ def predict(run_dir: Path, checkpoint: str | None, images: tuple[str, ...], as_j
 
 def _checkpoint(checkpoint: str | None, run_dir: Path) -> Path:
     """--checkpoint, or the default that eval, predict and export share (said on stderr)."""
-    from pipeline.resources import bundled_models, default_checkpoint, resolve_checkpoint
+    from pipeline.resources import bundled_models, checkpoint_for
 
+    path = checkpoint_for(checkpoint, run_dir)
     if checkpoint:
-        return resolve_checkpoint(checkpoint)
-    path = default_checkpoint(run_dir)
+        return path
     bundled = {p: name for name, p in bundled_models().items()}
     which = f"the bundled model {bundled[path]} ({path})" if path in bundled else str(path)
     click.echo(f"model: {which} (--checkpoint to choose another)", err=True)

@@ -32,9 +32,7 @@ from pipeline.fsutil import read_text_file
 Decoder = Callable[[torch.Tensor, torch.Tensor], list[tuple[str, float]]]   # (log_probs, lengths) -> lines
 
 NEG_INF = -np.inf
-OOV_COST = 4.0   # nats charged to a word outside the lexicon (its prior is ~e^-4 of a lexicon word's)
-LM_WEIGHT = 0.3  # language model weight in beam search (shallow fusion); DecodeConfig's defaults
-LM_BONUS = 0.5   # nats per character, against the language model's preference for short lines
+OOV_COST = DecodeConfig.oov_cost   # nats charged to a word outside the lexicon (prior ~e^-4 of a lexicon word's)
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
@@ -178,11 +176,11 @@ def correct(text: str, log_probs: np.ndarray, charset: Charset, lexicon: Lexicon
 class Fusion:
     """A character language model joined to beam search: each character adds `weight` times
     its log-probability under the model, plus `bonus` (which offsets the model's bias
-    towards short lines)."""
+    towards short lines). Defaults: DecodeConfig's."""
 
     lm: CharLM
-    weight: float = LM_WEIGHT
-    bonus: float = LM_BONUS
+    weight: float
+    bonus: float
 
     def scorer(self, charset: Charset) -> LabelScore:
         context = self.lm.order - 1

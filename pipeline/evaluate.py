@@ -22,7 +22,7 @@ from PIL import Image
 
 from pipeline import checkpoint as ckpt
 from pipeline import locks
-from pipeline.resources import default_checkpoint, resolve_checkpoint
+from pipeline.resources import checkpoint_for
 from pipeline import report as html_report
 from pipeline import tesseract
 from pipeline.config import EvalConfig, to_dict
@@ -124,6 +124,7 @@ def _restore(paths: list[Path], origin: Path | str | None, charset_sha256: str, 
     `origin` is the folder of the split's images, or the LMDB file (str) they came from.
     Returns the counts by reason of the lines restored and of those still left out."""
     samples, reasons, skipped = [], {}, Counter()
+    in_lmdb = isinstance(origin, str)
     for path in paths:
         stats = (read_meta(path) or {}).get("stats", {})
         if "left_out" not in stats:             # packed by an older ocrpipe: only counts are known
@@ -134,9 +135,8 @@ def _restore(paths: list[Path], origin: Path | str | None, charset_sha256: str, 
                 skipped[reason] += 1
                 continue
             reasons[source] = reason
-            lmdb_key = isinstance(origin, str)
-            samples.append(Sample(source=source, label=label, font=font, key=source if lmdb_key else "",
-                                  path=origin if lmdb_key else str(Path(origin) / source)))
+            samples.append(Sample(source=source, label=label, font=font, key=source if in_lmdb else "",
+                                  path=origin if in_lmdb else str(Path(origin) / source)))
     if not samples:
         return {}, dict(skipped)
     meta = write_shard(out, samples, Rules(height, channels), charset_sha256, "eval", workers=0)
@@ -155,7 +155,7 @@ def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) ->
 
 def _evaluate(config: EvalConfig, run_dir: Path, show_progress: bool | None) -> EvalOutcome:
     manifest = Manifest(run_dir)
-    checkpoint_path = resolve_checkpoint(config.checkpoint) if config.checkpoint else default_checkpoint(run_dir)
+    checkpoint_path = checkpoint_for(config.checkpoint, run_dir)
     state = ckpt.load(checkpoint_path)
     model, charset = ckpt.model_from(state)
     to_text = from_config(charset, config.decoding())

@@ -161,12 +161,11 @@ def run(config: GenerateConfig, run_dir: Path, force: bool = False,
     # One generate at a time, except the shards of one sharded generate, which share the run.
     lock = locks.hold(run_dir, "generate") if n == 1 else locks.hold(run_dir, f"generate-{k}-of-{n}", ("generate",))
     with lock:
-        return _generate(config, run_dir, force, show_progress, maker, inputs, dropped)
+        return _generate(config, run_dir, force, show_progress, maker, inputs, dropped, k, n)
 
 
 def _generate(config: GenerateConfig, run_dir: Path, force: bool, show_progress: bool | None, maker: LineMaker,
-              inputs: dict[str, Any], dropped: dict[str, int]) -> GenerateOutcome:
-    k, n = config.shard_pair()
+              inputs: dict[str, Any], dropped: dict[str, int], k: int, n: int) -> GenerateOutcome:
     manifest = Manifest(run_dir)
     ensure_writable_dir(run_dir, "run directory")
     parts = run_dir / "labels" / ".parts"

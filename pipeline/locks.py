@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.errors import OcrpipeError
+from pipeline.fsutil import ensure_writable_dir
 
 FOLDER = ".locks"
 
@@ -73,12 +74,7 @@ def _command() -> str:
 def hold(run_dir: Path, write: str | None = None, read: tuple[str, ...] = ()) -> Iterator[None]:
     """Hold `write`'s lock exclusively and each of `read` shared for the block, or raise a
     one-line RunBusy that names the command in the way."""
-    folder = Path(run_dir) / FOLDER
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OcrpipeError(f"run directory {run_dir} is not writable ({e.strerror}); "
-                           "choose another --run or fix its permissions") from None
+    folder = ensure_writable_dir(Path(run_dir) / FOLDER, "run directory")
     wanted = [(write, fcntl.LOCK_EX)] if write else []
     wanted += [(stage, fcntl.LOCK_SH) for stage in read]
     with contextlib.ExitStack() as stack:

@@ -202,7 +202,7 @@ def run(config: PackConfig, run_dir: Path, force: bool = False, show_progress: b
     config.validate()
     importing = bool(config.from_folder or config.from_lmdb)
     with locks.hold(run_dir, "pack", () if importing else ("generate",)):
-        return _pack(config, run_dir, force, show_progress)
+        return _pack(config, run_dir, importing, force, show_progress)
 
 
 def _parts(samples: list[Sample], size: int) -> list[list[Sample]]:
@@ -222,11 +222,8 @@ def _image_digest(part: list[Sample]) -> str:
     return json_digest([stamp(s) for s in part if not s.key])
 
 
-def _images_unchanged(info: dict[str, Any], samples: list[Sample], size: int) -> bool:
-    shards = info.get("shards", [])
-    parts = _parts(samples, size)
-    return len(shards) == len(parts) and all(shard.get("images") == _image_digest(part)
-                                             for shard, part in zip(shards, parts))
+def _images_unchanged(info: dict[str, Any], digests: list[str]) -> bool:
+    return [shard.get("images") for shard in info.get("shards", [])] == digests
 
 
 def _refuse_replacing(split: str, source: str, splits: dict[str, Any], run_dir: Path) -> None:
@@ -239,9 +236,9 @@ def _refuse_replacing(split: str, source: str, splits: dict[str, Any], run_dir: 
                            f"--train-split {split} --train-split real), or pass --force to replace them")
 
 
-def _pack(config: PackConfig, run_dir: Path, force: bool, show_progress: bool | None) -> PackOutcome:
+def _pack(config: PackConfig, run_dir: Path, importing: bool, force: bool, show_progress: bool | None
+          ) -> PackOutcome:
     manifest = Manifest(run_dir)
-    importing = bool(config.from_folder or config.from_lmdb)
     inputs, source_digests, source = _inputs(config, manifest, run_dir, force)
     charset, charset_source = _charset(config, run_dir, inputs, importing)
     cap = config.width_cap()
@@ -253,11 +250,13 @@ def _pack(config: PackConfig, run_dir: Path, force: bool, show_progress: bool | 
                                         "cap": cap, "charset": charset.sha256(), "source": source_digests[split],
                                         "shard_size": config.shard_size, "split": split})
                     for split in inputs}
+    images = {split: [_image_digest(part) for part in _parts(samples, config.shard_size)]
+              for split, samples in inputs.items()}
     if previous and previous.status == "done" and not force and not importing:
         done = PackResult.from_dict(previous.result)
         if (all(done.splits.get(s, {}).get("fingerprint") == f for s, f in fingerprints.items())
                 and manifest.stale_reason("pack") is None and done.verify(run_dir) is None
-                and all(_images_unchanged(done.splits[s], samples, config.shard_size) for s, samples in inputs.items())):
+                and all(_images_unchanged(done.splits[s], images[s]) for s in inputs)):
             return PackOutcome("up-to-date", done, [], 0, 0.0, 0)
 
     ensure_writable_dir(run_dir / "shards", "shard directory")
@@ -273,7 +272,7 @@ def _pack(config: PackConfig, run_dir: Path, force: bool, show_progress: bool | 
     splits: dict[str, dict[str, Any]] = {}
     with progress, manifest.recording_failure("pack", "complete shards are kept"):
         for split, samples in inputs.items():
-            info, made, kept = _pack_split(run_dir, split, samples, source, config, charset, cap,
+            info, made, kept = _pack_split(run_dir, split, samples, images[split], source, config, charset, cap,
                                            fingerprints[split], force, workers, progress)
             splits[split] = info
             processed += made
@@ -316,18 +315,17 @@ def write_shard(path: Path, samples: list[Sample], rules: Rules, charset_sha256:
     return writer.close(fingerprint, stats.to_dict())
 
 
-def _pack_split(run_dir: Path, split: str, samples: list[Sample], source: str, config: PackConfig,
-                charset: Charset, cap: int, fingerprint: str, force: bool, workers: int, progress: Any
-                ) -> tuple[dict[str, Any], int, int]:
+def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[str], source: str,
+                config: PackConfig, charset: Charset, cap: int, fingerprint: str, force: bool, workers: int,
+                progress: Any) -> tuple[dict[str, Any], int, int]:
     folder = run_dir / "shards" / split
     folder.mkdir(parents=True, exist_ok=True)
     size = config.shard_size
     stats, shards, processed, reused = Stats(), [], 0, 0
     wanted = set()
-    for k, part in enumerate(_parts(samples, size)):
+    for k, (part, images) in enumerate(zip(_parts(samples, size), digests)):
         path = folder / f"shard-{k:05d}.lmdb"
         wanted.add(path.name)
-        images = _image_digest(part)
         shard_fingerprint = json_digest([fingerprint, k, images])
         meta = None if force else read_meta(path)
         if meta is None or meta.get("fingerprint") != shard_fingerprint:

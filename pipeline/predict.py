@@ -66,13 +66,14 @@ def run(checkpoint: Path, paths: Iterable[Path], batch_size: int = 64, device: s
     runtime = setup(device, amp=True)
     try:
         model = model.to(runtime.device)
+        collate = Collate(charset, encode=False)
         window: list[Path] = []
         for path in paths:
             window.append(path)
             if len(window) == batch_size * WINDOW:
-                yield from _read(model, Collate(charset, encode=False), to_text, window, batch_size, runtime)
+                yield from _read(model, collate, to_text, window, batch_size, runtime)
                 window = []
-        yield from _read(model, Collate(charset, encode=False), to_text, window, batch_size, runtime)
+        yield from _read(model, collate, to_text, window, batch_size, runtime)
     finally:
         teardown(runtime)
 

@@ -53,6 +53,11 @@ def resolve_checkpoint(value: str, option: str = "--checkpoint") -> Path:
                        f"(bundled: {names}); give a best.pt or last.pt written by `ocrpipe train`")
 
 
+def checkpoint_for(value: str | None, run_dir: Path) -> Path:
+    """--checkpoint when given (a file or a bundled model's name), else `default_checkpoint`."""
+    return resolve_checkpoint(value) if value else default_checkpoint(run_dir)
+
+
 def default_checkpoint(run_dir: Path) -> Path:
     """What eval, predict and export read without --checkpoint: the run's best.pt when it has a
     finished training, else the bundled English model."""

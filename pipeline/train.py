@@ -261,6 +261,9 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     window = torch.zeros(4, dtype=torch.float64, device=rt.device)   # loss sum, bad micro-batches, lines, bad steps
     window_steps, window_start = 0, time.perf_counter()
     pixels = [0, 0]                      # of this invocation's batches: the lines' own, and with padding
+
+    def padding_share() -> float | None:
+        return round(1 - pixels[0] / pixels[1], 4) if pixels[1] else None
     started = time.perf_counter() - seconds
     sampler.set_epoch(epoch, start=micro)
     batches = iter(loader)
@@ -292,7 +295,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         if rt.is_main:
             _write(log, {"step": step, "loss": loss, "lr": scheduler.get_last_lr()[0],
                          "lines_per_s": round(lines / elapsed, 1), **({"skipped": int(bad_steps)} if bad_steps else {}),
-                         **({"padding": round(1 - pixels[0] / pixels[1], 4)} if pixels[1] else {})})
+                         **({"padding": padding_share()} if pixels[1] else {})})
             progress.set_postfix(loss=f"{loss:.3f}" if loss is not None else "-",
                                  lr=f"{scheduler.get_last_lr()[0]:.2e}", lines_s=f"{lines / elapsed:.0f}", refresh=False)
         window_steps, window_start = 0, time.perf_counter()
@@ -367,7 +370,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         lines_per_s=round(lines_seen / seconds, 1) if seconds else 0.0, skipped_batches=skipped,
         ranks_in_sync=not rt.any(not in_sync), best=best, last=last_metrics,
         lines_by_source=dict(zip(data.names, by_source)), init=parent,
-        padding_share=round(1 - pixels[0] / pixels[1], 4) if pixels[1] else None,
+        padding_share=padding_share(),
         checkpoints={"best": "train/best.pt", "last": "train/last.pt",
                      "best_sha256": sha256_file(best_path) if rt.is_main else ""})
     if rt.is_main:
