@@ -82,7 +82,7 @@ def eval_set(config: EvalConfig, run_dir: Path, manifest: Manifest, height: int,
              scratch: Path) -> EvalSet:
     if config.data or config.from_lmdb:
         source = Path(config.data or config.from_lmdb)
-        samples = from_folder(source) if config.data else from_lmdb(source)
+        samples = from_folder(source, "--data") if config.data else from_lmdb(source)
         description = f"{'folder' if config.data else 'LMDB'} {source}"
         if getattr(samples, "repeated", 0):
             description += f" ({samples.repeated} repeated rows of labels.tsv counted once)"

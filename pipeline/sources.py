@@ -109,21 +109,22 @@ def _from_labels(labels: Path) -> Listing:
     return samples
 
 
-def from_folder(folder: Path) -> Listing:
+def from_folder(folder: Path, option: str = "--from-folder") -> Listing:
     """Images with a `labels.tsv` (`filename<TAB>text`, more columns ignored), or, without
     one, images whose file name is the label: `Fireball.png`, and `Fireball (2).png` or
     `Fireball_2.png` for another image of the same text (such a suffix is taken for a
     duplicate marker only when the name without it is another image's name too, or several
-    images share it); `%2F` and the like stand for characters a file name cannot hold."""
+    images share it); `%2F` and the like stand for characters a file name cannot hold.
+    `option` names the folder in errors (pack's --from-folder, eval's --data)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise OcrpipeError(f"--from-folder {folder}: no such folder; check the path")
+        raise OcrpipeError(f"{option} {folder}: no such folder; check the path")
     labels = folder / "labels.tsv"
     if labels.is_file():
         return _from_labels(labels)
     images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not images:
-        raise OcrpipeError(f"--from-folder {folder}: no labels.tsv and no images named after their text; "
+        raise OcrpipeError(f"{option} {folder}: no labels.tsv and no images named after their text; "
                            "add a labels.tsv (filename<TAB>text) or name images by their text")
     stems = {unicodedata.normalize("NFC", p.stem) for p in images}
     bases = [m.group(1) for s in stems if (m := _DUPLICATE.match(s))]

@@ -188,7 +188,7 @@ def test_eval_refuses_what_it_cannot_read(run, run_cli, tmp_path):
     cases = [(["--checkpoint", bogus], "is not a readable checkpoint"),
              (["--checkpoint", tmp_path / "none.pt"], "no such checkpoint"),
              (["--split", "nope"], "has no split 'nope'"),
-             (["--data", tmp_path / "missing"], "no such folder"),
+             (["--data", tmp_path / "missing"], f"--data {tmp_path / 'missing'}: no such folder"),
              (["--split", "test", "--data", tmp_path], "give one set")]
     for extra, message in cases:
         result = run_cli("eval", "--run", run, *extra, "--no-progress")
