@@ -66,17 +66,17 @@ class Charset:
         return cls(d["chars"])
 
     @classmethod
-    def load(cls, path: Path) -> Charset:
+    def load(cls, path: Path, option: str = "--charset") -> Charset:
         """An ocrpipe charset.json, or a UTF-8 text file whose characters (newlines aside) are the charset."""
-        raw = read_text_file(path, "--charset")
+        raw = read_text_file(path, option)
         if path.suffix == ".json":
             try:
-                return cls.from_dict(json.loads(raw), where=f"--charset {path}")
+                return cls.from_dict(json.loads(raw), where=f"{option} {path}")
             except json.JSONDecodeError as e:
-                raise OcrpipeError(f"--charset {path}: not valid JSON ({e})") from None
+                raise OcrpipeError(f"{option} {path}: not valid JSON ({e})") from None
         chars = Charset.build([raw.replace("\n", "").replace("\r", "")])
         if not chars.chars:
-            raise OcrpipeError(f"--charset {path}: has no characters")
+            raise OcrpipeError(f"{option} {path}: has no characters")
         return chars
 
 

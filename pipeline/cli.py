@@ -102,9 +102,13 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 @cli.command()
-@click.option("--fonts", multiple=True, help="Font file or folder; repeatable  [default: the bundled fonts/]")
+@click.option("--lang", default="en", show_default=True,
+              help="en, ko (Korean), zh (Chinese, simplified), or several joined by commas to mix them: picks "
+                   "the bundled fonts and corpora of each and the local forms of dates, prices and numbers.")
+@click.option("--fonts", multiple=True, help="Font file or folder; repeatable  [default: the bundled fonts "
+              "of --lang: fonts/ for en, fonts/ko, fonts/zh]")
 @click.option("--corpus", multiple=True, help="Text file (word list or prose); repeatable  "
-              "[default: the bundled corpora/*.txt]")
+              "[default: the bundled corpora of --lang: corpora/*.txt for en, corpora/ko, corpora/zh]")
 @click.option("--count", type=click.IntRange(1), default=10_000, show_default=True, help="Lines in total.")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.05, show_default=True,
               help="Share of the lines for the val split (picks best.pt during training).")
@@ -152,8 +156,9 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
     from pipeline.config import GenerateConfig
     from pipeline.resources import default_corpus, default_fonts
 
-    options["fonts"] = tuple(options["fonts"]) or default_fonts()
-    options["corpus"] = tuple(options["corpus"]) or default_corpus()
+    langs = GenerateConfig(lang=options["lang"]).langs()
+    options["fonts"] = tuple(options["fonts"]) or default_fonts(langs)
+    options["corpus"] = tuple(options["corpus"]) or default_corpus(langs)
     config = GenerateConfig(**options)
     outcome = stage.run(config, run_dir, force=force, show_progress=show_progress)
     for name, n in outcome.dropped_entries.items():
@@ -188,6 +193,9 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
 @click.option("--workers", type=click.IntRange(0), default=0, help="Processes; 0: one per core  [default: 0]")
 @click.option("--charset", type=click.Path(dir_okay=False), default=None,
               help="Charset file (charset.json, or a text file of characters)  [default: the training labels']")
+@click.option("--add-chars", type=click.Path(dir_okay=False), default=None,
+              help="Text file of characters that get a class even when no training label has them (e.g. "
+                   "corpora/ko/ksx1001.chars, the 2,350 Hangul syllables of KS X 1001).")
 @click.option("--from-folder", type=click.Path(file_okay=False), default=None,
               help="Import a folder: images with labels.tsv, or images named by their text.")
 @click.option("--from-lmdb", type=click.Path(), default=None,
@@ -222,8 +230,10 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
         if info["skipped_chars"]:
             chars = sorted(info["skipped_chars"].items(), key=lambda kv: -kv[1])[:10]
             click.echo("  characters outside the charset: " + ", ".join(f"{c!r} x{n}" for c, n in chars))
+    unseen = result.charset.get("unseen_in_train", 0)
     click.echo(f"charset: {result.charset['size'] - 1} characters + blank ({result.charset['source']}), "
-               f"{run_dir / 'charset.json'}")
+               f"{run_dir / 'charset.json'}" + (f"; {unseen} of them appear in no training line (the model "
+                                                 "has a class for them but has not seen them)" if unseen else ""))
 
 
 @cli.command()
@@ -307,14 +317,14 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
         click.echo("lines per split: " + ", ".join(f"{k} {v}" for k, v in result.lines_by_source.items()))
     best, m = result.best, result.best["metrics"]
     click.echo(f"validation at step {best['step']} (best): mean edit distance {m['mean_edit_distance']:.3f}, "
-               f"CER {100 * m['cer']:.2f}%, WER {100 * m['wer']:.2f}%, exact lines {100 * m['exact_match']:.1f}% "
+               f"CER {_percent(m['cer'])}, WER {_percent(m['wer'])}, exact lines {100 * m['exact_match']:.1f}% "
                f"of {m['lines']}")
     click.echo(f"checkpoints: {run_dir / 'train' / 'best.pt'}, {run_dir / 'train' / 'last.pt'}; "
                f"log: {run_dir / 'train' / 'metrics.jsonl'}")
 
 
-def _percent(value: float) -> str:
-    return f"{100 * value:.2f}%"
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
 def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
@@ -390,6 +400,10 @@ def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
         columns.update({f"tesseract {k}": compare["metrics"][k] for k in ("raw", "all")})
     for line in _metric_rows(columns):
         click.echo(line)
+    scripts = {k: v for k, v in report["breakdowns"].get("by_script", {}).items() if v["chars"]}
+    if len(scripts) > 1 and ({"hangul", "han", "kana"} & set(scripts)):
+        click.echo("CER by script: " + ", ".join(f"{k} {_percent(v['cer'])} of {v['chars']}"
+                                                 for k, v in scripts.items()))
     click.echo(f"report: {outcome.folder / 'report.html'} (and report.json, predictions.tsv)")
 
 

@@ -171,8 +171,23 @@ def token(rng: random.Random) -> str:
     return rng.choice(GENERATORS)(rng)
 
 
-def line(rng: random.Random, words: list[str], n_words: int) -> str:
-    """A document-like line of `n_words` pieces: labels, values and a few ordinary words."""
+LANGS = ("en", "ko", "zh")
+
+
+def alphabet(langs: tuple[str, ...] = ("en",)) -> frozenset[str]:
+    """Every character the code lines of these languages can contain."""
+    from pipeline import codes_local
+
+    return ALPHABET.union(*(codes_local.alphabet(lang) for lang in langs if lang != "en"))
+
+
+def line(rng: random.Random, words: list[str], n_words: int, lang: str = "en") -> str:
+    """A document-like line of `n_words` pieces: labels, values and a few ordinary words, in
+    the forms of `lang` (see `pipeline.codes_local` for Korean and Chinese)."""
+    if lang != "en":
+        from pipeline import codes_local
+
+        return codes_local.line(rng, words, n_words, lang)
     form = rng.random()
     if form < 0.35:
         label = rng.choice(LABELS)

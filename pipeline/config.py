@@ -38,13 +38,28 @@ class GenerateConfig:
     distortion: str | None = None
     text_color: str | None = None
     background_dir: str | None = None      # pictures for --background image (default: trdg's)
+    lang: str = "en"                       # en, ko, zh, or several joined by commas: codes' forms, defaults
 
     # Options that change how the work is spread, not what is made.
     EXECUTION: ClassVar[tuple[str, ...]] = ("workers", "shard")
+    # Options added after runs were made: at their default they stay out of the fingerprint,
+    # so those runs still count as up to date.
+    LATER: ClassVar[dict[str, Any]] = {"lang": "en"}
 
     def output_fields(self) -> dict[str, Any]:
         """The fields that decide the output bytes: resuming needs these to be unchanged."""
-        return {k: v for k, v in to_dict(self).items() if k not in self.EXECUTION}
+        return {k: v for k, v in to_dict(self).items()
+                if k not in self.EXECUTION and not (k in self.LATER and v == self.LATER[k])}
+
+    def langs(self) -> tuple[str, ...]:
+        from pipeline.codes import LANGS
+
+        langs = tuple(dict.fromkeys(part.strip() for part in self.lang.split(",") if part.strip()))
+        unknown = [lang for lang in langs if lang not in LANGS]
+        if unknown or not langs:
+            raise OcrpipeError(f"--lang {self.lang}: unknown language {', '.join(unknown) or '(none)'}; "
+                               f"use {', '.join(LANGS)}, or several joined by commas (e.g. ko,en)")
+        return langs
 
     def shard_pair(self) -> tuple[int, int]:
         try:
@@ -57,6 +72,7 @@ class GenerateConfig:
 
     def validate(self) -> None:
         self.shard_pair()
+        self.langs()
         if self.count < 1:
             raise OcrpipeError("--count must be at least 1")
         if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1
@@ -122,6 +138,7 @@ class PackConfig:
     shard_size: int = 10_000               # lines per LMDB shard
     workers: int = 0                       # 0: one per available core
     charset: str | None = None             # a charset file; default: built from the training labels
+    add_chars: str | None = None           # a text file of characters that get a class even if no label has them
     from_folder: str | None = None         # import a folder instead of the generate result
     from_lmdb: str | None = None           # import a scene-text LMDB instead
     split: str | None = None               # the split an import goes to (default: test)
@@ -141,6 +158,9 @@ class PackConfig:
             raise OcrpipeError(f"--split {self.split!r}: use letters, digits, - and _ only")
         if self.channels not in (1, 3):
             raise OcrpipeError(f"--channels {self.channels}: use 1 (grayscale) or 3 (colour)")
+        if self.charset and self.add_chars:
+            raise OcrpipeError("--charset and --add-chars: --charset fixes the whole charset; add the "
+                               "characters to that file, or use --add-chars alone")
         check_model_height(self.height)
 
 

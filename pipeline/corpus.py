@@ -27,10 +27,12 @@ from typing import Iterable, Sequence
 from pipeline import codes
 from pipeline.errors import OcrpipeError
 from pipeline.fsutil import read_text_file
+from pipeline.scripts import is_unspaced, script_of, script_share
 
 TYPOGRAPHIC = frozenset("\u2018\u2019\u201c\u201d\u2013\u2014")
 HYPHENATE = 0.08     # share of prose lines that end (or begin) with a word broken across lines
 CITE = 0.12          # share of prose lines with a citation or reference in place of a word
+CHARS_PER_WORD = 2   # text written without spaces (Chinese): a "word" of --max-words is 2 characters
 
 
 def normalize(text: str) -> str:
@@ -59,9 +61,10 @@ def typeset(text: str) -> str:
 class WordList:
     name: str
     words: list[str]
+    joiner: str = " "           # "" for words of a language written without spaces (Chinese)
 
     def sample(self, rng: random.Random, n: int) -> str:
-        text = " ".join(rng.choice(self.words) for _ in range(n))
+        text = self.joiner.join(rng.choice(self.words) for _ in range(n))
         case = rng.random()
         if case < 0.08:
             return text.upper()
@@ -87,27 +90,52 @@ class Prose:
         self.keep(self.paragraphs)
 
     def sample(self, rng: random.Random, n: int) -> str:
+        if self.unspaced:
+            return self._sample_unspaced(rng, n)
         position = rng.randrange(self._ends[-1])      # every word equally likely to start a line
         p = bisect.bisect_right(self._ends, position)
         words = self.paragraphs[p].split(" ")
         start = min(position - (self._ends[p - 1] if p else 0), max(0, len(words) - n))
         words = words[start:start + n]
         # Printed columns break words across lines: "...a conduct-" / "duction heating ...".
-        if len(words) > 1 and rng.random() < HYPHENATE and len(words[-1]) >= 6 and words[-1].isalpha():
+        if len(words) > 1 and rng.random() < HYPHENATE and len(words[-1]) >= 6 and _latin_word(words[-1]):
             words[-1] = words[-1][:rng.randint(2, len(words[-1]) - 3)] + "-"
-        elif len(words) > 1 and rng.random() < HYPHENATE and len(words[0]) >= 6 and words[0].isalpha():
+        elif len(words) > 1 and rng.random() < HYPHENATE and len(words[0]) >= 6 and _latin_word(words[0]):
             words[0] = words[0][rng.randint(2, len(words[0]) - 3):]
         text = " ".join(words)
         return typeset(text) if rng.random() < self.typeset_fraction else text
+
+    def _sample_unspaced(self, rng: random.Random, n: int) -> str:
+        """A run of CHARS_PER_WORD * n consecutive characters of one paragraph, every character
+        equally likely to start it, stripped of spaces at its ends."""
+        position = rng.randrange(self._ends[-1])
+        p = bisect.bisect_right(self._ends, position)
+        paragraph = self.paragraphs[p]
+        size = CHARS_PER_WORD * n
+        start = min(position - (self._ends[p - 1] if p else 0), max(0, len(paragraph) - size))
+        stop = start + size
+        while 0 < start < len(paragraph) and _inside_word(paragraph, start):     # never cut a Latin word
+            start += 1
+        while stop < len(paragraph) and _inside_word(paragraph, stop):
+            stop += 1
+        return paragraph[start:stop].strip()
+
+    @property
+    def latin(self) -> bool:
+        """Citations and hyphenation are drawn into Latin-script prose only."""
+        return not self.unspaced and self._latin
 
     def entries(self) -> list[str]:
         return self.paragraphs
 
     def keep(self, entries: list[str]) -> None:
         self.paragraphs = entries
+        sample = "".join(entries[:200])
+        self.unspaced = is_unspaced(sample)
+        self._latin = script_share(sample, "latin") > 0.5
         total, self._ends = 0, []
         for paragraph in entries:
-            total += paragraph.count(" ") + 1
+            total += len(paragraph) if self.unspaced else paragraph.count(" ") + 1
             self._ends.append(total)
 
 
@@ -121,28 +149,39 @@ def read_source(path: Path) -> Source:
     if not lines:
         raise OcrpipeError(f"--corpus {path}: has no text; give a file with words or sentences")
     if all(" " not in t for t in lines):
-        return WordList(path.name, sorted(set(lines)))
+        words = sorted(set(lines))
+        return WordList(path.name, words, joiner="" if is_unspaced("".join(words[:2000])) else " ")
     return Prose(path.name, lines)
+
+
+def _inside_word(text: str, i: int) -> bool:
+    """True when position i falls between two ASCII letters or digits (inside a Latin word)."""
+    return text[i - 1].isascii() and text[i - 1].isalnum() and text[i].isascii() and text[i].isalnum()
+
+
+def _latin_word(word: str) -> bool:
+    return word.isalpha() and all(script_of(ch) == "latin" for ch in word)
 
 
 class Corpus:
     """All text sources of a run and the mixture they are sampled in."""
 
-    def __init__(self, sources: Sequence[Source], codes_fraction: float) -> None:
+    def __init__(self, sources: Sequence[Source], codes_fraction: float, langs: Sequence[str] = ("en",)) -> None:
         self.sources = list(sources)
         self.codes_fraction = codes_fraction
+        self.langs = tuple(langs)
         self._codes_words = next((s.words for s in self.sources if isinstance(s, WordList)), [])
         self._names = _surnames(self._codes_words)
 
     @classmethod
-    def load(cls, paths: Sequence[str | Path], codes_fraction: float) -> Corpus:
+    def load(cls, paths: Sequence[str | Path], codes_fraction: float, langs: Sequence[str] = ("en",)) -> Corpus:
         if not paths:
             raise OcrpipeError("no --corpus given; name at least one text file")
-        return cls([read_source(Path(p)) for p in paths], codes_fraction)
+        return cls([read_source(Path(p)) for p in paths], codes_fraction, langs)
 
     def characters(self) -> set[str]:
         """Every character a sampled line can contain (capitals included, for caps fonts)."""
-        chars = set(codes.ALPHABET)
+        chars = set(codes.alphabet(self.langs))
         for source in self.sources:
             for entry in source.entries():
                 chars.update(entry)
@@ -176,11 +215,12 @@ class Corpus:
         """One line of text: NFC, single spaces, never empty."""
         n = rng.randint(min_words, max_words)
         if not self.sources or rng.random() < self.codes_fraction:
-            text = codes.line(rng, self._codes_words, n)
+            lang = self.langs[0] if len(self.langs) == 1 else rng.choice(self.langs)
+            text = codes.line(rng, self._codes_words, n, lang)
         else:
             source = rng.choice(self.sources)
             text = source.sample(rng, n)
-            if isinstance(source, Prose) and rng.random() < CITE:
+            if isinstance(source, Prose) and source.latin and rng.random() < CITE:
                 text = _cite(text, codes.citation(rng, self._names), rng)
         return normalize(text)
 

@@ -32,7 +32,7 @@ from pipeline.errors import OcrpipeError
 from pipeline.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text, json_digest, sha256_file
 from pipeline.inference import predictions
 from pipeline.manifest import Manifest, now
-from pipeline.metrics import Tally, bucket, confusions, edit_distance, score_normalized
+from pipeline.metrics import Tally, bucket, confusions, edit_distance, score_normalized, script_errors
 from pipeline.pack import Rules, write_shard
 from pipeline.shards import read_meta
 from pipeline.progress import bar
@@ -259,6 +259,7 @@ def _write(config: EvalConfig, run_dir: Path, manifest: Manifest, name: str, che
                   "by_width": _breakdown(records, lambda r: bucket(r["width"], WIDTH_EDGES))}
     if any(r["font"] for r in records):
         breakdowns["by_font"] = _breakdown(records, lambda r: r["font"] or "unknown")
+    breakdowns["by_script"] = script_errors(pairs)
     decoding = config.decoding().describe()
     report = {"name": name, "created": now(), "lines": len(records), "skipped": data.skipped,
               "restored": data.restored,

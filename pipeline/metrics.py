@@ -2,8 +2,11 @@
 
 * mean_edit_distance  mean over lines of the Levenshtein distance (the headline)
 * cer                 sum of distances / sum of reference characters
-* wer                 the same over words (whitespace-separated)
+* wer                 the same over words (whitespace-separated); None (not meaningful) when
+                      most reference lines are written without spaces (Chinese)
 * exact_match         share of lines recognized exactly
+
+`script_errors` breaks the character errors down by script (Hangul, Han, Latin, digits...).
 
 Both texts are NFC-normalized before comparing.
 """
@@ -15,6 +18,8 @@ from dataclasses import asdict, dataclass
 from typing import Iterable
 
 from rapidfuzz.distance import Levenshtein
+
+from pipeline.scripts import is_unspaced, script_of
 
 
 def nfc(text: str) -> str:
@@ -39,6 +44,7 @@ class Tally:
     word_distance: int = 0
     ref_words: int = 0
     exact: int = 0
+    unspaced_lines: int = 0     # references written without spaces between words (Chinese)
 
     def add(self, reference: str, hypothesis: str) -> int:
         d = edit_distance(reference, hypothesis)
@@ -48,6 +54,7 @@ class Tally:
         self.word_distance += word_distance(reference, hypothesis)
         self.ref_words += len(reference.split())
         self.exact += int(d == 0)
+        self.unspaced_lines += int(not reference.isascii() and is_unspaced(reference))
         return d
 
     def add_all(self, pairs: Iterable[tuple[str, str]]) -> Tally:
@@ -56,20 +63,22 @@ class Tally:
         return self
 
     def as_list(self) -> list[int]:
-        return [self.lines, self.distance, self.ref_chars, self.word_distance, self.ref_words, self.exact]
+        return [self.lines, self.distance, self.ref_chars, self.word_distance, self.ref_words, self.exact,
+                self.unspaced_lines]
 
     @classmethod
     def from_list(cls, values: Iterable[float]) -> Tally:
         return cls(*(int(v) for v in values))
 
-    def metrics(self) -> dict[str, float]:
+    def metrics(self) -> dict[str, float | None]:
         def ratio(a: int, b: int) -> float:
             return a / b if b else 0.0
 
+        words_mean_something = 2 * self.unspaced_lines <= self.lines
         return {"lines": self.lines,
                 "mean_edit_distance": ratio(self.distance, self.lines),
                 "cer": ratio(self.distance, self.ref_chars),
-                "wer": ratio(self.word_distance, self.ref_words),
+                "wer": ratio(self.word_distance, self.ref_words) if words_mean_something else None,
                 "exact_match": ratio(self.exact, self.lines)}
 
     def to_dict(self) -> dict[str, int]:
@@ -129,6 +138,23 @@ def confusions(pairs: list[tuple[str, str]], top: int = 20) -> list[dict[str, ob
             hyp = hypothesis[op.dest_pos] if op.tag in ("replace", "insert") else ""
             counts[(ref, hyp)] += 1
     return [{"reference": r, "prediction": h, "count": n} for (r, h), n in counts.most_common(top)]
+
+
+def script_errors(pairs: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """Per script of the reference characters: how many there are, how many were misread
+    (substituted or dropped), and their CER; characters the prediction adds where the reference
+    has none count against the script of the added character."""
+    from collections import Counter
+
+    chars: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for reference, hypothesis in pairs:
+        reference, hypothesis = nfc(reference), nfc(hypothesis)
+        chars.update(script_of(ch) for ch in reference)
+        for op in Levenshtein.editops(reference, hypothesis):
+            errors[script_of(reference[op.src_pos] if op.tag != "insert" else hypothesis[op.dest_pos])] += 1
+    return {s: {"chars": chars[s], "errors": errors[s], "cer": errors[s] / chars[s] if chars[s] else None}
+            for s in sorted(set(chars) | set(errors), key=lambda s: -chars[s])}
 
 
 def bucket(value: int, edges: tuple[int, ...]) -> str:

@@ -192,10 +192,23 @@ def _charset(config: PackConfig, run_dir: Path, inputs: dict[str, list[Sample]],
     if importing and existing.is_file():
         return Charset.load(existing), "the run's charset.json"
     basis = "train" if "train" in inputs else next(iter(inputs))
-    charset = Charset.build(clean_label(s.label) for s in inputs[basis])
+    labels = [clean_label(s.label) for s in inputs[basis]]
+    if config.add_chars:
+        added = Charset.load(Path(config.add_chars), option="--add-chars")
+        return Charset.build([*labels, "".join(added.chars)]), f"{basis} labels + --add-chars {config.add_chars}"
+    charset = Charset.build(labels)
     if not charset.chars:
         raise OcrpipeError(f"the {basis} labels have no characters; nothing to pack")
     return charset, f"{basis} labels"
+
+
+def unseen_classes(charset: Charset, inputs: dict[str, list[Sample]], earlier: dict[str, Any]) -> int:
+    """Classes of the charset no training label shows (from --charset or --add-chars): the model
+    has an output for them but learns nothing about how they look."""
+    if "train" not in inputs:
+        return int(earlier.get("charset", {}).get("unseen_in_train", 0))
+    seen = set().union(*(clean_label(s.label) for s in inputs["train"]))
+    return sum(1 for c in charset.chars if c not in seen)
 
 
 def run(config: PackConfig, run_dir: Path, force: bool = False, show_progress: bool | None = None) -> PackOutcome:
@@ -286,7 +299,8 @@ def _pack(config: PackConfig, run_dir: Path, importing: bool, force: bool, show_
     result = PackResult(
         splits=splits,
         charset={"path": "charset.json", "sha256": charset.sha256(), "size": len(charset), "source": charset_source,
-                 "file_sha256": sha256_file(run_dir / "charset.json"), "chars": "".join(charset.chars)},
+                 "file_sha256": sha256_file(run_dir / "charset.json"), "chars": "".join(charset.chars),
+                 "unseen_in_train": unseen_classes(charset, inputs, earlier)},
         height=config.height, channels=config.channels,
         lines_per_s=round(processed / seconds, 1) if seconds and processed else 0.0, seconds=round(seconds, 2))
     manifest.finish("pack", result.to_dict())

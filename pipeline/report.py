@@ -15,19 +15,24 @@ import numpy as np
 from PIL import Image
 from rapidfuzz.distance import Levenshtein
 
+CJK_FONTS = ('"Noto Sans CJK KR", "Noto Sans CJK SC", "Source Han Sans", "Apple SD Gothic Neo", "Malgun Gothic", '
+             '"PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei"')
 STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+body { font: 14px/1.45 system-ui, sans-serif, CJK; margin: 2em auto; max-width: 1200px; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: .5em 0; } td, th { padding: .25em .7em; text-align: right; }
 th { background: #f3f3f3; } td.l, th.l { text-align: left; } tr:nth-child(even) td { background: #fafafa; }
 .meta { color: #666; } .line img { image-rendering: pixelated; max-width: 100%; border: 1px solid #ccc; }
 .line { margin: 1em 0; padding-bottom: .6em; border-bottom: 1px solid #eee; }
-.text { font-family: ui-monospace, monospace; white-space: pre-wrap; }
+.text { font-family: ui-monospace, monospace, CJK; white-space: pre-wrap; }
 del { background: #fdd; text-decoration: none; } ins { background: #cfc; text-decoration: none; }
 .tag { display: inline-block; width: 7em; color: #666; }
 """
 
+STYLE = STYLE.replace("CJK", CJK_FONTS)     # Hangul and Hanzi drawn by a font that has them
 METRICS = ("mean_edit_distance", "cer", "wer", "exact_match")
+SCRIPT_NAMES = {"hangul": "Hangul", "han": "Han (Hanzi, Hanja)", "kana": "kana", "latin": "Latin letters",
+                "digit": "digits", "punctuation": "punctuation and symbols", "space": "spaces", "other": "other"}
 
 
 def png_data_uri(pixels: np.ndarray) -> str:
@@ -52,7 +57,9 @@ def diff_html(reference: str, prediction: str) -> tuple[str, str]:
     return "".join(ref), "".join(hyp)
 
 
-def _fmt(name: str, value: float) -> str:
+def _fmt(name: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
     if name in ("cer", "wer", "exact_match"):
         return f"{100 * value:.2f}%"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
@@ -76,6 +83,15 @@ def _breakdown_table(title: str, groups: dict[str, dict[str, float]]) -> str:
                    + "".join(f"<td>{_fmt(m, v[m])}</td>" for m in METRICS) + "</tr>" for k, v in groups.items())
     head = "".join(f"<th>{m}</th>" for m in METRICS)
     return f"<h3>{html.escape(title)}</h3><table><tr><th class=l></th><th>lines</th>{head}</tr>{rows}</table>"
+
+
+def _script_table(groups: dict[str, dict[str, float]]) -> str:
+    if not groups:
+        return ""
+    rows = "".join(f"<tr><td class=l>{SCRIPT_NAMES.get(k, k)}</td><td>{v['chars']}</td><td>{v['errors']}</td>"
+                   f"<td>{_fmt('cer', v['cer'])}</td></tr>" for k, v in groups.items())
+    return ("<h3>by script (reference characters; an added character counts against its own script)</h3>"
+            f"<table><tr><th class=l></th><th>characters</th><th>errors</th><th>cer</th></tr>{rows}</table>")
 
 
 def _coverage(report: dict[str, Any]) -> str:
@@ -105,7 +121,8 @@ def render(report: dict[str, Any], worst: Sequence[dict[str, Any]], images: Sequ
              "</p>", _coverage(report),
              "<h2>Metrics</h2>",
              "<p class=meta>mean_edit_distance: Levenshtein distance per line, averaged; cer: sum of distances / "
-             "reference characters; wer: the same over words; exact_match: share of lines read exactly. "
+             "reference characters; wer: the same over words (n/a where most lines are written without spaces, as "
+             "Chinese is); exact_match: share of lines read exactly. "
              "Normalizations: whitespace collapsed; typography (quotes and dashes to ASCII); case-folded; all three."
              "</p>", _metric_table(systems)]
     if report.get("compare"):
@@ -114,6 +131,7 @@ def render(report: dict[str, Any], worst: Sequence[dict[str, Any]], images: Sequ
     for title, key in (("by reference length (characters)", "by_length"), ("by line width (px)", "by_width"),
                        ("by font", "by_font")):
         parts.append(_breakdown_table(title, report["breakdowns"].get(key, {})))
+    parts.append(_script_table(report["breakdowns"].get("by_script", {})))
     rows = "".join(f"<tr><td class='l text'>{html.escape(c['reference']) or '∅'}</td>"
                    f"<td class='l text'>{html.escape(c['prediction']) or '∅'}</td><td>{c['count']}</td></tr>"
                    for c in report["confusions"])

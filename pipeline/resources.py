@@ -19,12 +19,23 @@ def bundled(name: str) -> Path:
     raise OcrpipeError(f"the bundled {name}/ folder is not installed here; name your own with {option}")
 
 
-def default_fonts() -> tuple[str, ...]:
-    return (str(bundled("fonts")),)
+FONT_FILES = (".ttf", ".otf", ".ttc")
 
 
-def default_corpus() -> tuple[str, ...]:
-    return tuple(str(p) for p in sorted(bundled("corpora").glob("*.txt")))
+def default_fonts(langs: tuple[str, ...] = ("en",)) -> tuple[str, ...]:
+    """The bundled fonts of each language: fonts/ itself for en (Latin), fonts/ko, fonts/zh."""
+    root = bundled("fonts")
+    out: list[str] = []
+    for lang in langs:
+        folder = root if lang == "en" else root / lang
+        out += [str(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in FONT_FILES]
+    return tuple(out)
+
+
+def default_corpus(langs: tuple[str, ...] = ("en",)) -> tuple[str, ...]:
+    """The bundled corpora of each language: corpora/*.txt for en, corpora/ko, corpora/zh."""
+    root = bundled("corpora")
+    return tuple(str(p) for lang in langs for p in sorted((root if lang == "en" else root / lang).glob("*.txt")))
 
 
 # -- bundled models ---------------------------------------------------------------------------
