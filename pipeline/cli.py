@@ -105,6 +105,9 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--lang", default="en", show_default=True,
               help="en, ko (Korean), zh (Chinese, simplified), or several joined by commas to mix them: picks "
                    "the bundled fonts and corpora of each and the local forms of dates, prices and numbers.")
+@click.option("--orientation", type=click.Choice(["horizontal", "vertical"]), default="horizontal",
+              show_default=True, help="vertical: columns of upright characters read top to bottom (CJK signs, "
+              "book spines); pack turns them into horizontal model input.")
 @click.option("--fonts", multiple=True, help="Font file or folder; repeatable  [default: the bundled fonts "
               "of --lang: fonts/ for en, fonts/ko, fonts/zh]")
 @click.option("--corpus", multiple=True, help="Text file (word list or prose); repeatable  "
@@ -201,6 +204,8 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
 @click.option("--from-lmdb", type=click.Path(), default=None,
               help="Import a scene-text LMDB (num-samples, image-%09d, label-%09d).")
 @click.option("--split", default=None, help="Split an import goes to  [default: test]")
+@click.option("--vertical", is_flag=True, help="The imported lines are vertical: columns read top to bottom "
+              "(turned 90 degrees counter-clockwise into horizontal lines).")
 @click.option("--force", is_flag=True, help="Pack even if the upstream changed, and redo complete shards.")
 @progress_option
 @with_run
@@ -370,6 +375,8 @@ def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--data", type=click.Path(file_okay=False), default=None,
               help="A folder of line images with labels.tsv (or named by their text).")
 @click.option("--from-lmdb", type=click.Path(), default=None, help="A scene-text LMDB.")
+@click.option("--vertical", is_flag=True, help="The --data/--from-lmdb lines are vertical: columns read top "
+              "to bottom (turned 90 degrees counter-clockwise, as pack does).")
 @click.option("--name", default=None,
               help="Name of this evaluation (its folder under eval/)  [default: from the set and the decoding]")
 @decoding_options
@@ -419,12 +426,13 @@ CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en-print)  [defaul
 @click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (file, text, confidence).")
+@click.option("--vertical", is_flag=True, help="The images are vertical lines: columns read top to bottom.")
 @decoding_options
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True, help="Lines read at once.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cuda, cuda:N or cpu.")
 @with_run
-def predict(run_dir: Path, checkpoint: str | None, images: tuple[str, ...], as_json: bool, batch_size: int,
-            device: str, **decoding: Any) -> None:
+def predict(run_dir: Path, checkpoint: str | None, images: tuple[str, ...], as_json: bool, vertical: bool,
+            batch_size: int, device: str, **decoding: Any) -> None:
     """Read IMAGES (files, folders, or - for paths on stdin): file, text and confidence per line."""
     import json
 
@@ -435,7 +443,7 @@ def predict(run_dir: Path, checkpoint: str | None, images: tuple[str, ...], as_j
     config.validate()
     model = _checkpoint(checkpoint, run_dir)
     failed = 0
-    for p in stage.run(model, stage.collect(images), batch_size, device, config):
+    for p in stage.run(model, stage.collect(images), batch_size, device, config, vertical):
         if p.error:
             failed += 1
             click.echo(f"{p.file}: {p.error}", err=True)

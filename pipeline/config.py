@@ -39,12 +39,13 @@ class GenerateConfig:
     text_color: str | None = None
     background_dir: str | None = None      # pictures for --background image (default: trdg's)
     lang: str = "en"                       # en, ko, zh, or several joined by commas: codes' forms, defaults
+    orientation: str = "horizontal"        # or vertical: columns of upright characters, top to bottom
 
     # Options that change how the work is spread, not what is made.
     EXECUTION: ClassVar[tuple[str, ...]] = ("workers", "shard")
     # Options added after runs were made: at their default they stay out of the fingerprint,
     # so those runs still count as up to date.
-    LATER: ClassVar[dict[str, Any]] = {"lang": "en"}
+    LATER: ClassVar[dict[str, Any]] = {"lang": "en", "orientation": "horizontal"}
 
     def output_fields(self) -> dict[str, Any]:
         """The fields that decide the output bytes: resuming needs these to be unchanged."""
@@ -73,6 +74,11 @@ class GenerateConfig:
     def validate(self) -> None:
         self.shard_pair()
         self.langs()
+        if self.orientation not in ("horizontal", "vertical"):
+            raise OcrpipeError(f"--orientation {self.orientation}: use horizontal or vertical")
+        if self.orientation == "vertical" and "scanned" in self.style.split(","):
+            raise OcrpipeError("--orientation vertical: the scanned style draws horizontal lines only; "
+                               "use --style print, scan or scene for vertical lines")
         if self.count < 1:
             raise OcrpipeError("--count must be at least 1")
         if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1
@@ -142,6 +148,7 @@ class PackConfig:
     from_folder: str | None = None         # import a folder instead of the generate result
     from_lmdb: str | None = None           # import a scene-text LMDB instead
     split: str | None = None               # the split an import goes to (default: test)
+    vertical: bool = False                 # an import of vertical lines (columns read top to bottom)
 
     def width_cap(self) -> int:
         return self.max_width or 50 * self.height
@@ -158,6 +165,9 @@ class PackConfig:
             raise OcrpipeError(f"--split {self.split!r}: use letters, digits, - and _ only")
         if self.channels not in (1, 3):
             raise OcrpipeError(f"--channels {self.channels}: use 1 (grayscale) or 3 (colour)")
+        if self.vertical and not (self.from_folder or self.from_lmdb):
+            raise OcrpipeError("--vertical is for imports (--from-folder, --from-lmdb); generated lines "
+                               "carry their orientation from `generate --orientation`")
         if self.charset and self.add_chars:
             raise OcrpipeError("--charset and --add-chars: --charset fixes the whole charset; add the "
                                "characters to that file, or use --add-chars alone")
@@ -275,6 +285,7 @@ class EvalConfig:
     lm_weight: float = DecodeConfig.lm_weight
     lm_bonus: float = DecodeConfig.lm_bonus
     compare: str | None = None             # "tesseract": read the same lines with it too
+    vertical: bool = False                 # --data/--from-lmdb lines are columns read top to bottom
     batch_size: int = 64
     device: str = "auto"
     worst: int = 50                        # worst lines shown in report.html
@@ -291,5 +302,10 @@ class EvalConfig:
         self.decoding().validate()
         if self.compare not in (None, "tesseract"):
             raise OcrpipeError(f"--compare {self.compare}: only tesseract is supported")
+        if self.vertical and not (self.data or self.from_lmdb):
+            raise OcrpipeError("--vertical is for --data and --from-lmdb; a packed split knows its orientation")
+        if self.vertical and self.compare:
+            raise OcrpipeError("--vertical with --compare tesseract: tesseract reads horizontal lines here; "
+                               "leave out --compare")
         if self.name and not self.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise OcrpipeError(f"--name {self.name!r}: use letters, digits, '.', '-' and '_' only")

@@ -115,7 +115,7 @@ class Prose:
         start = min(position - (self._ends[p - 1] if p else 0), max(0, len(paragraph) - size))
         stop = start + size
         while 0 < start < len(paragraph) and _inside_word(paragraph, start):     # never cut a Latin word
-            start += 1
+            start -= 1
         while stop < len(paragraph) and _inside_word(paragraph, stop):
             stop += 1
         return paragraph[start:stop].strip()

@@ -68,10 +68,11 @@ def _shard_files(path: Path) -> list[Path]:
     return files
 
 
-def _convert(samples: list, height: int, channels: int, scratch: Path, description: str) -> ShardDataset:
+def _convert(samples: list, height: int, channels: int, scratch: Path, description: str, vertical: bool
+             ) -> ShardDataset:
     """Images to one temporary shard, as pack makes them, keeping every readable line."""
     path = scratch / "shard-00000.lmdb"
-    meta = write_shard(path, samples, Rules(height, channels), "", "eval", workers=0)
+    meta = write_shard(path, samples, Rules(height, channels, vertical=vertical), "", "eval", workers=0)
     if not meta["count"]:
         reasons = ", ".join(f"{k} {v}" for k, v in meta["stats"]["skipped"].items())
         raise OcrpipeError(f"{description}: no readable labelled lines ({reasons})")
@@ -86,7 +87,7 @@ def eval_set(config: EvalConfig, run_dir: Path, manifest: Manifest, height: int,
         description = f"{'folder' if config.data else 'LMDB'} {source}"
         if getattr(samples, "repeated", 0):
             description += f" ({samples.repeated} repeated rows of labels.tsv counted once)"
-        dataset = _convert(samples, height, channels, scratch, description)
+        dataset = _convert(samples, height, channels, scratch, description, config.vertical)
         by_source = {s.source: Path(s.path) for s in samples if not s.key}
         originals = [by_source.get(src) for src in dataset.sources]
         skipped = dataset.shards[0].meta["stats"]["skipped"]
@@ -106,7 +107,8 @@ def eval_set(config: EvalConfig, run_dir: Path, manifest: Manifest, height: int,
     kind, _, where = info["source"].partition(" ")      # "generate", "folder DIR" or "lmdb PATH"
     root = run_dir if kind == "generate" else Path(where) if kind == "folder" else None
     restored, skipped = _restore(paths, where if kind == "lmdb" else root, info["charset_sha256"],
-                                 height, channels, scratch / "restored.lmdb")
+                                 Rules(height, channels, vertical=info.get("vertical", False)),
+                                 scratch / "restored.lmdb")
     dataset = ShardDataset(paths + ([scratch / "restored.lmdb"] if restored else []))
     originals = [root / s if root else None for s in dataset.sources]
     return EvalSet(dataset, f"split {split} of {run_dir}", json_digest([s["sha256"] for s in info["shards"]]),
@@ -116,8 +118,8 @@ def eval_set(config: EvalConfig, run_dir: Path, manifest: Manifest, height: int,
 SCORABLE = ("too_wide", "outside_charset", "label_too_long_for_width")
 
 
-def _restore(paths: list[Path], origin: Path | str | None, charset_sha256: str, height: int, channels: int,
-             out: Path) -> tuple[dict[str, int], dict[str, int]]:
+def _restore(paths: list[Path], origin: Path | str | None, charset_sha256: str, rules: Rules, out: Path
+             ) -> tuple[dict[str, int], dict[str, int]]:
     """Lines pack left out of a split's shards because they are too wide, hold characters
     outside the charset or have labels too long for their width are fine to score (the model
     just cannot get them right): they go into the shard `out`, so the split is scored whole.
@@ -139,7 +141,7 @@ def _restore(paths: list[Path], origin: Path | str | None, charset_sha256: str, 
                                   path=origin if in_lmdb else str(Path(origin) / source)))
     if not samples:
         return {}, dict(skipped)
-    meta = write_shard(out, samples, Rules(height, channels), charset_sha256, "eval", workers=0)
+    meta = write_shard(out, samples, rules, charset_sha256, "eval", workers=0)
     unread = {row[0]: row[2] for row in meta["stats"]["left_out"]}
     skipped.update(unread.values())
     restored = Counter(reason for source, reason in reasons.items() if source not in unread)

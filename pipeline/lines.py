@@ -97,7 +97,7 @@ class LineMaker:
                                      random.Random(derive_seed(c.seed, "fx", split, index, attempt)))
             try:
                 out = render(text, str(font.path), c.height, fx, derive_seed(c.seed, "rng", split, index, attempt),
-                             c.background_dir)
+                             c.background_dir, vertical=c.orientation == "vertical")
                 break
             except RenderFailure as e:
                 failure = e

@@ -108,6 +108,7 @@ class Rules:
     cap: int | None = None             # widest line kept
     charset: Charset | None = None     # characters allowed in labels
     check_ctc: bool = False            # labels must fit their width under CTC
+    vertical: bool = False             # columns read top to bottom: turned to horizontal lines
 
 
 _WORKER: dict[str, Rules] = {}
@@ -135,7 +136,7 @@ def process(sample: Sample) -> Line:
         line.chars = "".join(c for c in label if c in missing)
         return line
     try:
-        pixels = load_line(sample.read(), rules.height, rules.channels)
+        pixels = load_line(sample.read(), rules.height, rules.channels, rules.vertical)
     except FileNotFoundError:
         line.reason, line.detail = "missing_image", "no such file"
         return line
@@ -202,6 +203,14 @@ def _charset(config: PackConfig, run_dir: Path, inputs: dict[str, list[Sample]],
     return charset, f"{basis} labels"
 
 
+def _vertical(config: PackConfig, manifest: Manifest, importing: bool) -> bool:
+    """Whether the lines are vertical: --vertical for an import, generate's --orientation else."""
+    if importing:
+        return config.vertical
+    record = manifest.stage("generate")
+    return bool(record and record.config.get("orientation") == "vertical")
+
+
 def unseen_classes(charset: Charset, inputs: dict[str, list[Sample]], earlier: dict[str, Any]) -> int:
     """Classes of the charset no training label shows (from --charset or --add-chars): the model
     has an output for them but learns nothing about how they look."""
@@ -259,9 +268,11 @@ def _pack(config: PackConfig, run_dir: Path, importing: bool, force: bool, show_
     if importing and previous and not force:
         _refuse_replacing(config.import_split(), source, previous.result.get("splits", {}), run_dir)
 
+    vertical = _vertical(config, manifest, importing)
     fingerprints = {split: json_digest({"format": FORMAT, "height": config.height, "channels": config.channels,
                                         "cap": cap, "charset": charset.sha256(), "source": source_digests[split],
-                                        "shard_size": config.shard_size, "split": split})
+                                        "shard_size": config.shard_size, "split": split,
+                                        **({"vertical": True} if vertical else {})})
                     for split in inputs}
     images = {split: [_image_digest(part) for part in _parts(samples, config.shard_size)]
               for split, samples in inputs.items()}
@@ -285,7 +296,8 @@ def _pack(config: PackConfig, run_dir: Path, importing: bool, force: bool, show_
     splits: dict[str, dict[str, Any]] = {}
     with progress, manifest.recording_failure("pack", "complete shards are kept"):
         for split, samples in inputs.items():
-            info, made, kept = _pack_split(run_dir, split, samples, images[split], source, config, charset, cap,
+            rules = Rules(config.height, config.channels, cap, charset, check_ctc=True, vertical=vertical)
+            info, made, kept = _pack_split(run_dir, split, samples, images[split], source, config, rules,
                                            fingerprints[split], force, workers, progress)
             splits[split] = info
             processed += made
@@ -330,7 +342,7 @@ def write_shard(path: Path, samples: list[Sample], rules: Rules, charset_sha256:
 
 
 def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[str], source: str,
-                config: PackConfig, charset: Charset, cap: int, fingerprint: str, force: bool, workers: int,
+                config: PackConfig, rules: Rules, fingerprint: str, force: bool, workers: int,
                 progress: Any) -> tuple[dict[str, Any], int, int]:
     folder = run_dir / "shards" / split
     folder.mkdir(parents=True, exist_ok=True)
@@ -343,8 +355,8 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[
         shard_fingerprint = json_digest([fingerprint, k, images])
         meta = None if force else read_meta(path)
         if meta is None or meta.get("fingerprint") != shard_fingerprint:
-            rules = Rules(config.height, config.channels, cap, charset, check_ctc=True)
-            meta = write_shard(path, part, rules, charset.sha256(), shard_fingerprint, workers, progress)
+            assert rules.charset is not None
+            meta = write_shard(path, part, rules, rules.charset.sha256(), shard_fingerprint, workers, progress)
             processed += len(part)
         else:
             reused += 1
@@ -360,6 +372,7 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[
             "skipped_chars": dict(stats.skipped_chars), "examples": stats.examples,
             "width_histogram": dict(sorted(stats.histogram.items(), key=lambda kv: int(kv[0].split("-")[0]))),
             "mean_width": round(stats.width_sum / stats.kept, 1) if stats.kept else 0.0,
-            "max_width": stats.max_width, "fingerprint": fingerprint, "charset_sha256": charset.sha256(),
+            "max_width": stats.max_width, "fingerprint": fingerprint, "charset_sha256": rules.charset.sha256(),
+            **({"vertical": True} if rules.vertical else {}),
             **({"repeated_rows": samples.repeated} if getattr(samples, "repeated", 0) else {})}
     return info, processed, reused

@@ -58,9 +58,10 @@ def collect(inputs: Iterable[str], stdin: TextIO | None = None) -> Iterator[Path
 
 
 def run(checkpoint: Path, paths: Iterable[Path], batch_size: int = 64, device: str = "auto",
-        decoding: DecodeConfig = DecodeConfig()) -> Iterator[Prediction]:
+        decoding: DecodeConfig = DecodeConfig(), vertical: bool = False) -> Iterator[Prediction]:
     """A Prediction per path, in order, streamed: images are decoded a window of batches at a
-    time. Images that cannot be read get an `error` instead of text."""
+    time. Images that cannot be read get an `error` instead of text. With `vertical`, every
+    image is a column read top to bottom."""
     model, charset = ckpt.model_from(ckpt.load(checkpoint))
     to_text = from_config(charset, decoding)
     runtime = setup(device, amp=True)
@@ -71,35 +72,36 @@ def run(checkpoint: Path, paths: Iterable[Path], batch_size: int = 64, device: s
         for path in paths:
             window.append(path)
             if len(window) == batch_size * WINDOW:
-                yield from _read(model, collate, to_text, window, batch_size, runtime)
+                yield from _read(model, collate, to_text, window, batch_size, runtime, vertical)
                 window = []
-        yield from _read(model, collate, to_text, window, batch_size, runtime)
+        yield from _read(model, collate, to_text, window, batch_size, runtime, vertical)
     finally:
         teardown(runtime)
 
 
-def _load(path: Path, height: int, channels: int) -> np.ndarray | str:
+def _load(path: Path, height: int, channels: int, vertical: bool) -> np.ndarray | str:
     """The normalized line, or why it cannot be read."""
     if not path.is_file():
         return "no such file"
     try:
         image = decode(path)
-        pixels = load_line(image, height, channels)
+        pixels = load_line(image, height, channels, vertical)
     except (BadImage, OSError) as e:
         return f"not a readable image ({e})"
     if pixels.shape[1] < MIN_WIDTH:
-        return (f"{image.width}x{image.height} px is {pixels.shape[1]} px wide at the model's height {height}, "
-                "too narrow to hold text; crop one horizontal line of text")
+        return (f"{image.width}x{image.height} px is {pixels.shape[1]} px {'long' if vertical else 'wide'} at the "
+                f"model's height {height}, too {'short' if vertical else 'narrow'} to hold text; crop one "
+                f"{'column' if vertical else 'horizontal line'} of text")
     return pixels
 
 
-def _read(model: Any, collate: Collate, to_text: Any, paths: list[Path], batch_size: int, runtime: Any
-          ) -> Iterator[Prediction]:
+def _read(model: Any, collate: Collate, to_text: Any, paths: list[Path], batch_size: int, runtime: Any,
+          vertical: bool) -> Iterator[Prediction]:
     height, channels = model.config.height, model.config.channels
     results: dict[int, Prediction] = {}
     lines: list[tuple[int, np.ndarray, str]] = []
     for i, path in enumerate(paths):
-        pixels = _load(path, height, channels)
+        pixels = _load(path, height, channels, vertical)
         if isinstance(pixels, str):
             results[i] = Prediction(str(path), error=pixels)
         else:

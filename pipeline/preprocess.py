@@ -55,13 +55,19 @@ STEPS = ("decode the file, applying its EXIF orientation",
          "16-bit, 32-bit and float images: scale so the largest value is 255, as 8-bit",
          "transparency (RGBA, LA, palette with a transparent colour): composite over white (255)",
          "convert to grayscale (Pillow mode L) for 1 channel, RGB for 3",
+         "vertical lines (pack, eval, predict --vertical): rotate 90 degrees counter-clockwise, so the "
+         "column's top character comes first (left)",
          "resize to the model height H, width round(w * H / h) and at least 1, bilinear",
          "batch: pad each line on the right with 255 to the widest line; pass the true widths")
 
 
-def load_line(source: bytes | Path | Image.Image, height: int, channels: int = 1) -> np.ndarray:
+def load_line(source: bytes | Path | Image.Image, height: int, channels: int = 1, vertical: bool = False
+              ) -> np.ndarray:
     """A line image as every ocrpipe model reads it (pack, eval and predict call this too):
-    uint8 (height, width, channels). Use it to feed an exported model; `STEPS` says the same
-    in words. Raises BadImage for bytes or files Pillow cannot decode."""
+    uint8 (height, width, channels). A vertical line (a column read top to bottom) is turned
+    90 degrees counter-clockwise first. Use it to feed an exported model; `STEPS` says the
+    same in words. Raises BadImage for bytes or files Pillow cannot decode."""
     image = source if isinstance(source, Image.Image) else decode(source)
+    if vertical:
+        image = image.transpose(Image.Transpose.ROTATE_90)
     return normalize(image, height, channels)

@@ -81,13 +81,46 @@ class Rendered:
     skew: float         # the rotation applied (limited for long lines, see MAX_SKEW_GROWTH)
 
 
+def _vertical_text(text: str, font_path: str, color: str, size: int, spacing: int, stroke_width: int
+                   ) -> Image.Image:
+    """A column of upright characters, top to bottom, each centred in a `size` x `size` cell
+    (as CJK is set vertically; Latin letters and digits stay upright, as on signs), turned
+    90 degrees counter-clockwise: a horizontal strip whose left end is the column's top."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.truetype(font_path, size)
+    cell = size + spacing
+    image = Image.new("RGBA", (size + 2 * stroke_width, cell * len(text)), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    rgb = color.split(",")[0]
+    for i, ch in enumerate(text):
+        if not ch.isspace():
+            draw.text((image.width / 2, cell * i + size / 2), ch, fill=rgb, font=font, anchor="mm",
+                      stroke_width=stroke_width, stroke_fill=rgb)
+    box = image.getbbox()
+    if box is None:
+        raise RenderFailure("empty_render", "no text pixels")
+    return image.crop((0, box[1], image.width, box[3])).transpose(Image.Transpose.ROTATE_90)
+
+
 def render(text: str, font_path: str, height: int, fx: Effects, seed: int,
-           image_dir: str | None = None) -> Rendered:
-    """Render `text` in `font_path` at `height` pixels with effects `fx`.
+           image_dir: str | None = None, vertical: bool = False) -> Rendered:
+    """Render `text` in `font_path` at `height` pixels with effects `fx`; with `vertical`, a
+    column `height` pixels wide (characters top to bottom), as an upright image.
 
     Every random number drawn here (trdg's and ours) comes from `seed`, so the image is a
     pure function of the arguments. Raises RenderFailure when the result is unusable.
     """
+    if vertical:
+        if fx.scan is not None:
+            raise RenderFailure("not_vertical", "the scanned style draws horizontal lines only")
+        out = _render(text, font_path, height, fx, seed, image_dir, vertical=True)
+        return Rendered(out.image.transpose(Image.Transpose.ROTATE_270), out.text_color, out.skew)
+    return _render(text, font_path, height, fx, seed, image_dir)
+
+
+def _render(text: str, font_path: str, height: int, fx: Effects, seed: int, image_dir: str | None = None,
+            vertical: bool = False) -> Rendered:
     if fx.scan is not None:
         try:
             return Rendered(render_scanned(text, font_path, height, fx, seed), "#000000", 0.0)
@@ -103,9 +136,12 @@ def render(text: str, font_path: str, height: int, fx: Effects, seed: int,
         raise RenderFailure("too_small", f"height {height} leaves {inner} px for text")
     try:
         color = "#000000" if fx.text_color == AUTO_COLOR else fx.text_color
-        image, _ = trdg_modules().text.generate(
-            text, font_path, color, height, 0, 1.0, fx.character_spacing,
-            False, False, fx.stroke_width, color.split(",")[0])
+        if vertical:
+            image = _vertical_text(text, font_path, color, height, fx.character_spacing, fx.stroke_width)
+        else:
+            image, _ = trdg_modules().text.generate(
+                text, font_path, color, height, 0, 1.0, fx.character_spacing,
+                False, False, fx.stroke_width, color.split(",")[0])
         # A rotated long line grows tall and would shrink to a sliver at the output height.
         limit = math.degrees(math.atan(MAX_SKEW_GROWTH * image.height / max(1, image.width)))
         skew = max(-limit, min(limit, fx.skew))
