@@ -9,7 +9,14 @@ alternate, and the ratio is taken pair by pair, so a drift in machine speed canc
 Then ocrpipe's rate for each style, and with 1 worker (to show the scaling); the first
 lines of each style's run are saved as the picture in the README (benchmarks/styles.png).
 
-    python benchmarks/generate.py [--count 3000] [--workers 2] [--repeats 3]
+Korean and Chinese: `ocrpipe generate --lang ko` and `--lang zh` (bundled CJK fonts and
+corpora, --style print), horizontal and vertical, as whole commands; and the layout engines
+on the same lines: Pillow's basic layout against raqm (HarfBuzz shaping), drawing each line
+of a generated run with the font it was drawn in, timed in this process, and whether the two
+give the same pixels (Hangul syllables and Hanzi need no shaping; ocrpipe uses basic layout
+for them and raqm only for scripts that need it).
+
+    python benchmarks/generate.py [--count 3000] [--workers 2] [--repeats 3] [--only-cjk]
 """
 
 from __future__ import annotations
@@ -40,12 +47,66 @@ def trdg(out: Path, fonts: Path, texts: Path, count: int, workers: int) -> list[
             "-b", "1", "-na", "2", "-m", "2,3,2,3", "--font_dir", str(fonts), "--output_dir", str(out)]
 
 
+def layouts(run: Path) -> tuple[float, float, int, int]:
+    """Lines/s drawing the run's train lines with basic layout and with raqm, and how many of
+    them come out with different pixels."""
+    import time
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    with open(run / "labels" / "train.tsv", encoding="utf-8", newline="") as f:
+        rows = [(r["text"], r["font"]) for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
+    fonts = {p.name: p for p in (ROOT / "fonts").rglob("*") if p.suffix in (".ttf", ".otf")}
+    images, rates = {}, []
+    for engine in (ImageFont.Layout.BASIC, ImageFont.Layout.RAQM):
+        loaded = {name: ImageFont.truetype(str(fonts[name]), 32, layout_engine=engine) for _, name in rows}
+        start, drawn = time.perf_counter(), []
+        for text, name in rows:
+            font = loaded[name]
+            box = font.getbbox(text)
+            image = Image.new("L", (box[2] + 4, 48), 255)
+            ImageDraw.Draw(image).text((2, 2), text, font=font, fill=0)
+            drawn.append(image.tobytes())
+        rates.append(len(rows) / (time.perf_counter() - start))
+        images[engine] = drawn
+    differ = sum(a != b for a, b in zip(*images.values()))
+    return rates[0], rates[1], differ, len(rows)
+
+
+def cjk(work: Path, args: argparse.Namespace) -> None:
+    rows, layout_rows = [], []
+    for lang in ("ko", "zh"):
+        for orientation in ("horizontal", "vertical"):
+            seconds = []
+            for r in range(args.repeats):
+                run = work / f"{lang}-{orientation}{r}"
+                seconds.append(timed(ocrpipe(run, ROOT / "fonts" / lang, args.count, args.workers, "print")
+                                     + ["--lang", lang, "--orientation", orientation], cwd=ROOT))
+            rows.append([f"ocrpipe generate --lang {lang} --style print --orientation {orientation}",
+                         f"{args.count / median(seconds):.0f}"])
+        basic, raqm, differ, n = layouts(work / f"{lang}-horizontal0")
+        layout_rows.append([lang, f"{basic:.0f}", f"{raqm:.0f}", f"{raqm / basic:.2f}x", f"{differ} of {n}"])
+    print(f"{today()}, {machine()}; {args.count} lines at height 32, {args.workers} workers, "
+          f"median of {args.repeats}; whole commands, start-up included")
+    print(table(["command", "lines/s"], rows))
+    print(table(["lines", "basic layout, lines/s", "raqm, lines/s", "raqm / basic", "lines whose pixels differ"],
+                layout_rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only-cjk", action="store_true", help="only the Korean and Chinese rows")
     args = parser.parse_args()
+    if args.only_cjk:
+        work = Path(tempfile.mkdtemp(prefix="ocrpipe-bench-"))
+        try:
+            cjk(work, args)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if importlib.util.find_spec("wikipedia") is None:
         sys.exit("trdg's CLI imports `wikipedia` at start-up: pip install wikipedia")
 
@@ -89,6 +150,7 @@ def main() -> None:
               f"median of {args.repeats}; whole commands, start-up included")
         print(table(["command", "lines/s", "vs trdg CLI"], rows))
         print(f"ocrpipe plain, {args.workers} workers vs 1: {scaling:.2f}x")
+        cjk(work, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
