@@ -163,10 +163,12 @@ class BiRecurrent(nn.Module):
         return x
 
     def _packed(self, x: torch.Tensor, host_lengths: torch.Tensor) -> torch.Tensor:
+        """In x's dtype (bf16 under bf16 autocast on CUDA: the weights are cast per call, their
+        gradients flow back to the float32 parameters)."""
         total = x.shape[0]
         for forward_rnn, backward_rnn in zip(self.forwards, self.backwards):
             packed = nn.utils.rnn.pack_padded_sequence(x, host_lengths, enforce_sorted=False)
-            weights = [*forward_rnn._flat_weights, *backward_rnn._flat_weights]      # both directions, one call
+            weights = [w.to(x.dtype) for w in (*forward_rnn._flat_weights, *backward_rnn._flat_weights)]
             zeros = x.new_zeros(2, x.shape[1], forward_rnn.hidden_size)
             if isinstance(forward_rnn, nn.LSTM):
                 out = torch._VF.lstm(packed.data, packed.batch_sizes, (zeros, zeros), weights, True, 1, 0.0,
@@ -199,19 +201,29 @@ class CRNN(nn.Module):
         self.rnn = BiRecurrent(rnn, features, hidden)
         self.head = nn.Linear(2 * hidden, config.num_classes)
 
-    def forward(self, images: torch.Tensor, widths: torch.Tensor, host_widths: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """images (N, C, H, W) float ink, widths (N,) -> log_probs (T, N, classes), lengths (N,).
-        `host_widths`, the widths on the CPU, selects the packed recurrent layers (for CUDA)."""
+    def encode(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The CNN: images (N, C, H, W) -> features (T, N, C'), lengths (N,). `ocrpipe train
+        --compile` compiles this part alone (dynamic width: one graph for every batch width)."""
         x, w = images, widths
         for block in self.cnn:
             x, w = block(x, w)                             # (N, C', H', W')
-        sequence = x.squeeze(2).permute(2, 0, 1)           # (N, C', 1, T) -> (T, N, C')
-        lengths = torch.clamp(w, min=1)
+        return x.squeeze(2).permute(2, 0, 1), torch.clamp(w, min=1)   # (N, C', 1, T) -> (T, N, C')
+
+    def forward(self, images: torch.Tensor, widths: torch.Tensor, host_widths: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """images (N, C, H, W) float ink, widths (N,) -> log_probs (T, N, classes), lengths (N,).
+        `host_widths`, the widths on the CPU, selects the packed recurrent layers (for CUDA),
+        which run in bf16 under bf16 autocast; the gather path (CPU, ONNX) runs in float32."""
+        sequence, lengths = self.encode(images, widths)
         host_lengths = self.output_lengths(host_widths) if host_widths is not None else None
-        with torch.autocast(sequence.device.type, enabled=False):   # recurrent layers in float32
-            out = self.rnn(sequence.float(), lengths, host_lengths)     # (T, N, 2 * hidden)
-        logits = self.head(out)                            # (T, N, classes)
+        device = sequence.device.type
+        low = (host_lengths is not None and torch.is_autocast_enabled(device)
+               and torch.get_autocast_dtype(device) == torch.bfloat16)
+        with torch.autocast(device, enabled=False):
+            out = self.rnn(sequence.to(torch.bfloat16 if low else torch.float32), lengths, host_lengths)
+        if not torch.is_autocast_enabled(device):
+            out = out.to(self.head.weight.dtype)
+        logits = self.head(out)                            # (T, N, classes); bf16 under autocast
         return F.log_softmax(logits.float(), dim=-1), lengths
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from pipeline import checkpoint, locks
 from pipeline.augment import augment
 from pipeline.config import TrainConfig, to_dict
 from pipeline.curves import plot_curves
-from pipeline.data import Batch, BucketBatchSampler, Collate, make_loader
+from pipeline.data import PAD_MULTIPLE, Batch, BucketBatchSampler, Collate, make_loader
 from pipeline.errors import Interrupted, OcrpipeError
 from pipeline.fsutil import atomic_write_text, json_digest, sha256_file
 from pipeline.inference import ctc_loss, device_images, forward, validate
@@ -151,6 +151,26 @@ def _no_sync(net: torch.nn.Module) -> contextlib.AbstractContextManager:
     return getattr(net, "_orig_mod", net).no_sync()
 
 
+def batching(config: TrainConfig, widths: Any, height: int, device: str) -> tuple[int, int | None]:
+    """Lines and padded pixels a micro-batch may hold. On CUDA without --max-pixels, a pixel
+    budget (as fairseq batches by tokens): --batch-size lines of the mean padded width, with up
+    to twice --batch-size narrow lines, so wide lines do not run out of memory and narrow
+    ones fill the GPU; a step still holds --batch-size lines on average. Elsewhere, and with
+    --max-pixels, the options as given."""
+    if config.max_pixels or device != "cuda" or not len(widths):
+        return config.batch_size, config.max_pixels
+    padded = np.maximum(PAD_MULTIPLE, -(-np.asarray(widths, dtype=np.int64) // PAD_MULTIPLE) * PAD_MULTIPLE)
+    mean = float(padded.mean())
+    return 2 * config.batch_size, int(config.batch_size * height * mean)
+
+
+def compile_cnn(model: torch.nn.Module, backend: str = "inductor") -> None:
+    """torch.compile the model's CNN (`encode`) with a dynamic width: batch widths (multiples
+    of 16) then share one graph instead of compiling one per width. The recurrent layers stay
+    as they are (cuDNN already runs them as one call; packing needs host lengths)."""
+    model.encode = torch.compile(model.encode, dynamic=True, backend=backend)  # type: ignore[method-assign]
+
+
 def _check_resume(state: dict[str, Any], config: TrainConfig, data_digest: str) -> None:
     before = state["train_config"]
     changed = [k for k, v in to_dict(config).items() if k not in TrainConfig.RESUMABLE and before.get(k) != v]
@@ -225,11 +245,12 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[rt.device] if rt.device.type == "cuda"
                                                         else None)
     if config.compile:
-        net = torch.compile(net, dynamic=True)      # widths vary from batch to batch
+        compile_cnn(model)
     workers = config.workers if config.workers is not None else (min(8, torch.get_num_threads())
                                                                  if rt.device.type == "cuda" else 0)
     pin = rt.device.type == "cuda"
-    sampler = train_sampler(data, config, pack.height)
+    lines_cap, pixel_cap = batching(config, data.train.widths, pack.height, rt.device.type)
+    sampler = train_sampler(data, config, pack.height, lines_cap, pixel_cap)
     loader = make_loader(data.train, sampler, Collate(charset), workers=workers, pin_memory=pin)
     val_sampler = BucketBatchSampler(data.val.widths, config.batch_size, pack.height, config.max_pixels,
                                      shuffle=False)
@@ -239,6 +260,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         out_dir.mkdir(parents=True, exist_ok=True)
         _trim_log(metrics_path, step)
         manifest.begin("train", to_dict(config), {"pack": data_digest, "resumed_from": resumed_from,
+                                                  "batching": {"lines": lines_cap, "max_pixels": pixel_cap},
                                                   **({"init": parent} if parent else {}),
                                                   **({"schedule_change": schedule_change} if schedule_change else {})})
     manifest_sha = sha256_file(manifest.path)

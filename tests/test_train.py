@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -265,3 +266,13 @@ def test_a_cuda_step_never_waits_for_the_device(run):
         assert totals.tolist()[1] == 0.0
     finally:
         teardown(rt)
+
+
+def test_cuda_batches_follow_a_pixel_budget_unless_max_pixels_is_given():
+    from pipeline.config import TrainConfig
+    from pipeline.train import batching
+
+    widths = np.array([40, 100, 200, 300, 1000])          # padded: 48, 112, 208, 304, 1008 -> mean 336
+    assert batching(TrainConfig(batch_size=32), widths, 32, "cpu") == (32, None)
+    assert batching(TrainConfig(batch_size=32, max_pixels=99), widths, 32, "cuda") == (32, 99)
+    assert batching(TrainConfig(batch_size=32), widths, 32, "cuda") == (64, 32 * 32 * 336)
