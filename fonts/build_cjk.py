@@ -59,7 +59,8 @@ SUBSETS = {  # output file: (package path, index in the collection, characters)
 # LXGW WenKai's reserved font names ("LXGW", "霞鹜") may not name a modified version: the subset
 # is renamed (OFL 1.1, condition 3).
 RENAMED = {"zh/OcrpipeKai-Regular.ttf": "Ocrpipe Kai"}
-COPIES = {"ko/NanumSquareRoundR.ttf": "truetype/nanum/NanumSquareRoundR.ttf"}
+COPIES = {"ko/NanumSquareRoundR.ttf": "truetype/nanum/NanumSquareRoundR.ttf",
+          "ko/NanumSquare_acR.ttf": "truetype/nanum/NanumSquare_acR.ttf"}
 
 
 def rename(font: object, family: str) -> None:
