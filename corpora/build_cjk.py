@@ -25,6 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 FONTS = HERE.parent / "fonts"
 sys.path.insert(0, str(HERE.parent))
+from pipeline.codes_local import GB2312_LEVEL1, KSX1001_HANGUL  # noqa: E402
 from pipeline.corpus import normalize  # noqa: E402
 from pipeline.scripts import script_of  # noqa: E402
 
@@ -105,17 +106,6 @@ def wordfreq_words(root: Path, name: str, allowed: set[str], script: str, count:
     return words[:count]
 
 
-def euc_chars(encoding: str, leads: range) -> list[str]:
-    out = []
-    for lead in leads:
-        for trail in range(0xA1, 0xFF):
-            try:
-                out.append(bytes([lead, trail]).decode(encoding))
-            except UnicodeDecodeError:
-                pass
-    return out
-
-
 def write(path: Path, lines: list[str]) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"{path.relative_to(HERE)}: {len(lines)} lines, {sum(map(len, lines))} characters")
@@ -138,8 +128,8 @@ def main(root: Path) -> None:
     write(HERE / "zh" / "debian-reference.txt", keep(paragraphs_of(reference), zh, "han"))
     write(HERE / "zh" / "words.txt", wordfreq_words(root, "large_zh.msgpack.gz", zh, "han", 30000))
 
-    write(HERE / "ko" / "ksx1001.chars", ["".join(euc_chars("euc-kr", range(0xB0, 0xC9)))])
-    write(HERE / "zh" / "gb2312-level1.chars", ["".join(euc_chars("gb2312", range(0xB0, 0xD8)))])
+    write(HERE / "ko" / "ksx1001.chars", [KSX1001_HANGUL])
+    write(HERE / "zh" / "gb2312-level1.chars", [GB2312_LEVEL1])
 
 
 if __name__ == "__main__":

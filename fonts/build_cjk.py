@@ -21,18 +21,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-
-
-def _decodable(encoding: str, rows: range) -> set[int]:
-    """Code points of the two-byte characters of an EUC-style encoding in the given lead rows."""
-    out = set()
-    for lead in rows:
-        for trail in range(0xA1, 0xFF):
-            try:
-                out.add(ord(bytes([lead, trail]).decode(encoding)))
-            except UnicodeDecodeError:
-                pass
-    return out
+sys.path.insert(0, str(HERE.parent))
+from pipeline.codes_local import GB2312_LEVEL1  # noqa: E402
 
 
 def common() -> set[int]:
@@ -45,7 +35,7 @@ def common() -> set[int]:
 
 
 KOREAN = set(range(0xAC00, 0xD7A4)) | set(range(0x3131, 0x318F))    # all 11,172 syllables + jamo
-CHINESE = _decodable("gb2312", range(0xB0, 0xD8))                     # GB2312 level 1: 3,755
+CHINESE = set(map(ord, GB2312_LEVEL1))                                 # GB2312 level 1: 3,755
 
 SUBSETS = {  # output file: (package path, index in the collection, characters)
     "ko/NotoSansCJKkr-Regular.otf": ("opentype/noto/NotoSansCJK-Regular.ttc", 1, KOREAN),
