@@ -8,7 +8,13 @@ The lines are made by `ocrpipe generate` and `ocrpipe pack` in a scratch run (or
 (forward, CTC, backward, AdamW; bf16 autocast and channels-last on CUDA), after warm-up
 steps that let cuDNN pick its kernels for the bucketed shapes.
 
+With `--extra-classes 0,4000`, each arch is also measured with 4,000 more output classes
+(Hangul syllables appended to the charset, as `pack --add-chars` does for a Korean or Chinese
+model): the same lines, a wider classifier and CTC over 4,000+ classes, so the table shows what
+a large charset costs a step.
+
     python benchmarks/train.py [--count 4000] [--batch-size 64] [--steps 30] [--archs crnn,crnn-small]
+                               [--extra-classes 0,4000]
 """
 
 from __future__ import annotations
@@ -112,6 +118,12 @@ def measure(arch: str, data: ShardDataset, charset: Charset, args: argparse.Name
             "device": rt.gpu_name or "CPU"}
 
 
+def with_extra_classes(charset: Charset, extra: int) -> Charset:
+    """The charset with `extra` more characters (Hangul syllables it lacks) at its end."""
+    more = [chr(c) for c in range(0xAC00, 0xD7A4) if chr(c) not in charset][:extra]
+    return Charset(charset.chars + more)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", type=Path, default=None, help="a packed run to read (default: make one)")
@@ -124,6 +136,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--extra-classes", default="0", help="comma-separated: output classes added to the charset")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ocrpipe-train-bench-"))
@@ -136,20 +149,22 @@ def main() -> None:
                              str(args.max_words), "--val-fraction", "0", "--test-fraction", "0", "--no-progress"])
             timed(ocrpipe + ["pack", "--run", str(run), "--no-progress"])
         data = ShardDataset(sorted((run / "shards" / "train").glob("shard-*.lmdb")))
-        charset = Charset.load(run / "charset.json")
+        base = Charset.load(run / "charset.json")
         rows, device = [], "CPU"
         for arch in args.archs.split(","):
-            fed = measure(arch, data, charset, args, preloaded=False)
-            ready = measure(arch, data, charset, args, preloaded=True)
-            device = fed["device"]
-            busy = "/".join(f"{100 * m['busy']:.0f}%" if m["busy"] is not None else "-" for m in (fed, ready))
-            syncs = f"{ready['syncs']:.1f}" if ready["syncs"] is not None else "-"
-            rows.append([arch, f"{fed['lines_per_s']:,.0f}", f"{ready['lines_per_s']:,.0f}",
-                         f"{fed['lines_per_s'] / ready['lines_per_s']:.2f}", busy, syncs])
+            for extra in (int(n) for n in args.extra_classes.split(",")):
+                charset = with_extra_classes(base, extra)
+                fed = measure(arch, data, charset, args, preloaded=False)
+                ready = measure(arch, data, charset, args, preloaded=True)
+                device = fed["device"]
+                busy = "/".join(f"{100 * m['busy']:.0f}%" if m["busy"] is not None else "-" for m in (fed, ready))
+                syncs = f"{ready['syncs']:.1f}" if ready["syncs"] is not None else "-"
+                rows.append([arch, f"{len(charset):,}", f"{fed['lines_per_s']:,.0f}", f"{ready['lines_per_s']:,.0f}",
+                             f"{fed['lines_per_s'] / ready['lines_per_s']:.2f}", busy, syncs])
         print(f"{today()}, {machine()}, {device}; {len(data)} lines, mean width {data.widths.mean():.0f} px at "
               f"height {data.height}, batch {args.batch_size}, {args.steps} steps after {args.warmup} warm-up, "
               f"augmentation {'off' if args.no_augment else 'on'}")
-        print(table(["arch", "lines/s, loader", "lines/s, batches in memory", "loader / memory",
+        print(table(["arch", "classes", "lines/s, loader", "lines/s, batches in memory", "loader / memory",
                      "GPU busy, loader/memory", "host syncs per step"], rows))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -131,6 +131,9 @@ def test_vertical_lines_and_their_horizontal_twins_have_the_same_labels(tmp_path
     manifest = json.loads((runs["vertical"] / "manifest.json").read_text())
     assert manifest["stages"]["pack"]["result"]["splits"]["train"]["vertical"] is True
     assert manifest["stages"]["pack"]["result"]["splits"]["train"]["mean_width"] > 32
+    column = next((runs["vertical"] / "images" / "test").glob("*.png"))
+    read = run_cli("predict", "--checkpoint", "en-print", "--vertical", "--json", column)
+    assert read.exit_code == 0 and json.loads(read.output.splitlines()[-1])["file"] == str(column)
 
 
 def test_vertical_is_refused_with_the_scanned_style(tmp_path, run_cli):
