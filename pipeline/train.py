@@ -151,6 +151,31 @@ def _no_sync(net: torch.nn.Module) -> contextlib.AbstractContextManager:
     return getattr(net, "_orig_mod", net).no_sync()
 
 
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW's groups: weight decay on the weight matrices and kernels only; biases and
+    batch-norm scales and shifts (every parameter of one dimension) are not decayed."""
+    params = list(model.parameters())
+    return [{"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+
+
+def regrouped(saved: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """An optimizer state saved with one parameter group (checkpoints of earlier versions,
+    which decayed every parameter) mapped onto this optimizer's groups; others as they are."""
+    if len(saved["param_groups"]) == len(optimizer.param_groups):
+        return saved
+    position = {id(p): i for i, p in enumerate(model.parameters())}      # the old single group's order
+    groups, state, k = [], {}, 0
+    for group in optimizer.param_groups:
+        ids = list(range(k, k + len(group["params"])))
+        for new, p in zip(ids, group["params"]):
+            if position[id(p)] in saved["state"]:
+                state[new] = saved["state"][position[id(p)]]
+        groups.append({**saved["param_groups"][0], "weight_decay": group["weight_decay"], "params": ids})
+        k += len(ids)
+    return {"state": state, "param_groups": groups}
+
+
 def batching(config: TrainConfig, widths: Any, height: int, device: str) -> tuple[int, int | None]:
     """Lines and padded pixels a micro-batch may hold. On CUDA without --max-pixels, a pixel
     budget (as fairseq batches by tokens): --batch-size lines of the mean padded width, with up
@@ -217,7 +242,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     model_config, model, charset, parent = initial_model(config, pack, data.charset)
     model = model.to(rt.device).to(memory_format=torch.channels_last)
     # fused: one kernel per step, and it honours `found_inf`, so a bad step is dropped on the device
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.lr, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
     step, epoch, micro, lines_seen, seconds, skipped = 0, 0, 0, 0, 0.0, 0
     by_source = [0] * len(data.names)
@@ -231,7 +256,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
                                "start over with --force")
         by_source = list(state.get("lines_by_source", by_source))
         model.load_state_dict(state["model"]["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
+        optimizer.load_state_dict(regrouped(state["optimizer"], model, optimizer))
         scheduler.load_state_dict(state["scheduler"])
         checkpoint.restore_rng(state["rng"])
         step, epoch, micro = state["step"], state["epoch"], state["micro_batch"]

@@ -276,3 +276,33 @@ def test_cuda_batches_follow_a_pixel_budget_unless_max_pixels_is_given():
     assert batching(TrainConfig(batch_size=32), widths, 32, "cpu") == (32, None)
     assert batching(TrainConfig(batch_size=32, max_pixels=99), widths, 32, "cuda") == (32, 99)
     assert batching(TrainConfig(batch_size=32), widths, 32, "cuda") == (64, 32 * 32 * 336)
+
+
+def test_adamw_leaves_biases_and_batch_norm_undecayed():
+    from pipeline.config import TrainConfig
+    from pipeline.model import ModelConfig, build
+    from pipeline.train import parameter_groups, regrouped
+
+    model = build(ModelConfig("crnn-small", num_classes=10))
+    groups = parameter_groups(model, 0.5)
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    no_decay = {id(p) for p in groups[1]["params"]}
+    assert id(bn.weight) in no_decay and id(bn.bias) in no_decay and id(model.head.bias) in no_decay
+    assert id(model.head.weight) not in no_decay
+    optimizer = torch.optim.AdamW(groups, lr=0.1)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)              # no gradient: only weight decay can move a parameter
+    optimizer.step()
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert "head.weight" in moved and "head.bias" not in moved
+    assert not any(n.endswith(".bias") or p.ndim == 1 for n, p in model.named_parameters() if n in moved)
+
+    # A state saved by an older version (one group, every parameter decayed) still resumes.
+    old = torch.optim.AdamW(model.parameters(), lr=0.1, weight_decay=TrainConfig().weight_decay)
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    old.step()
+    optimizer.load_state_dict(regrouped(old.state_dict(), model, optimizer))
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.5, 0.0]
+    assert torch.equal(optimizer.state[model.head.bias]["exp_avg"], old.state[model.head.bias]["exp_avg"])
