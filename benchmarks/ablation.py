@@ -33,6 +33,9 @@ from pathlib import Path
 
 from common import ROOT, machine, table, today
 
+sys.path.insert(0, str(ROOT))
+from pipeline.resources import default_fonts  # noqa: E402
+
 OLD_CORPORA = ["words.txt", "austen.txt", "python-docs.txt"]
 
 
@@ -46,8 +49,8 @@ def rows() -> list[tuple[str, str, list[str], bool]]:
 
 
 def fonts(termes: bool) -> list[str]:
-    files = sorted(p for p in (ROOT / "fonts").iterdir() if p.suffix.lower() in (".ttf", ".otf"))
-    return [str(p) for p in files if termes or not p.name.startswith("texgyretermes")]
+    """The bundled Latin fonts, TeX Gyre Termes left out unless `termes`."""
+    return [f for f in default_fonts(("en",)) if termes or not Path(f).name.startswith("texgyretermes")]
 
 
 def stage_done(run: Path, stage: str) -> bool:

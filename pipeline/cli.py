@@ -250,7 +250,8 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
               help="Lines per micro-batch on each device.")
 @click.option("--accumulate", type=click.IntRange(1), default=1, show_default=True,
               help="Micro-batches per optimizer step.")
-@click.option("--max-pixels", type=click.IntRange(1), default=None, help="Also cap a micro-batch by padded pixels  [default: none on CPU; on CUDA a budget of "
+@click.option("--max-pixels", type=click.IntRange(1), default=None,
+              help="Also cap a micro-batch by padded pixels  [default: none on CPU; on CUDA a budget of "
                    "--batch-size lines of mean width, up to 2x --batch-size narrow lines]")
 @click.option("--lr", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True,
               help="Peak learning rate (AdamW).")
@@ -265,7 +266,8 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
               help="Initial weights, batch order and augmentation derive from it.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cuda, cuda:N or cpu.")
 @click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 autocast on CUDA.")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the CNN, one graph for every batch width (the first steps are slow).")
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile the CNN, one graph for every batch width (the first steps are slow).")
 @click.option("--augment/--no-augment", default=True, show_default=True, help="On-the-fly augmentation.")
 @click.option("--val-every", type=click.IntRange(1), default=1000, show_default=True,
               help="Steps between validations and checkpoints.")

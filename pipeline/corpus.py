@@ -120,11 +120,6 @@ class Prose:
             stop += 1
         return paragraph[start:stop].strip()
 
-    @property
-    def latin(self) -> bool:
-        """Citations and hyphenation are drawn into Latin-script prose only."""
-        return not self.unspaced and self._latin
-
     def entries(self) -> list[str]:
         return self.paragraphs
 
@@ -132,7 +127,7 @@ class Prose:
         self.paragraphs = entries
         sample = "".join(entries[:200])
         self.unspaced = is_unspaced(sample)
-        self._latin = script_share(sample, "latin") > 0.5
+        self.latin = not self.unspaced and script_share(sample, "latin") > 0.5   # citations, hyphens: Latin only
         total, self._ends = 0, []
         for paragraph in entries:
             total += len(paragraph) if self.unspaced else paragraph.count(" ") + 1

@@ -77,6 +77,11 @@ def padded_width(width: int) -> int:
     return max(PAD_MULTIPLE, math.ceil(width / PAD_MULTIPLE) * PAD_MULTIPLE)
 
 
+def padded_widths(widths: np.ndarray) -> np.ndarray:
+    """`padded_width` of every width at once."""
+    return np.maximum(PAD_MULTIPLE, -(-np.asarray(widths, dtype=np.int64) // PAD_MULTIPLE) * PAD_MULTIPLE)
+
+
 class BucketBatchSampler(Sampler[list[int]]):
     """Batches of lines of similar width; see the module docstring.
 

@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image
 from rapidfuzz.distance import Levenshtein
 
+from pipeline.scripts import SCRIPTS
+
 CJK_FONTS = ('"Noto Sans CJK KR", "Noto Sans CJK SC", "Source Han Sans", "Apple SD Gothic Neo", "Malgun Gothic", '
              '"PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei"')
 STYLE = """
@@ -27,12 +29,8 @@ th { background: #f3f3f3; } td.l, th.l { text-align: left; } tr:nth-child(even) 
 .text { font-family: ui-monospace, monospace, CJK; white-space: pre-wrap; }
 del { background: #fdd; text-decoration: none; } ins { background: #cfc; text-decoration: none; }
 .tag { display: inline-block; width: 7em; color: #666; }
-"""
-
-STYLE = STYLE.replace("CJK", CJK_FONTS)     # Hangul and Hanzi drawn by a font that has them
+""".replace("CJK", CJK_FONTS)      # Hangul and Hanzi drawn by a font that has them
 METRICS = ("mean_edit_distance", "cer", "wer", "exact_match")
-SCRIPT_NAMES = {"hangul": "Hangul", "han": "Han (Hanzi, Hanja)", "kana": "kana", "latin": "Latin letters",
-                "digit": "digits", "punctuation": "punctuation and symbols", "space": "spaces", "other": "other"}
 
 
 def png_data_uri(pixels: np.ndarray) -> str:
@@ -88,7 +86,7 @@ def _breakdown_table(title: str, groups: dict[str, dict[str, float]]) -> str:
 def _script_table(groups: dict[str, dict[str, float]]) -> str:
     if not groups:
         return ""
-    rows = "".join(f"<tr><td class=l>{SCRIPT_NAMES.get(k, k)}</td><td>{v['chars']}</td><td>{v['errors']}</td>"
+    rows = "".join(f"<tr><td class=l>{SCRIPTS.get(k, k)}</td><td>{v['chars']}</td><td>{v['errors']}</td>"
                    f"<td>{_fmt('cer', v['cer'])}</td></tr>" for k, v in groups.items())
     return ("<h3>by script (reference characters; an added character counts against its own script)</h3>"
             f"<table><tr><th class=l></th><th>characters</th><th>errors</th><th>cer</th></tr>{rows}</table>")

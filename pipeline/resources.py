@@ -19,16 +19,15 @@ def bundled(name: str) -> Path:
     raise OcrpipeError(f"the bundled {name}/ folder is not installed here; name your own with {option}")
 
 
-FONT_FILES = (".ttf", ".otf", ".ttc")
-
-
 def default_fonts(langs: tuple[str, ...] = ("en",)) -> tuple[str, ...]:
     """The bundled fonts of each language: fonts/ itself for en (Latin), fonts/ko, fonts/zh."""
+    from pipeline.fonts import FONT_SUFFIXES
+
     root = bundled("fonts")
     out: list[str] = []
     for lang in langs:
         folder = root if lang == "en" else root / lang
-        out += [str(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in FONT_FILES]
+        out += [str(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in FONT_SUFFIXES]
     return tuple(out)
 
 

@@ -1,4 +1,4 @@
-"""Which script a character belongs to, and the languages `generate --lang` knows.
+"""Which script a character belongs to.
 
 Used for per-script breakdowns in eval reports (Hangul / Han / Latin / digits / other) and to
 tell text written without spaces (Chinese) from text with them.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter
 
-SCRIPTS = ("hangul", "han", "kana", "latin", "digit", "punctuation", "space", "other")
+# Every class `script_of` returns, with the name reports show for it.
+SCRIPTS = {"hangul": "Hangul", "han": "Han (Hanzi, Hanja)", "kana": "kana", "latin": "Latin letters",
+           "digit": "digits", "punctuation": "punctuation and symbols", "space": "spaces", "other": "other"}
 
 
 def script_of(ch: str) -> str:
@@ -41,11 +43,11 @@ def script_counts(text: str) -> Counter[str]:
 def is_unspaced(text: str) -> bool:
     """True for text written without spaces between words (Chinese, Japanese): most of its
     letters are Han or kana (spaces there only set off Latin words and numbers)."""
-    return script_share(text, "han") + script_share(text, "kana") > 0.5
+    return script_share(text, "han", "kana") > 0.5
 
 
-def script_share(text: str, script: str) -> float:
-    """Share of `script` among the letters (Hangul, Han, kana, Latin) of `text`."""
+def script_share(text: str, *scripts: str) -> float:
+    """Share of the given scripts among the letters (Hangul, Han, kana, Latin) of `text`."""
     counts = script_counts(text)
     letters = counts["han"] + counts["kana"] + counts["hangul"] + counts["latin"]
-    return counts[script] / letters if letters else 0.0
+    return sum(counts[s] for s in scripts) / letters if letters else 0.0

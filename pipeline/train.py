@@ -29,7 +29,7 @@ from pipeline import checkpoint, locks
 from pipeline.augment import augment
 from pipeline.config import TrainConfig, to_dict
 from pipeline.curves import plot_curves
-from pipeline.data import PAD_MULTIPLE, Batch, BucketBatchSampler, Collate, make_loader
+from pipeline.data import Batch, BucketBatchSampler, Collate, make_loader, padded_widths
 from pipeline.errors import Interrupted, OcrpipeError
 from pipeline.fsutil import atomic_write_text, json_digest, sha256_file
 from pipeline.inference import ctc_loss, device_images, forward, validate
@@ -184,8 +184,7 @@ def batching(config: TrainConfig, widths: Any, height: int, device: str) -> tupl
     --max-pixels, the options as given."""
     if config.max_pixels or device != "cuda" or not len(widths):
         return config.batch_size, config.max_pixels
-    padded = np.maximum(PAD_MULTIPLE, -(-np.asarray(widths, dtype=np.int64) // PAD_MULTIPLE) * PAD_MULTIPLE)
-    mean = float(padded.mean())
+    mean = float(padded_widths(widths).mean())
     return 2 * config.batch_size, int(config.batch_size * height * mean)
 
 
