@@ -16,11 +16,13 @@ from conftest import build_run, copy_run
 from pipeline import checkpoint, finetune, train
 from pipeline.charset import Charset
 from pipeline.config import TrainConfig
-from pipeline.data import BucketBatchSampler
+from pipeline.data import BucketBatchSampler, Collate
+from pipeline.inference import ctc_loss
 from pipeline.manifest import Manifest
-from pipeline.mixing import BLOCK, MixedBatchSampler
-from pipeline.model import ModelConfig, build
+from pipeline.mixing import BLOCK, MixedBatchSampler, train_data
+from pipeline.model import ModelConfig, build, to_ink
 from pipeline.results import PackResult
+from pipeline.runtime import setup
 from pipeline.sources import from_folder
 
 TINY = ("--batch-size", "8", "--no-progress", "--device", "cpu")
@@ -74,6 +76,30 @@ def test_a_grown_charset_keeps_the_old_rows_bit_for_bit():
             assert torch.equal(out[name][: len(old)], value) and torch.equal(out[name][len(old):], fresh[name][len(old):])
         else:
             assert torch.equal(out[name], value), name
+
+
+def test_the_prior_bias_is_each_class_share_of_the_frames():
+    bias = finetune.prior_bias(["ab", "a"], np.array([40, 20]), Charset(list("abc")))   # 10 + 5 frames
+    shares = torch.exp(bias).double()
+    assert torch.allclose(shares, torch.tensor([11.5, 2, 1, 0.5], dtype=torch.float64) / 15)
+    assert abs(float(shares.sum()) - 1) < 1e-6          # a distribution: softmax leaves it as it is
+
+
+def test_a_fresh_model_starts_at_the_prior_and_a_lower_loss(parent):
+    pack = Manifest(parent).require("pack", PackResult)
+    config = TrainConfig(arch="crnn-small")
+    data = train_data(pack, parent, config)
+    batch = Collate(data.charset)([data.train[i] for i in range(len(data.train))])
+    losses = []
+    for use_prior in (False, True):
+        _, model, charset, _ = finetune.initial_model(config, pack, data.charset)
+        with torch.no_grad():
+            if use_prior:
+                model.head.bias.copy_(finetune.prior_bias(data.train.labels, data.train.widths, charset))
+            model.eval()
+            log_probs, lengths = model(to_ink(batch.images), batch.widths)
+            losses.append(float(ctc_loss(log_probs, lengths, batch, setup("cpu", False))))
+    assert losses[1] < 0.5 * losses[0], losses
 
 
 def test_init_starts_from_the_parent_weights_and_grows_the_charset(parent, tmp_path, run_cli):

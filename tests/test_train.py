@@ -44,7 +44,8 @@ def test_a_few_steps_lower_the_loss(run, run_cli):
     share = Manifest(run).stage("train").result["padding_share"]
     assert 0 < share < 0.5 and f"padding {100 * share:.1f}% of the batches' pixels" in result.output
     losses = [r["loss"] for r in records(run) if "split" not in r]
-    assert len(losses) == 40 // train.LOG_EVERY and losses[-1] < 0.6 * losses[0]     # one record per 10 steps
+    # one record per 10 steps; the first already starts from the classes' prior, not uniform scores
+    assert len(losses) == 40 // train.LOG_EVERY and losses[-1] < 0.9 * losses[0]
     assert all({"step", "loss", "lr", "lines_per_s"} <= set(r) for r in records(run) if "split" not in r)
     vals = [r for r in records(run) if r.get("split") == "val"]
     assert [v["step"] for v in vals] == [20, 40] and {"cer", "mean_edit_distance", "exact_match"} <= set(vals[0])
