@@ -69,6 +69,12 @@ def prior_bias(labels: Sequence[str], widths: np.ndarray, charset: Charset) -> t
     return torch.from_numpy(np.log(np.concatenate([[blank], chars]) / frames)).float()
 
 
+def start_at_prior(model: torch.nn.Module, labels: Sequence[str], widths: np.ndarray, charset: Charset) -> None:
+    """Set a fresh model's classifier bias to `prior_bias` of its training lines."""
+    with torch.no_grad():
+        model.head.bias.copy_(prior_bias(labels, widths, charset))
+
+
 def set_cnn_frozen(model: torch.nn.Module, frozen: bool) -> None:
     """Fix the CNN (no gradients, batch-norm statistics as they are) or release it."""
     for p in model.cnn.parameters():

@@ -35,7 +35,7 @@ from pipeline.fsutil import atomic_write_text, json_digest, sha256_file
 from pipeline.inference import ctc_loss, device_images, forward, validate
 from pipeline.lines import derive_seed
 from pipeline.manifest import Manifest
-from pipeline.finetune import initial_model, prior_bias, set_cnn_frozen
+from pipeline.finetune import initial_model, set_cnn_frozen, start_at_prior
 from pipeline.mixing import train_data, train_sampler
 from pipeline.model import parameter_count
 from pipeline.progress import bar
@@ -239,9 +239,8 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
                            "parameters train); freeze in a single process, or leave it out")
     data = train_data(pack, run_dir, config)
     model_config, model, charset, parent = initial_model(config, pack, data.charset)
-    if not parent:
-        with torch.no_grad():
-            model.head.bias.copy_(prior_bias(data.train.labels, data.train.widths, charset))
+    if not (parent or resume):      # a resume loads its weights below
+        start_at_prior(model, data.train.labels, data.train.widths, charset)
     model = model.to(rt.device).to(memory_format=torch.channels_last)
     # fused: one kernel per step, and it honours `found_inf`, so a bad step is dropped on the device
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.lr, fused=True)

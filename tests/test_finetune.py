@@ -93,9 +93,9 @@ def test_a_fresh_model_starts_at_the_prior_and_a_lower_loss(parent):
     losses = []
     for use_prior in (False, True):
         _, model, charset, _ = finetune.initial_model(config, pack, data.charset)
+        if use_prior:
+            finetune.start_at_prior(model, data.train.labels, data.train.widths, charset)
         with torch.no_grad():
-            if use_prior:
-                model.head.bias.copy_(finetune.prior_bias(data.train.labels, data.train.widths, charset))
             model.eval()
             log_probs, lengths = model(to_ink(batch.images), batch.widths)
             losses.append(float(ctc_loss(log_probs, lengths, batch, setup("cpu", False))))
