@@ -7,7 +7,7 @@ longer). Read on a folder of real lines (uw3-dev) greedily and with `--beam 10 -
 and on the row's own generated validation split.
 
 Rows:
-1. `--style print,scan`, the corpora without `science.txt`, the fonts without TeX Gyre Termes
+1. `--style print,binarized`, the corpora without `science.txt`, the fonts without TeX Gyre Termes
    (the data of the recipe before the `scanned` style);
 2. `--style scanned` instead;
 3. + `corpora/science.txt` (technical prose with citations, initials, references);
@@ -35,6 +35,7 @@ from common import ROOT, machine, table, today
 
 sys.path.insert(0, str(ROOT))
 from pipeline.resources import default_fonts  # noqa: E402
+from pipeline.utils.parallel import available_cores  # noqa: E402
 
 OLD_CORPORA = ["words.txt", "austen.txt", "python-docs.txt"]
 
@@ -42,7 +43,7 @@ OLD_CORPORA = ["words.txt", "austen.txt", "python-docs.txt"]
 def rows() -> list[tuple[str, str, list[str], bool]]:
     """(label, style, corpus files, Termes included) for each row, each changing one thing."""
     every = OLD_CORPORA + ["science.txt"]
-    return [("`print,scan`, previous corpora and fonts", "print,scan", OLD_CORPORA, False),
+    return [("`print,binarized`, previous corpora and fonts", "print,binarized", OLD_CORPORA, False),
             ("`scanned` style", "scanned", OLD_CORPORA, False),
             ("+ scientific corpus (`science.txt`)", "scanned", every, False),
             ("+ TeX Gyre Termes (the recipe's data)", "scanned", every, True)]
@@ -114,7 +115,7 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=2, help="rows at a time (each gets cores/parallel threads)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "ablation", help="where the rows' runs stay")
     args = parser.parse_args()
-    cores = len(os.sched_getaffinity(0))
+    cores = available_cores()
     threads = max(1, cores // args.parallel)
     with concurrent.futures.ThreadPoolExecutor(args.parallel) as pool:
         results = list(pool.map(lambda ir: run_row(ir[0] + 1, ir[1], args, threads), enumerate(rows())))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import os
 import platform
 import shutil
 import statistics
@@ -28,7 +27,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from pipeline.utils.parallel import available_cores   # the project is installed (or on sys.path) here
+
+    cores = available_cores()
     return f"{model}, {cores} cores, Python {platform.python_version()}"
 
 

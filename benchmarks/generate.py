@@ -31,7 +31,7 @@ from pathlib import Path
 
 from common import ROOT, machine, median, picture_sheet, table, timed, today
 
-TRDG_CLI = ("import sys, pipeline.trdg_compat; from trdg.run import main; "
+TRDG_CLI = ("import sys, pipeline.synth.trdg_compat; from trdg.run import main; "
             "sys.argv = ['trdg'] + sys.argv[1:]; main()")
 
 
@@ -134,13 +134,13 @@ def main() -> None:
         rows = [["trdg CLI, plain", f"{args.count / median(theirs):.0f}", "1.0x"],
                 ["ocrpipe generate --style plain", f"{args.count / median(ours):.0f}", f"{ratio:.1f}x"]]
 
-        for style in ("print", "scan", "scene", "scanned"):
+        for style in ("print", "binarized", "scene", "scanned"):
             seconds = median([timed(ocrpipe(work / f"{style}{r}", fonts, args.count, args.workers, style),
                                     cwd=env_cwd) for r in range(args.repeats)])
             rows.append([f"ocrpipe generate --style {style}", f"{args.count / seconds:.0f}", ""])
         timed(ocrpipe(work / "plain-sample", fonts, 10, 1, "plain"), cwd=env_cwd)
         picture_sheet({s: sorted((work / (f"{s}0" if s != "plain" else "plain-sample") / "images" / "train")
-                                 .glob("*.png"))[:3] for s in ("plain", "print", "scan", "scene", "scanned")},
+                                 .glob("*.png"))[:3] for s in ("plain", "print", "binarized", "scene", "scanned")},
                       ROOT / "benchmarks" / "styles.png")
         single = median([timed(ocrpipe(work / f"single{r}", fonts, args.count, 1, "plain"), cwd=env_cwd)
                          for r in range(args.repeats)])

@@ -30,11 +30,11 @@ from torch.utils.data import DataLoader, Dataset
 from common import machine, table, timed, today
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pipeline.charset import Charset  # noqa: E402
-from pipeline.data import BucketBatchSampler, Collate, ShardDataset, make_loader  # noqa: E402
-from pipeline.preprocess import PAPER  # noqa: E402
-from pipeline.sources import from_generate  # noqa: E402
-from pipeline.manifest import Manifest  # noqa: E402
+from pipeline.text.charset import Charset  # noqa: E402
+from pipeline.datasets.loader import BucketBatchSampler, Collate, ShardDataset, make_loader  # noqa: E402
+from pipeline.datasets.images import PAPER  # noqa: E402
+from pipeline.datasets.sources import from_generate  # noqa: E402
+from pipeline.run.manifest import Manifest  # noqa: E402
 
 EPOCHS = 3
 

@@ -32,12 +32,12 @@ import torch
 from common import machine, table, timed, today
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pipeline.charset import Charset  # noqa: E402
+from pipeline.text.charset import Charset  # noqa: E402
 from pipeline.config import TrainConfig  # noqa: E402
-from pipeline.data import BucketBatchSampler, Collate, ShardDataset, make_loader  # noqa: E402
-from pipeline.model import ModelConfig, build  # noqa: E402
-from pipeline.runtime import setup  # noqa: E402
-from pipeline.train import train_step  # noqa: E402
+from pipeline.datasets.loader import BucketBatchSampler, Collate, ShardDataset, make_loader  # noqa: E402
+from pipeline.models.crnn import ModelConfig, build  # noqa: E402
+from pipeline.models.runtime import setup  # noqa: E402
+from pipeline.training.loop import train_step  # noqa: E402
 
 
 class DeviceTime:

@@ -3,16 +3,20 @@ say what happened. Heavy imports (torch, trdg) happen inside the commands that n
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from pipeline import __version__
 from pipeline.errors import OcrpipeError
+
+if TYPE_CHECKING:
+    from pipeline.config import DecodeConfig
 
 DEFAULT_RUN = Path("runs/default")
 
@@ -130,8 +134,9 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--max-words", type=click.IntRange(1), default=8, show_default=True,
               help="Most words per line; prose lines are cut from running text.")
 @click.option("--style", default="print", show_default=True,
-              help="Effect preset: plain (no effects), print, scan (binarized), scene (colour, distortion); "
-                   "several joined by commas mix them line by line (e.g. print,scan).")
+              help="Effect preset: plain (no effects), print, binarized (thresholded strokes, speckle), "
+                   "scene (colour, distortion), scanned (a simulated print-and-scan); several joined "
+                   "by commas mix them line by line (e.g. print,binarized).")
 @click.option("--codes-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="Share of lines of numbers, dates, prices and codes.")
 @click.option("--holdout-fonts", type=click.IntRange(0), default=0, show_default=True,
@@ -223,7 +228,7 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
     rate = f", {outcome.lines / outcome.seconds:.0f} lines/s" if outcome.lines and outcome.seconds else ""
     reused = f", {outcome.reused_shards} complete shards kept" if outcome.reused_shards else ""
     click.echo(f"packed {outcome.lines} lines in {outcome.seconds:.1f} s{rate}{reused}")
-    from pipeline.results import ordered
+    from pipeline.run.results import ordered
 
     for split, info in ordered({s: result.splits[s] for s in outcome.packed_splits}):
         click.echo(f"{split}: {info['count']} lines in {len(info['shards'])} shards under "
@@ -369,6 +374,13 @@ def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def decode_config(options: dict[str, Any]) -> DecodeConfig:
+    """The DecodeConfig of `decoding_options`, taken out of a command's options."""
+    from pipeline.config import DecodeConfig
+
+    return DecodeConfig(**{f.name: options.pop(f.name) for f in dataclasses.fields(DecodeConfig)})
+
+
 @cli.command(name="eval")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Model to evaluate: a checkpoint or a bundled model (en-print)  "
@@ -395,7 +407,8 @@ def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
     from pipeline import evaluate as stage
     from pipeline.config import EvalConfig
 
-    outcome = stage.run(EvalConfig(**options), run_dir, show_progress=show_progress)
+    decoding = decode_config(options)
+    outcome = stage.run(EvalConfig(**options, decoding=decoding), run_dir, show_progress=show_progress)
     report = outcome.report
     click.echo(f"model: {report['checkpoint']['path']}")
     click.echo(f"eval {outcome.name}: {report['lines']} lines from {report['data']['description']}"
@@ -435,14 +448,13 @@ CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en-print)  [defaul
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cuda, cuda:N or cpu.")
 @with_run
 def predict(run_dir: Path, checkpoint: str | None, images: tuple[str, ...], as_json: bool, vertical: bool,
-            batch_size: int, device: str, **decoding: Any) -> None:
+            batch_size: int, device: str, **options: Any) -> None:
     """Read IMAGES (files, folders, or - for paths on stdin): file, text and confidence per line."""
     import json
 
     from pipeline import predict as stage
-    from pipeline.config import DecodeConfig
 
-    config = DecodeConfig(**decoding)
+    config = decode_config(options)
     config.validate()
     model = _checkpoint(checkpoint, run_dir)
     failed = 0
@@ -510,9 +522,9 @@ LOCKED = ("generate", "pack", "train")      # the stages whose writer holds a lo
 @with_run
 def status(run_dir: Path) -> None:
     """Show what each stage of a run did."""
-    from pipeline import locks
-    from pipeline.manifest import STAGES, Manifest
-    from pipeline.results import RESULT_TYPES
+    from pipeline.run import locks
+    from pipeline.run.manifest import STAGES, Manifest
+    from pipeline.run.results import RESULT_TYPES
 
     manifest = Manifest(run_dir)
     if not manifest.path.exists():

@@ -13,6 +13,24 @@ from typing import Any, ClassVar
 
 from pipeline.errors import OcrpipeError
 
+# The values some options take. The code behind each lives where it does its work (the code
+# lines in pipeline.text.codes, the presets in pipeline.synth.styles, the models in
+# pipeline.models.crnn); the names are here, so that checking an option imports none of it.
+LANGS = ("en", "ko", "zh")
+STYLES = ("plain", "print", "binarized", "scene", "scanned")
+OLD_STYLE_NAMES = {"scan": "binarized"}      # names of earlier releases, still accepted
+ARCHS = ("crnn", "crnn-small", "crnn-resnet")
+
+
+def parse_styles(value: str) -> tuple[str, ...]:
+    """`print` or a mixture such as `print,binarized` (each line draws one, equally likely)."""
+    styles = tuple(OLD_STYLE_NAMES.get(s.strip(), s.strip()) for s in value.split(",") if s.strip())
+    unknown = [s for s in styles if s not in STYLES]
+    if not styles or unknown:
+        raise ValueError(f"unknown style {', '.join(unknown) or repr(value)}; use {', '.join(STYLES)} "
+                         "or several joined by commas")
+    return styles
+
 
 @dataclass(frozen=True)
 class GenerateConfig:
@@ -53,8 +71,6 @@ class GenerateConfig:
                 if k not in self.EXECUTION and not (k in self.LATER and v == self.LATER[k])}
 
     def langs(self) -> tuple[str, ...]:
-        from pipeline.codes import LANGS
-
         langs = tuple(dict.fromkeys(part.strip() for part in self.lang.split(",") if part.strip()))
         unknown = [lang for lang in langs if lang not in LANGS]
         if unknown or not langs:
@@ -78,7 +94,7 @@ class GenerateConfig:
             raise OcrpipeError(f"--orientation {self.orientation}: use horizontal or vertical")
         if self.orientation == "vertical" and "scanned" in self.style.split(","):
             raise OcrpipeError("--orientation vertical: the scanned style draws horizontal lines only; "
-                               "use --style print, scan or scene for vertical lines")
+                               "use --style print, binarized or scene for vertical lines")
         if self.count < 1:
             raise OcrpipeError("--count must be at least 1")
         if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1
@@ -91,8 +107,6 @@ class GenerateConfig:
             raise OcrpipeError(f"--height {self.height}: too small to draw text; use 12 or more (32 is the default)")
         if not 0 <= self.codes_fraction <= 1:
             raise OcrpipeError("--codes-fraction must be between 0 and 1")
-        from pipeline.styles import parse_styles
-
         try:
             parse_styles(self.style)
         except ValueError as e:
@@ -132,8 +146,12 @@ def check_picture_folder(folder: Path) -> None:
 
 def to_dict(config: Any) -> dict[str, Any]:
     """A config as plain JSON-able values (tuples as lists)."""
-    return {f.name: (list(v) if isinstance(v := getattr(config, f.name), tuple) else v)
-            for f in dataclasses.fields(config)}
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return to_dict(value)
+        return list(value) if isinstance(value, tuple) else value
+
+    return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
 
 
 @dataclass(frozen=True)
@@ -215,8 +233,6 @@ class TrainConfig:
         return [w / total for w in weights]
 
     def validate(self) -> None:
-        from pipeline.model import ARCHS
-
         if len(set(self.train_splits)) != len(self.train_splits) or not self.train_splits:
             raise OcrpipeError(f"--train-split {', '.join(self.train_splits)}: name each split once")
         if self.mix is not None:
@@ -278,12 +294,7 @@ class EvalConfig:
     data: str | None = None                # or a folder of images (labels.tsv or names)
     from_lmdb: str | None = None           # or a scene-text LMDB
     name: str | None = None                # default: from the set
-    beam: int = DecodeConfig.beam          # decoding: as DecodeConfig
-    lexicon: str | None = DecodeConfig.lexicon
-    oov_cost: float = DecodeConfig.oov_cost
-    lm: tuple[str, ...] = DecodeConfig.lm
-    lm_weight: float = DecodeConfig.lm_weight
-    lm_bonus: float = DecodeConfig.lm_bonus
+    decoding: DecodeConfig = DecodeConfig()   # greedy, or beam search with a lexicon and LM
     compare: str | None = None             # "tesseract": read the same lines with it too
     vertical: bool = False                 # --data/--from-lmdb lines are columns read top to bottom
     batch_size: int = 64
@@ -293,13 +304,15 @@ class EvalConfig:
     def sources(self) -> list[str]:
         return [k for k in ("split", "shards", "data", "from_lmdb") if getattr(self, k)]
 
-    def decoding(self) -> DecodeConfig:
-        return DecodeConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DecodeConfig)})
+    def as_record(self) -> dict[str, Any]:
+        """The options as report.json has always listed them: the decoding ones beside the rest."""
+        record = to_dict(self)
+        return {**record, **record.pop("decoding")}
 
     def validate(self) -> None:
         if len(self.sources()) > 1:
             raise OcrpipeError("give one set to evaluate: --split, --shards, --data or --from-lmdb")
-        self.decoding().validate()
+        self.decoding.validate()
         if self.compare not in (None, "tesseract"):
             raise OcrpipeError(f"--compare {self.compare}: only tesseract is supported")
         if self.vertical and not (self.data or self.from_lmdb):

@@ -1,7 +1,7 @@
 """`ocrpipe eval`: measure a checkpoint on a set of lines and write a report people read.
 
 The set is a packed split of the run (default: test), shard files, a folder of images, or a
-scene-text LMDB; folders and LMDBs go through pack's own processing (`pack.write_shard`), so
+scene-text LMDB; folders and LMDBs go through pack's own processing (`pipeline.datasets.building`), so
 lines are height-normalized exactly as for training, but every readable line is kept: a
 character the model lacks is one of its errors, not a reason to leave the line out.
 Outputs in `DIR/eval/<name>/`: report.json, predictions.tsv (worst first) and report.html.
@@ -20,25 +20,26 @@ from typing import Any
 
 from PIL import Image
 
-from pipeline import checkpoint as ckpt
-from pipeline import locks
+from pipeline.models import checkpoint as ckpt
+from pipeline.run import locks
 from pipeline.resources import checkpoint_for
-from pipeline import report as html_report
-from pipeline import tesseract
-from pipeline.config import EvalConfig, to_dict
-from pipeline.data import BucketBatchSampler, Collate, ShardDataset, make_loader
-from pipeline.decode import Decoder, from_config
+from pipeline.evaluation import report as html_report
+from pipeline.evaluation import tesseract
+from pipeline.config import EvalConfig
+from pipeline.datasets.loader import BucketBatchSampler, Collate, ShardDataset, make_loader
+from pipeline.models.ctc_decode import Decoder, from_config
 from pipeline.errors import OcrpipeError
-from pipeline.fsutil import atomic_write_bytes, atomic_write_json, atomic_write_text, json_digest, sha256_file
-from pipeline.inference import predictions
-from pipeline.manifest import Manifest, now
-from pipeline.metrics import Tally, bucket, confusions, edit_distance, score_normalized, script_errors
-from pipeline.pack import Rules, write_shard
-from pipeline.shards import read_meta
-from pipeline.progress import bar
-from pipeline.results import PackResult
-from pipeline.runtime import setup, teardown
-from pipeline.sources import Sample, from_folder, from_lmdb
+from pipeline.utils.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_digest, sha256_file
+from pipeline.models.inference import predictions
+from pipeline.run.manifest import Manifest
+from pipeline.utils.clock import now
+from pipeline.evaluation.metrics import Tally, bucket, confusions, edit_distance, score_normalized, script_errors
+from pipeline.datasets.building import Rules, write_shard
+from pipeline.datasets.shards import read_meta
+from pipeline.utils.progress import bar
+from pipeline.run.results import PackResult
+from pipeline.models.runtime import setup, teardown
+from pipeline.datasets.sources import Sample, from_folder, from_lmdb
 
 LENGTH_EDGES = (1, 6, 11, 21, 41, 81)
 WIDTH_EDGES = (0, 128, 256, 512, 1024)
@@ -160,7 +161,7 @@ def _evaluate(config: EvalConfig, run_dir: Path, show_progress: bool | None) -> 
     checkpoint_path = checkpoint_for(config.checkpoint, run_dir)
     state = ckpt.load(checkpoint_path)
     model, charset = ckpt.model_from(state)
-    to_text = from_config(charset, config.decoding())
+    to_text = from_config(charset, config.decoding)
     tesseract_version = tesseract.version() if config.compare else None
     name = config.name or default_name(config)
     runtime = setup(config.device, amp=True)
@@ -184,7 +185,7 @@ def default_name(config: EvalConfig) -> str:
     not replace the greedy one: `test`, `test-beam10`, `uw3-dev-beam10-lm-lexicon`."""
     name = config.split or (Path(config.data or config.from_lmdb or config.shards).name
                             if config.sources() else "test")
-    return name + config.decoding().suffix()
+    return name + config.decoding.suffix()
 
 
 def _predict(model: Any, charset: Any, to_text: Decoder, data: EvalSet, config: EvalConfig, runtime: Any,
@@ -262,7 +263,7 @@ def _write(config: EvalConfig, run_dir: Path, manifest: Manifest, name: str, che
     if any(r["font"] for r in records):
         breakdowns["by_font"] = _breakdown(records, lambda r: r["font"] or "unknown")
     breakdowns["by_script"] = script_errors(pairs)
-    decoding = config.decoding().describe()
+    decoding = config.decoding.describe()
     report = {"name": name, "created": now(), "lines": len(records), "skipped": data.skipped,
               "restored": data.restored,
               "metrics": score_normalized(pairs), "breakdowns": breakdowns, "confusions": confusions(pairs),
@@ -270,7 +271,7 @@ def _write(config: EvalConfig, run_dir: Path, manifest: Manifest, name: str, che
               "lines_per_s": round(len(records) / seconds, 1) if seconds else 0.0,
               "checkpoint": {"path": str(checkpoint_path), "sha256": sha256_file(checkpoint_path),
                              "step": state["step"], "arch": state["model"]["config"]["arch"]},
-              "data": {"description": data.description, "sha256": data.digest}, "config": to_dict(config),
+              "data": {"description": data.description, "sha256": data.digest}, "config": config.as_record(),
               "compare": compare}
     worst = sorted(records, key=lambda r: (-r["distance"], -r["distance"] / max(1, len(r["reference"])),
                                            r["index"]))

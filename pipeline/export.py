@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline import checkpoint as ckpt
+from pipeline.models import checkpoint as ckpt
 from pipeline.errors import OcrpipeError
-from pipeline.fsutil import atomic_write_text, ensure_writable_dir
-from pipeline.model import to_ink
-from pipeline.preprocess import PAPER, STEPS
+from pipeline.utils.files import atomic_write_text, ensure_writable_dir
+from pipeline.models.crnn import to_ink
+from pipeline.datasets.images import PAPER, STEPS
+from pipeline.text.charset import FRAME_STRIDE
 
 FORMATS = ("onnx", "torchscript", "checkpoint")
 
@@ -147,8 +148,8 @@ def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
         "preparation": list(STEPS),
         "preparation_in_python": f"pipeline.preprocess.load_line(path, height={height}, channels={channels}) "
                                  "-> uint8 (H, W, C); transpose to (C, H, W)",
-        "outputs": {"log_probs": "float32 (T, N, classes): log-probabilities per frame, T = W // 4",
-                    "lengths": "int64 (N,): how many frames belong to each line (its width // 4)"},
+        "outputs": {"log_probs": f"float32 (T, N, classes): log-probabilities per frame, T = W // {FRAME_STRIDE}",
+                    "lengths": f"int64 (N,): how many frames belong to each line (its width // {FRAME_STRIDE})"},
         "height": height, "channels": channels, "blank": 0, "charset": charset.chars,
         "decoding": "greedy CTC: per line, the best class of each of its first `lengths` frames; merge runs of "
                     "the same class; drop the blank (0); class k > 0 is charset[k - 1]"},

@@ -10,7 +10,6 @@ the manifest section is marked done.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import time
@@ -19,19 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline import __version__, locks
+from pipeline import __version__
+from pipeline.run import locks
 from pipeline.config import GenerateConfig, to_dict
-from pipeline.corpus import TYPOGRAPHIC, Corpus
+from pipeline.text.corpus import TYPOGRAPHIC, Corpus
 from pipeline.errors import OcrpipeError
-from pipeline.fonts import load_fonts
-from pipeline.fsutil import (atomic_write_json, atomic_write_text, ensure_writable_dir, json_digest,
+from pipeline.synth.fonts import load_fonts
+from pipeline.utils.files import (atomic_write_json, atomic_write_text, ensure_writable_dir, json_digest,
                              relative_to, sha256_file)
-from pipeline.lines import LABEL_COLUMNS, SPLITS, LineMaker, derive_seed
-from pipeline.manifest import Manifest
-from pipeline.parallel import worker_map
-from pipeline.progress import bar
-from pipeline.results import GenerateResult
-from pipeline.trdg_compat import trdg_modules
+from pipeline.synth.lines import LABEL_COLUMNS, SPLITS, LineMaker
+from pipeline.utils.seeding import derive_seed
+from pipeline.run.manifest import Manifest
+from pipeline.utils.parallel import available_cores, worker_map
+from pipeline.utils.progress import bar
+from pipeline.run.results import GenerateResult
+from pipeline.synth.trdg_compat import trdg_modules
 
 CHUNK_LINES = 100
 
@@ -146,10 +147,6 @@ def _init_worker(maker: LineMaker) -> None:
 def _run_chunk(chunk: Chunk) -> tuple[Chunk, dict[str, Any]]:
     assert _MAKER is not None
     return chunk, _MAKER.make_range(chunk.split, chunk.start, chunk.stop)
-
-
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 # -- the stage ------------------------------------------------------------------------------

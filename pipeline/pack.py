@@ -13,148 +13,26 @@ from __future__ import annotations
 
 import os
 import time
-import unicodedata
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from pipeline import locks
-from pipeline.charset import Charset, ctc_frames, ctc_min_frames
+from pipeline.run import locks
+from pipeline.text.charset import Charset
 from pipeline.config import PackConfig, to_dict
 from pipeline.errors import OcrpipeError
-from pipeline.fsutil import atomic_write_json, ensure_writable_dir, json_digest, relative_to, sha256_file
-from pipeline.manifest import Manifest
-from pipeline.preprocess import BadImage, load_line
-from pipeline.parallel import worker_map
-from pipeline.progress import bar
-from pipeline.results import GenerateResult, PackResult
-from pipeline.shards import FORMAT, ShardWriter, read_meta
-from pipeline.sources import Sample, from_folder, from_generate, from_lmdb
-
-HISTOGRAM_BIN = 64   # px per bin of the width histogram
-EXAMPLES = 3         # examples kept per skip reason
+from pipeline.utils.files import atomic_write_json, ensure_writable_dir, json_digest, relative_to, sha256_file
+from pipeline.run.manifest import Manifest
+from pipeline.utils.parallel import available_cores
+from pipeline.utils.progress import bar
+from pipeline.run.results import GenerateResult, PackResult
+from pipeline.datasets.shards import FORMAT, read_meta
+from pipeline.datasets.sources import Sample, from_folder, from_generate, from_lmdb
+from pipeline.datasets.building import Rules, Stats, write_shard
+from pipeline.text.labels import clean_label
 
 
-@dataclass
-class Line:
-    """What a worker makes of one sample: pixels, or the reason it was skipped."""
-
-    source: str
-    label: str
-    font: str
-    pixels: np.ndarray | None = None
-    reason: str = ""
-    detail: str = ""
-    chars: str = ""
-
-
-@dataclass
-class Stats:
-    kept: int = 0
-    skipped: Counter = field(default_factory=Counter)
-    skipped_chars: Counter = field(default_factory=Counter)
-    examples: dict[str, list[str]] = field(default_factory=dict)
-    histogram: Counter = field(default_factory=Counter)
-    width_sum: int = 0
-    max_width: int = 0
-    left_out: list[list[str]] = field(default_factory=list)   # [source, label, reason, font] per skipped line
-
-    def add(self, line: Line) -> None:
-        if line.pixels is None:
-            self.skipped[line.reason] += 1
-            self.skipped_chars.update(line.chars)
-            self.left_out.append([line.source, line.label, line.reason, line.font])
-            few = self.examples.setdefault(line.reason, [])
-            if len(few) < EXAMPLES:
-                few.append(f"{line.source}: {line.detail}")
-            return
-        width = int(line.pixels.shape[1])
-        self.kept += 1
-        self.width_sum += width
-        self.max_width = max(self.max_width, width)
-        lo = width // HISTOGRAM_BIN * HISTOGRAM_BIN
-        self.histogram[f"{lo}-{lo + HISTOGRAM_BIN - 1}"] += 1
-
-    def merge(self, other: dict[str, Any]) -> None:
-        self.kept += other["kept"]
-        self.skipped.update(other["skipped"])
-        self.skipped_chars.update(other["skipped_chars"])
-        for reason, few in other["examples"].items():
-            mine = self.examples.setdefault(reason, [])
-            mine.extend(few[: EXAMPLES - len(mine)])
-        self.histogram.update(other["histogram"])
-        self.width_sum += other["width_sum"]
-        self.max_width = max(self.max_width, other["max_width"])
-        self.left_out.extend(other.get("left_out", []))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kept": self.kept, "skipped": dict(self.skipped), "skipped_chars": dict(self.skipped_chars),
-                "examples": self.examples, "histogram": dict(self.histogram), "width_sum": self.width_sum,
-                "max_width": self.max_width, "left_out": self.left_out}
-
-
-# -- the per-line work (in worker processes) ----------------------------------------------
-@dataclass(frozen=True)
-class Rules:
-    """What a line must satisfy to be kept. Training data gets them all; an evaluation set
-    keeps every readable line (a character the model lacks, or a label too long for its
-    width, is then simply an error of the model), hence the optional parts."""
-
-    height: int
-    channels: int
-    cap: int | None = None             # widest line kept
-    charset: Charset | None = None     # characters allowed in labels
-    check_ctc: bool = False            # labels must fit their width under CTC
-    vertical: bool = False             # columns read top to bottom: turned to horizontal lines
-
-
-_WORKER: dict[str, Rules] = {}
-
-
-def _init_worker(rules: Rules) -> None:
-    _WORKER["rules"] = rules
-
-
-def clean_label(label: str) -> str:
-    """NFC, and whitespace as it shows in an image: single spaces, none at the ends."""
-    return " ".join(unicodedata.normalize("NFC", label).split())
-
-
-def process(sample: Sample) -> Line:
-    rules = _WORKER["rules"]
-    label = clean_label(sample.label)
-    line = Line(sample.source, label, sample.font)
-    if not label:
-        line.reason, line.detail = "empty_label", "no text"
-        return line
-    missing = rules.charset.missing(label) if rules.charset else set()
-    if missing:
-        line.reason, line.detail = "outside_charset", f"{''.join(sorted(missing))!r} in {label[:60]!r}"
-        line.chars = "".join(c for c in label if c in missing)
-        return line
-    try:
-        pixels = load_line(sample.read(), rules.height, rules.channels, rules.vertical)
-    except FileNotFoundError:
-        line.reason, line.detail = "missing_image", "no such file"
-        return line
-    except (BadImage, OSError) as e:
-        line.reason, line.detail = "unreadable_image", str(e)[:120]
-        return line
-    width = pixels.shape[1]
-    if rules.cap and width > rules.cap:
-        line.reason, line.detail = "too_wide", f"{width} px at height {rules.height} (cap {rules.cap}, --max-width)"
-    elif rules.check_ctc and ctc_frames(width) < ctc_min_frames(label):
-        line.reason = "label_too_long_for_width"
-        line.detail = f"{ctc_min_frames(label)} CTC frames needed, {ctc_frames(width)} in {width} px: {label[:60]!r}"
-    else:
-        line.pixels = pixels
-    return line
-
-
-# -- the stage -----------------------------------------------------------------------------
 @dataclass
 class PackOutcome:
     status: str                         # "done" or "up-to-date"
@@ -289,7 +167,7 @@ def _pack(config: PackConfig, run_dir: Path, importing: bool, force: bool, show_
     manifest.begin("pack", to_dict(config), {"source": source, "charset": charset_source,
                                              "source_digests": source_digests},
                    result=earlier, upstream=keep_upstream)
-    workers = config.workers or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    workers = config.workers or available_cores()
     start = time.perf_counter()
     processed = reused = 0
     progress = bar(sum(len(v) for v in inputs.values()), "pack", enabled=show_progress)
@@ -317,28 +195,6 @@ def _pack(config: PackConfig, run_dir: Path, importing: bool, force: bool, show_
         lines_per_s=round(processed / seconds, 1) if seconds and processed else 0.0, seconds=round(seconds, 2))
     manifest.finish("pack", result.to_dict())
     return PackOutcome("done", result, list(inputs), processed, seconds, reused)
-
-
-def write_shard(path: Path, samples: list[Sample], rules: Rules, charset_sha256: str, fingerprint: str,
-                workers: int, progress: Any = None) -> dict[str, Any]:
-    """Process `samples` under `rules` into one shard at `path`; returns its metadata, which
-    holds the statistics of what was kept and skipped."""
-    writer = ShardWriter(path, rules.height, rules.channels, charset_sha256)
-    stats = Stats()
-    try:
-        # Small inputs are not worth starting processes for; results keep the input order,
-        # so shards do not depend on the worker count.
-        for line in worker_map(process, samples, workers if len(samples) >= 64 else 1, _init_worker, (rules,),
-                               chunksize=32):
-            stats.add(line)
-            if line.pixels is not None:
-                writer.add(line.pixels, line.label, line.source, line.font)
-            if progress is not None:
-                progress.update(1)
-    except BaseException:
-        writer.abort()
-        raise
-    return writer.close(fingerprint, stats.to_dict())
 
 
 def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[str], source: str,

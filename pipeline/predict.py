@@ -14,15 +14,16 @@ from typing import Any, Iterable, Iterator, TextIO
 
 import numpy as np
 
-from pipeline import checkpoint as ckpt
-from pipeline.data import Collate
+from pipeline.models import checkpoint as ckpt
+from pipeline.datasets.loader import Collate
 from pipeline.config import DecodeConfig
-from pipeline.decode import from_config
+from pipeline.models.ctc_decode import from_config
 from pipeline.errors import OcrpipeError
-from pipeline.inference import predictions
-from pipeline.preprocess import BadImage, decode, load_line
-from pipeline.runtime import setup, teardown
-from pipeline.sources import IMAGE_SUFFIXES
+from pipeline.models.inference import predictions
+from pipeline.datasets.images import BadImage, decode_image, load_line
+from pipeline.models.runtime import setup, teardown
+from pipeline.datasets.sources import IMAGE_SUFFIXES
+from pipeline.text.charset import FRAME_STRIDE
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Prediction:
     error: str = ""
 
 
-MIN_WIDTH = 4      # px at the model's height: one CTC frame; a narrower line cannot be read
+MIN_WIDTH = FRAME_STRIDE   # px at the model's height: one CTC frame; a narrower line cannot be read
 WINDOW = 16        # batches read ahead: lines are sorted by width within a window of inputs
 
 
@@ -84,7 +85,7 @@ def _load(path: Path, height: int, channels: int, vertical: bool) -> np.ndarray 
     if not path.is_file():
         return "no such file"
     try:
-        image = decode(path)
+        image = decode_image(path)
         pixels = load_line(image, height, channels, vertical)
     except (BadImage, OSError) as e:
         return f"not a readable image ({e})"

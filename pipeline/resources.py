@@ -21,7 +21,7 @@ def bundled(name: str) -> Path:
 
 def default_fonts(langs: tuple[str, ...] = ("en",)) -> tuple[str, ...]:
     """The bundled fonts of each language: fonts/ itself for en (Latin), fonts/ko, fonts/zh."""
-    from pipeline.fonts import FONT_SUFFIXES
+    from pipeline.synth.fonts import FONT_SUFFIXES
 
     root = bundled("fonts")
     out: list[str] = []
@@ -71,7 +71,7 @@ def checkpoint_for(value: str | None, run_dir: Path) -> Path:
 def default_checkpoint(run_dir: Path) -> Path:
     """What eval, predict and export read without --checkpoint: the run's best.pt when it has a
     finished training, else the bundled English model."""
-    from pipeline.manifest import Manifest
+    from pipeline.run.manifest import Manifest
 
     record = Manifest(run_dir).stage("train")
     if record is not None and record.status == "done":

@@ -7,10 +7,10 @@ import random
 from rapidfuzz.distance import Levenshtein
 
 from conftest import FONTS, ROOT, build_run
-from pipeline import checkpoint
-from pipeline.render import RenderFailure, render
+from pipeline.models import checkpoint
+from pipeline.synth.render import RenderFailure, render
 from pipeline.resources import DEFAULT_MODEL, bundled_models
-from pipeline.styles import Overrides, draw_effects
+from pipeline.synth.styles import Overrides, draw_effects
 
 TEXT = "The results are shown in Fig. 3 (Smith et al., 1988)."
 

@@ -13,14 +13,15 @@ import numpy as np
 from PIL import Image
 
 from conftest import FONTS, ROOT
-from pipeline import codes
-from pipeline.corpus import Prose, normalize, read_source
-from pipeline.fonts import load_font
-from pipeline.metrics import Tally, script_errors
-from pipeline.preprocess import load_line
-from pipeline.render import render
-from pipeline.scripts import script_of
-from pipeline.styles import Overrides, draw_effects
+from pipeline.text import codes
+from pipeline.text.corpus import Prose, read_source
+from pipeline.text.labels import clean_label
+from pipeline.synth.fonts import load_font
+from pipeline.evaluation.metrics import Tally, script_errors
+from pipeline.datasets.images import load_line
+from pipeline.synth.render import render
+from pipeline.text.scripts import script_of
+from pipeline.synth.styles import Overrides, draw_effects
 
 KO_FONT = FONTS / "ko" / "NotoSansCJKkr-Regular.otf"
 ZH_FONT = FONTS / "zh" / "NotoSansCJKsc-Regular.otf"
@@ -51,7 +52,7 @@ def test_a_latin_only_font_never_gets_a_hangul_line(tmp_path, run_cli):
 def test_hangul_labels_are_composed_syllables(tmp_path):
     decomposed = unicodedata.normalize("NFD", "한국어 텍스트")
     assert len(decomposed) > len("한국어 텍스트")
-    assert normalize(decomposed) == "한국어 텍스트"
+    assert clean_label(decomposed) == "한국어 텍스트"
     source = tmp_path / "ko.txt"
     source.write_text(f"{decomposed} 입니다\n다른 문장 하나\n", encoding="utf-8")
     assert read_source(source).entries()[0] == "한국어 텍스트 입니다"

@@ -6,7 +6,9 @@ import random
 
 import pytest
 
-from pipeline import codes, corpus
+from pipeline.text import codes, codes_en
+from pipeline.text.labels import clean_label
+from pipeline.text import corpus
 from pipeline.errors import OcrpipeError
 
 
@@ -43,7 +45,7 @@ def test_sampling_is_a_pure_function_of_the_seed(small_corpus):
     ("non\u00a0breaking", "non breaking"),
 ])
 def test_normalize(raw, clean):
-    assert corpus.normalize(raw) == clean
+    assert clean_label(raw) == clean
 
 
 def test_typeset_curls_quotes_and_dashes():
@@ -55,7 +57,7 @@ def test_codes_emit_only_their_declared_alphabet():
     seen = set()
     for _ in range(5000):
         seen |= set(codes.line(rng, ["word"], rng.randint(1, 6)))
-    assert seen - set("word") <= codes.ALPHABET
+    assert seen - set("word") <= codes_en.ALPHABET
     assert any(ch.isdigit() for ch in seen) and "$" in seen
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.charset import Charset
-from pipeline.data import BucketBatchSampler, Collate, ShardDataset, make_loader, padded_width
-from pipeline.shards import ShardWriter
+from pipeline.text.charset import Charset
+from pipeline.datasets.loader import BucketBatchSampler, Collate, ShardDataset, make_loader, padded_width
+from pipeline.datasets.shards import ShardWriter
 
 
 def widths(n: int = 3000, seed: int = 0) -> np.ndarray:

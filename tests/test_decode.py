@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import decode
-from pipeline.charset import Charset
+from pipeline.models import ctc_decode as decode
+from pipeline.text.charset import Charset
 
 
 def random_log_probs(t: int, c: int, seed: int) -> np.ndarray:
@@ -117,7 +117,7 @@ def test_lexicon_keeps_case():
 
 # -- character language model and shallow fusion --------------------------------------------
 def test_the_character_model_is_a_distribution_in_every_context():
-    from pipeline.charlm import CharLM
+    from pipeline.models.charlm import CharLM
 
     alphabet = sorted(set("the cat sat on this mat; is it 1?"))
     lm = CharLM.train(["the cat sat on the mat", "this is it", "is 1 it?"], alphabet, order=4)
@@ -137,7 +137,7 @@ def ambiguous_line(charset: Charset) -> np.ndarray:
 
 
 def test_a_language_model_turns_1s_into_is():
-    from pipeline.charlm import CharLM
+    from pipeline.models.charlm import CharLM
 
     charset = Charset(list(" 1is"))
     lm = CharLM.train(["this is it is his", "is is"], charset.chars, order=3)

@@ -15,10 +15,11 @@ import torch
 from PIL import Image
 
 from conftest import build_run, copy_run
-from pipeline import checkpoint, metrics
+from pipeline.models import checkpoint
+from pipeline.evaluation import metrics
 from pipeline.export import PixelModel
-from pipeline.manifest import Manifest
-from pipeline.preprocess import STEPS
+from pipeline.run.manifest import Manifest
+from pipeline.datasets.images import STEPS
 
 
 @pytest.fixture(scope="module")
@@ -286,8 +287,8 @@ def test_predict_and_export_read_the_runs_model_by_default(trained, run_cli, tmp
 
 # -- export ----------------------------------------------------------------------------------
 def shard_batch(run: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    from pipeline.charset import Charset
-    from pipeline.data import Collate, ShardDataset
+    from pipeline.text.charset import Charset
+    from pipeline.datasets.loader import Collate, ShardDataset
 
     data = ShardDataset(sorted((run / "shards" / "test").glob("*.lmdb")))
     batch = Collate(Charset.load(run / "charset.json"), encode=False)([data[i] for i in range(min(8, len(data)))])

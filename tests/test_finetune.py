@@ -13,17 +13,19 @@ import pytest
 import torch
 
 from conftest import build_run, copy_run
-from pipeline import checkpoint, finetune, train
-from pipeline.charset import Charset
+from pipeline.training import loop as train
+from pipeline.models import checkpoint
+from pipeline.training import init as finetune
+from pipeline.text.charset import Charset
 from pipeline.config import TrainConfig
-from pipeline.data import BucketBatchSampler, Collate
-from pipeline.inference import ctc_loss
-from pipeline.manifest import Manifest
-from pipeline.mixing import BLOCK, MixedBatchSampler, train_data
-from pipeline.model import ModelConfig, build, to_ink
-from pipeline.results import PackResult
-from pipeline.runtime import setup
-from pipeline.sources import from_folder
+from pipeline.datasets.loader import BucketBatchSampler, Collate
+from pipeline.models.inference import ctc_loss
+from pipeline.run.manifest import Manifest
+from pipeline.datasets.mixing import BLOCK, MixedBatchSampler, train_data
+from pipeline.models.crnn import ModelConfig, build, to_ink
+from pipeline.run.results import PackResult
+from pipeline.models.runtime import setup
+from pipeline.datasets.sources import from_folder
 
 TINY = ("--batch-size", "8", "--no-progress", "--device", "cpu")
 
@@ -92,7 +94,7 @@ def test_a_fresh_model_starts_at_the_prior_and_a_lower_loss(parent):
     batch = Collate(data.charset)([data.train[i] for i in range(len(data.train))])
     losses = []
     for use_prior in (False, True):
-        _, model, charset, _ = finetune.initial_model(config, pack, data.charset)
+        _, model, charset, _ = finetune.build_model(config, pack, data.charset)
         if use_prior:
             finetune.start_at_prior(model, data.train.labels, data.train.widths, charset)
         with torch.no_grad():
@@ -110,7 +112,7 @@ def test_init_starts_from_the_parent_weights_and_grows_the_charset(parent, tmp_p
     pack = Manifest(run).require("pack", PackResult)
     state = checkpoint.load(parent / "train" / "best.pt")
     config = TrainConfig(init=str(parent / "train" / "best.pt"), train_splits=("real",))
-    _, model, charset, info = finetune.initial_model(config, pack, Charset.load(run / "charset.json"))
+    _, model, charset, info = finetune.build_model(config, pack, Charset.load(run / "charset.json"))
     assert list(charset.chars[: len(state["charset"])]) == list(state["charset"]) and "~" in info["new_characters"]
     for name, value in state["model"]["state_dict"].items():
         mine = model.state_dict()[name]

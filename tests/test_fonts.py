@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FONTS
-from pipeline import fonts
+from pipeline.synth import fonts
 from pipeline.errors import OcrpipeError
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SMALL_FONTS, generate_args
-from pipeline import lines
-from pipeline.manifest import Manifest
+from pipeline.synth import lines
+from pipeline.run.manifest import Manifest
 
 
 def read_labels(run: Path, split: str) -> list[dict[str, str]]:
@@ -232,7 +232,7 @@ def test_bad_inputs_get_one_line_and_leave_no_manifest_section(tmp_path, small_c
 def test_a_missing_trdg_is_named_with_how_to_install_it(tmp_path, small_corpus, run_cli, monkeypatch):
     import sys
 
-    from pipeline import trdg_compat
+    from pipeline.synth import trdg_compat
 
     trdg_compat.trdg_modules.cache_clear()
     monkeypatch.setitem(sys.modules, "trdg", None)                # as if it were not installed

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import generate_args
-from pipeline.manifest import Manifest
+from pipeline.run.manifest import Manifest
 from test_generate import read_labels
 from test_pack import generated, line_image, shard_dataset  # noqa: F401  (generated: a fixture)
 
@@ -84,7 +84,7 @@ def test_an_image_replaced_after_pack_is_noticed(generated, run_cli):
 HOLDER = """
 import sys, time
 from pathlib import Path
-from pipeline import locks
+from pipeline.run import locks
 with locks.hold(Path(sys.argv[1]), sys.argv[2] if sys.argv[2] != "-" else None, tuple(sys.argv[3:])):
     print("held", flush=True)
     time.sleep(60)

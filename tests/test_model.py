@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pipeline.charset import ctc_frames
+from pipeline.text.charset import ctc_frames
 from pipeline.errors import OcrpipeError
-from pipeline.model import ARCHS, ModelConfig, build, parameter_count
+from pipeline.models.crnn import ARCHS, ModelConfig, build, parameter_count
 
 
 def trained_looking(model: torch.nn.Module) -> torch.nn.Module:
@@ -106,7 +106,7 @@ def test_the_packed_recurrent_layers_in_bf16_agree_with_float32(arch):
 def test_the_compiled_cnn_does_not_recompile_for_new_widths():
     from torch._dynamo.testing import CompileCounter
 
-    from pipeline.train import compile_cnn
+    from pipeline.training.build import compile_cnn
 
     torch._dynamo.reset()
     model = build(ModelConfig("crnn-small", num_classes=20)).eval()

@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 
 from conftest import generate_args
-from pipeline import pack as pack_stage
-from pipeline import shards
-from pipeline.data import ShardDataset
-from pipeline.manifest import Manifest
-from pipeline.preprocess import decode, normalize
+from pipeline.datasets import building as pack_stage
+from pipeline.datasets import shards
+from pipeline.datasets.loader import ShardDataset
+from pipeline.run.manifest import Manifest
+from pipeline.datasets.images import decode_image, normalize
 from test_generate import read_labels
 
 
@@ -56,7 +56,7 @@ def test_round_trip_keeps_pixels_and_labels(generated, run_cli):
         data = shard_dataset(generated, split)
         assert len(data) == len(rows) and data.labels == [r["text"] for r in rows]
         for i, row in enumerate(rows):
-            expected = normalize(decode(generated / row["filename"]), 32)
+            expected = normalize(decode_image(generated / row["filename"]), 32)
             _, pixels, label = data[i]
             assert np.array_equal(pixels, expected) and label == row["text"]
             assert data.sources[i] == row["filename"] and data.fonts[i] == row["font"]
@@ -169,7 +169,7 @@ def test_standard_lmdb_import(tmp_path, run_cli):
     assert data.labels == ["PUBLIC", "house", "Café", "2024"]
     assert data.sources[0] == "image-000000001"
     assert Manifest(run).stage("pack").result["splits"]["iiit5k"]["skipped"] == {"unreadable_image": 1}
-    expected = normalize(decode(items[1][0]), 32)
+    expected = normalize(decode_image(items[1][0]), 32)
     assert np.array_equal(data[1][1], expected)
 
     not_scene = tmp_path / "other"

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import FONTS, generate_args
-from pipeline import scanned
-from pipeline.render import RenderFailure, render
-from pipeline.styles import Overrides, draw_effects
+from pipeline.synth import scanned
+from pipeline.synth.render import RenderFailure, render
+from pipeline.synth.styles import Overrides, draw_effects
 from test_generate import read_labels, snapshot
 
 SERIF = str(FONTS / "LiberationSerif-Regular.ttf")

@@ -14,8 +14,10 @@ import pytest
 import torch
 
 from conftest import ROOT, build_run, copy_run, generate_args
-from pipeline import checkpoint, inference, train
-from pipeline.manifest import Manifest
+from pipeline.training import loop as train
+from pipeline.models import checkpoint
+from pipeline.models import inference
+from pipeline.run.manifest import Manifest
 
 TINY = ("--arch", "crnn-small", "--batch-size", "8", "--no-progress", "--device", "cpu")
 
@@ -63,16 +65,16 @@ def test_checkpoints_load_with_weights_only_and_reproduce_the_model(run, run_cli
     assert {"optimizer", "scheduler", "rng", "metrics", "data_digest", "manifest_sha256"} <= set(state)
     # The loaded model reproduces the validation the training recorded in the checkpoint: the
     # same loss and CER on the val split (weights, batch-norm buffers and charset order all count).
-    from pipeline.data import BucketBatchSampler, Collate, ShardDataset, make_loader
-    from pipeline.inference import validate
-    from pipeline.runtime import setup
+    from pipeline.datasets.loader import BucketBatchSampler, Collate, ShardDataset, make_loader
+    from pipeline.models.inference import score_split
+    from pipeline.models.runtime import setup
 
     last = checkpoint.load(run / "train" / "last.pt")
     model, charset = checkpoint.model_from(last)
     assert len(charset) == model.config.num_classes
     val = ShardDataset(sorted((run / "shards" / "val").glob("shard-*.lmdb")))
     batches = make_loader(val, BucketBatchSampler(val.widths, 8, 32, shuffle=False), Collate(charset), workers=0)
-    metrics = validate(model.eval(), batches, setup("cpu"), charset)
+    metrics = score_split(model.eval(), batches, setup("cpu"), charset)
     assert metrics["cer"] == last["metrics"]["cer"]
     assert abs(metrics["loss"] - last["metrics"]["loss"]) < 1e-4
 
@@ -134,11 +136,11 @@ def test_early_stop_patience_survives_a_resume(run, run_cli):
 
 
 def test_a_step_dropped_for_a_nan_inside_the_forward_leaves_the_model_as_it_was(run):
-    from pipeline.charset import Charset
+    from pipeline.text.charset import Charset
     from pipeline.config import TrainConfig
-    from pipeline.data import Collate, ShardDataset
-    from pipeline.model import ModelConfig, build
-    from pipeline.runtime import setup, teardown
+    from pipeline.datasets.loader import Collate, ShardDataset
+    from pipeline.models.crnn import ModelConfig, build
+    from pipeline.models.runtime import setup, teardown
 
     charset = Charset.load(run / "charset.json")
     data = ShardDataset(sorted((run / "shards" / "train").glob("*.lmdb")))
@@ -236,7 +238,7 @@ def test_a_bf16_step_on_cuda(run, run_cli):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cpu_and_cuda_outputs_agree():
-    from pipeline.model import ModelConfig, build
+    from pipeline.models.crnn import ModelConfig, build
 
     torch.manual_seed(0)
     model = build(ModelConfig("crnn", num_classes=50)).eval()
@@ -250,11 +252,11 @@ def test_cpu_and_cuda_outputs_agree():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_a_cuda_step_never_waits_for_the_device(run):
     """`train_step` with CUDA's sync debug mode set to error: any host synchronisation raises."""
-    from pipeline.charset import Charset
+    from pipeline.text.charset import Charset
     from pipeline.config import TrainConfig
-    from pipeline.data import Collate, ShardDataset
-    from pipeline.model import ModelConfig, build
-    from pipeline.runtime import setup, teardown
+    from pipeline.datasets.loader import Collate, ShardDataset
+    from pipeline.models.crnn import ModelConfig, build
+    from pipeline.models.runtime import setup, teardown
 
     charset = Charset.load(run / "charset.json")
     data = ShardDataset(sorted((run / "shards" / "train").glob("*.lmdb")))
@@ -279,7 +281,7 @@ def test_a_cuda_step_never_waits_for_the_device(run):
 
 def test_cuda_batches_follow_a_pixel_budget_unless_max_pixels_is_given():
     from pipeline.config import TrainConfig
-    from pipeline.train import batching
+    from pipeline.training.build import batching
 
     widths = np.array([40, 100, 200, 300, 1000])          # padded: 48, 112, 208, 304, 1008 -> mean 336
     assert batching(TrainConfig(batch_size=32), widths, 32, "cpu") == (32, None)
@@ -289,8 +291,8 @@ def test_cuda_batches_follow_a_pixel_budget_unless_max_pixels_is_given():
 
 def test_adamw_leaves_biases_and_batch_norm_undecayed():
     from pipeline.config import TrainConfig
-    from pipeline.model import ModelConfig, build
-    from pipeline.train import parameter_groups, regrouped
+    from pipeline.models.crnn import ModelConfig, build
+    from pipeline.training.optim import parameter_groups, regrouped
 
     model = build(ModelConfig("crnn-small", num_classes=10))
     groups = parameter_groups(model, 0.5)

@@ -6,7 +6,7 @@ import numpy as np
 from PIL import ImageFont
 
 from conftest import FONTS
-from pipeline import trdg_compat
+from pipeline.synth import trdg_compat
 
 SERIF = str(FONTS / "LiberationSerif-Regular.ttf")
 

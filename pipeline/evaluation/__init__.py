@@ -1,0 +1,1 @@
+"""Scoring: edit-distance metrics, the HTML report, and Tesseract as the comparison."""

@@ -1,0 +1,165 @@
+"""Recognition metrics, each named for exactly what it is (edit distances by rapidfuzz).
+
+* mean_edit_distance  mean over lines of the Levenshtein distance (the headline)
+* cer                 sum of distances / sum of reference characters
+* wer                 the same over words (whitespace-separated); None (not meaningful) when
+                      most reference lines are written without spaces (Chinese)
+* exact_match         share of lines recognized exactly
+
+`script_errors` breaks the character errors down by script (Hangul, Han, Latin, digits...).
+
+Both texts are NFC-normalized before comparing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import asdict, dataclass
+from typing import Iterable
+
+from rapidfuzz.distance import Levenshtein
+
+from pipeline.text.scripts import is_unspaced, script_of
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def edit_distance(reference: str, hypothesis: str) -> int:
+    return Levenshtein.distance(nfc(reference), nfc(hypothesis))
+
+
+def word_distance(reference: str, hypothesis: str) -> int:
+    return Levenshtein.distance(nfc(reference).split(), nfc(hypothesis).split())
+
+
+@dataclass
+class Tally:
+    """Sums from which every metric follows; adds up across batches and processes."""
+
+    lines: int = 0
+    distance: int = 0
+    ref_chars: int = 0
+    word_distance: int = 0
+    ref_words: int = 0
+    exact: int = 0
+    unspaced_lines: int = 0     # references written without spaces between words (Chinese)
+
+    def add(self, reference: str, hypothesis: str) -> int:
+        d = edit_distance(reference, hypothesis)
+        self.lines += 1
+        self.distance += d
+        self.ref_chars += len(nfc(reference))
+        self.word_distance += word_distance(reference, hypothesis)
+        self.ref_words += len(reference.split())
+        self.exact += int(d == 0)
+        self.unspaced_lines += int(not reference.isascii() and is_unspaced(reference))
+        return d
+
+    def add_all(self, pairs: Iterable[tuple[str, str]]) -> Tally:
+        for reference, hypothesis in pairs:
+            self.add(reference, hypothesis)
+        return self
+
+    def as_list(self) -> list[int]:
+        return [self.lines, self.distance, self.ref_chars, self.word_distance, self.ref_words, self.exact,
+                self.unspaced_lines]
+
+    @classmethod
+    def from_list(cls, values: Iterable[float]) -> Tally:
+        return cls(*(int(v) for v in values))
+
+    def metrics(self) -> dict[str, float | None]:
+        def ratio(a: int, b: int) -> float:
+            return a / b if b else 0.0
+
+        words_mean_something = 2 * self.unspaced_lines <= self.lines
+        return {"lines": self.lines,
+                "mean_edit_distance": ratio(self.distance, self.lines),
+                "cer": ratio(self.distance, self.ref_chars),
+                "wer": ratio(self.word_distance, self.ref_words) if words_mean_something else None,
+                "exact_match": ratio(self.exact, self.lines)}
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def score(pairs: Iterable[tuple[str, str]]) -> dict[str, float]:
+    """Metrics of (reference, hypothesis) pairs."""
+    return Tally().add_all(pairs).metrics()
+
+
+# -- normalizations, so results on data with other transcription conventions compare fairly --
+QUOTES = {"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"',
+          "\u2033": '"', "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+          "\u00b4": "'", "`": "'"}
+DASHES = {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-"}
+_TYPOGRAPHY = str.maketrans({**QUOTES, **DASHES, "\u2026": "..."})
+
+
+def collapse_whitespace(text: str) -> str:
+    return " ".join(text.split())
+
+
+def fold_typography(text: str) -> str:
+    """Curly and LaTeX-style quotes (`` and '') to ASCII quotes; dashes, and LaTeX's -- and ---,
+    to '-'; … to '...'."""
+    text = text.replace("``", '"').replace("''", '"').replace("---", "-").replace("--", "-")
+    return text.translate(_TYPOGRAPHY).replace("''", '"')
+
+
+def casefold(text: str) -> str:
+    return text.casefold()
+
+
+def fold_all(text: str) -> str:
+    return casefold(fold_typography(collapse_whitespace(text)))
+
+
+NORMALIZATIONS = {"raw": nfc, "whitespace": collapse_whitespace, "typography": fold_typography,
+                  "case": casefold, "all": fold_all}
+
+
+def score_normalized(pairs: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """The metrics of the same pairs under each normalization, side by side."""
+    return {name: score((norm(nfc(r)), norm(nfc(h))) for r, h in pairs) for name, norm in NORMALIZATIONS.items()}
+
+
+def confusions(pairs: list[tuple[str, str]], top: int = 20) -> list[dict[str, object]]:
+    """The most frequent character errors: (reference, prediction) with '' for a missing one."""
+    from collections import Counter
+
+    counts: Counter[tuple[str, str]] = Counter()
+    for reference, hypothesis in pairs:
+        reference, hypothesis = nfc(reference), nfc(hypothesis)
+        for op in Levenshtein.editops(reference, hypothesis):
+            ref = reference[op.src_pos] if op.tag in ("replace", "delete") else ""
+            hyp = hypothesis[op.dest_pos] if op.tag in ("replace", "insert") else ""
+            counts[(ref, hyp)] += 1
+    return [{"reference": r, "prediction": h, "count": n} for (r, h), n in counts.most_common(top)]
+
+
+def script_errors(pairs: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """Per script of the reference characters: how many there are, how many were misread
+    (substituted or dropped), and their CER; characters the prediction adds where the reference
+    has none count against the script of the added character."""
+    from collections import Counter
+
+    chars: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for reference, hypothesis in pairs:
+        reference, hypothesis = nfc(reference), nfc(hypothesis)
+        chars.update(script_of(ch) for ch in reference)
+        for op in Levenshtein.editops(reference, hypothesis):
+            errors[script_of(reference[op.src_pos] if op.tag != "insert" else hypothesis[op.dest_pos])] += 1
+    return {s: {"chars": chars[s], "errors": errors[s], "cer": errors[s] / chars[s] if chars[s] else None}
+            for s in sorted(set(chars) | set(errors), key=lambda s: -chars[s])}
+
+
+def bucket(value: int, edges: tuple[int, ...]) -> str:
+    """The label of `value`'s bucket: edges (1, 6, 11) give '1-5', '6-10', '11+'."""
+    for lo, hi in zip(edges, edges[1:]):
+        if lo <= value < hi:
+            return f"{lo}-{hi - 1}"
+    return f"{edges[-1]}+" if value >= edges[-1] else f"<{edges[0]}"

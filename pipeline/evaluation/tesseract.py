@@ -1,0 +1,42 @@
+"""Tesseract as a baseline: the same lines read as single text lines (`--psm 7`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+from pipeline.errors import OcrpipeError
+from pipeline.utils.parallel import available_cores
+
+INSTALL = "install it (Debian/Ubuntu: apt-get install tesseract-ocr tesseract-ocr-eng) to compare with it"
+
+
+def version() -> str:
+    """`tesseract 5.3.0`, or a one-line error when it is not installed."""
+    if shutil.which("tesseract") is None:
+        raise OcrpipeError(f"--compare tesseract: the tesseract command is not installed; {INSTALL}")
+    done = subprocess.run(["tesseract", "--version"], capture_output=True, text=True)
+    first = (done.stdout or done.stderr).splitlines()
+    return first[0].strip() if first else "tesseract"
+
+
+def read_line(image: Path, language: str = "eng") -> str:
+    """One image read as one line of text."""
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}     # one thread each; the lines run in parallel
+    done = subprocess.run(["tesseract", str(image), "stdout", "--psm", "7", "-l", language],
+                          capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        message = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise OcrpipeError(f"tesseract could not read {image}: {message}")
+    # Only the line end goes: inner whitespace stays as read, like the model's output it is
+    # compared with (the whitespace normalization collapses both alike).
+    return done.stdout.strip("\n\f")
+
+
+def read_lines(images: Sequence[Path], workers: int | None = None, language: str = "eng") -> list[str]:
+    with ThreadPoolExecutor(max_workers=workers or available_cores()) as pool:
+        return list(pool.map(lambda p: read_line(p, language), images))

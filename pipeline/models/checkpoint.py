@@ -1,0 +1,124 @@
+"""Checkpoints that describe themselves: plain types only, so `torch.load(weights_only=True)`
+loads them, and a checkpoint alone is enough to evaluate or predict.
+
+    {"format": "ocrpipe.checkpoint/1", "version": ..., "created": ...,
+     "model": {"config": {"arch", "num_classes", "height", "channels"}, "state_dict": {...}},
+     "charset": [...], "step", "epoch", "micro_batch", "lines_seen", "seconds",
+     "train_config": {...}, "metrics": {...}, "best": {...},
+     "optimizer": {...}, "scheduler": {...}, "rng": {...}, "data_digest", "manifest_sha256"}
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pipeline import __version__
+from pipeline.text.charset import Charset
+from pipeline.errors import OcrpipeError
+from pipeline.utils.files import atomic_write_bytes
+from pipeline.utils.clock import now
+from pipeline.models.crnn import CRNN, ModelConfig, build
+
+FORMAT = "ocrpipe.checkpoint/1"
+
+
+def rng_state() -> dict[str, Any]:
+    """Every generator's state, as plain types and tensors."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": _plain(random.getstate())}
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state["numpy"] = [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)]
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_tuples(state["python"]))
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _plain(value: Any) -> Any:
+    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def save(path: Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically (temporary file, fsync, rename)."""
+    state = {"format": FORMAT, "version": __version__, "created": now(), **state}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buffer.getvalue(), durable=True)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with `weights_only=True`, or raise a one-line error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise OcrpipeError(f"{path}: no such checkpoint; train one with `ocrpipe train` or check --checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for a foreign or damaged file
+        raise OcrpipeError(f"{path} is not a readable checkpoint ({type(e).__name__}); "
+                           "give a best.pt or last.pt written by `ocrpipe train`") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise OcrpipeError(f"{path} is not an ocrpipe checkpoint (format {FORMAT}); "
+                           "give a best.pt or last.pt written by `ocrpipe train`")
+    return state
+
+
+def model_from(state: dict[str, Any]) -> tuple[CRNN, Charset]:
+    """The trained model (eval mode, on CPU) and its charset."""
+    model = build(ModelConfig(**state["model"]["config"]))
+    model.load_state_dict(state["model"]["state_dict"])
+    model.eval()
+    return model, Charset(state["charset"])
+
+
+RELEASE_KEYS = ("model", "charset", "height", "channels", "step", "lines_seen", "seconds", "train_config",
+                "metrics", "best", "lines_by_source", "data_digest")
+
+
+def release(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint to ship: the model, its charset and its record, without the optimizer,
+    schedule and random states that only resuming needs (about a third of the size)."""
+    return {k: state[k] for k in RELEASE_KEYS if k in state} | {"released_from": state.get("created", "")}
+
+
+HEAD = ("head.weight", "head.bias")    # the output layer: one row per class
+
+
+def grow_charset(known: Charset, wanted: Charset) -> Charset:
+    """`known`'s characters in their order, then those of `wanted` it lacks: every known
+    character keeps its class index, so its output row carries over unchanged."""
+    return Charset(list(known.chars) + [c for c in wanted.chars if c not in known])
+
+
+def grown_state_dict(parent: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The parent's weights in a model with more classes: the head's first rows (blank and the
+    parent's characters) copied exactly, the new rows as `fresh` initialized them."""
+    out = {}
+    for name, value in fresh.items():
+        old = parent.get(name)
+        if old is None or (old.shape != value.shape and name not in HEAD):
+            raise OcrpipeError(f"--init: the checkpoint has no matching {name!r}; it is not a model of this architecture")
+        if name in HEAD:
+            grown = value.clone()
+            grown[: old.shape[0]] = old
+            out[name] = grown
+        else:
+            out[name] = old.clone()
+    return out

@@ -1,0 +1,237 @@
+"""CRNN recognizers (Shi et al. 2015): a CNN squeezes the line to height 1, its columns become
+a sequence for a bidirectional recurrent network, a linear layer scores the classes per frame.
+
+`forward(images, widths)` returns log-probabilities (T, N, C) and each line's true number of
+frames, derived from its real width through the CNN's arithmetic (`charset.ctc_frames`: the
+width is halved twice). Padding never reaches a line's output: every convolution reads its
+input with the columns beyond the line's width (at that resolution) set to zero, which is
+what a lone line sees as the convolution's zero padding; the forward recurrent layers meet
+padding only after a line's last frame, and the backward ones read each line reversed within
+its own length. So, in eval mode, a line's prediction does not depend on the other lines of
+its batch. (Reversing by index rather than packing sequences keeps the fused LSTM kernels on
+CPU and GPU, and exports to ONNX.)
+
+Inputs are float "ink" images: 0 for paper, 1 for ink (`to_ink` converts uint8 pixels).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline.text.charset import ctc_frames
+from pipeline.config import ARCHS, check_model_height
+from pipeline.errors import OcrpipeError
+
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str
+    num_classes: int          # charset size + 1 (the blank, class 0)
+    height: int = 32
+    channels: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def to_ink(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels (paper white) to float ink in [0, 1], paper 0: padding is then zero."""
+    return 1.0 - images.float() / 255.0
+
+
+def column_mask(widths: torch.Tensor, width: int) -> torch.Tensor:
+    """(N, 1, 1, W) float: 1 on a line's real columns, 0 beyond."""
+    return (torch.arange(width, device=widths.device)[None, :] < widths[:, None]).float()[:, None, None, :]
+
+
+class ConvBlock(nn.Module):
+    """zero the padding columns -> conv -> batch norm -> ReLU [-> max pool]."""
+
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int] = (3, 3), pool: tuple[int, int] | None = None,
+                 pad_right: bool = False) -> None:
+        super().__init__()
+        padding = (kernel[0] // 2, kernel[1] // 2) if kernel == (3, 3) else (0, 0)
+        self.pad_right = pad_right    # a width-2 kernel keeps the width with one zero column on the right
+        self.conv = nn.Conv2d(cin, cout, kernel, padding=padding, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+        self.pool = nn.MaxPool2d(pool, pool) if pool else None
+        self.width_divisor = pool[1] if pool else 1
+
+    def forward(self, x: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x * column_mask(widths, x.shape[-1]).to(x.dtype)
+        if self.pad_right:
+            x = F.pad(x, (0, 1, 0, 0))
+        x = F.relu(self.bn(self.conv(x)))
+        if self.pool is not None:
+            x = self.pool(x)
+            widths = widths // self.width_divisor
+        return x, widths
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with a shortcut (1x1 when the channels change), masked."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = (nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+                         if cin != cout else nn.Identity())
+
+    def forward(self, x: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = column_mask(widths, x.shape[-1]).to(x.dtype)
+        x = x * mask
+        y = F.relu(self.bn1(self.conv1(x))) * mask
+        return F.relu(self.bn2(self.conv2(y)) + self.shortcut(x)), widths
+
+
+class Pool(nn.Module):
+    def __init__(self, kernel: tuple[int, int]) -> None:
+        super().__init__()
+        self.pool = nn.MaxPool2d(kernel, kernel)
+        self.width_divisor = kernel[1]
+
+    def forward(self, x: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.pool(x), widths // self.width_divisor
+
+
+def _vgg(channels: int, widths: tuple[int, ...], height: int) -> list[nn.Module]:
+    """The paper's CNN: 3x3 convolutions, pools 2x2, 2x2, 2x1, 2x1, then a (height/16)x2
+    convolution to height 1 (2x2 at height 32)."""
+    c = widths
+    return [ConvBlock(channels, c[0], pool=(2, 2)), ConvBlock(c[0], c[1], pool=(2, 2)),
+            ConvBlock(c[1], c[2]), ConvBlock(c[2], c[3], pool=(2, 1)),
+            ConvBlock(c[3], c[4]), ConvBlock(c[4], c[5], pool=(2, 1)),
+            ConvBlock(c[5], c[6], kernel=(height // 16, 2), pad_right=True)]
+
+
+def _resnet(channels: int, height: int) -> list[nn.Module]:
+    return [ConvBlock(channels, 64, pool=(2, 2)),
+            ResidualBlock(64, 64), ResidualBlock(64, 64), Pool((2, 2)),
+            ResidualBlock(64, 128), ResidualBlock(128, 128), Pool((2, 1)),
+            ResidualBlock(128, 256), ResidualBlock(256, 256), Pool((2, 1)),
+            ResidualBlock(256, 384), ResidualBlock(384, 384),
+            ConvBlock(384, 384, kernel=(height // 16, 2), pad_right=True)]
+
+
+# The packed path hands cuDNN the two directions' weights as they are (not one flattened
+# buffer, which nn.LSTM keeps for itself); cuDNN copies them and says so on every call.
+warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous chunk")
+
+
+class BiRecurrent(nn.Module):
+    """Stacked bidirectional LSTM or GRU over padded sequences of different lengths.
+
+    Each direction of each layer is a one-directional RNN. Two ways to run them, with the same
+    result on every line's frames (tested):
+
+    * gather (CPU, and ONNX export): the backward RNN reads every sequence reversed within its
+      own length, so no padding comes before a line's frames in either direction;
+    * packed (CUDA, given the lengths on the host): one bidirectional call per layer on a
+      packed sequence, which cuDNN runs as one kernel sequence and which never reads padding.
+    """
+
+    def __init__(self, cell: type[nn.RNNBase], features: int, hidden: int, layers: int = 2) -> None:
+        super().__init__()
+        sizes = [features] + [2 * hidden] * (layers - 1)
+        self.forwards = nn.ModuleList(cell(size, hidden) for size in sizes)
+        self.backwards = nn.ModuleList(cell(size, hidden) for size in sizes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, host_lengths: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """x (T, N, F), lengths (N,) -> (T, N, 2 * hidden); frames past a length are garbage.
+        With `host_lengths` (the same lengths, on the CPU), the packed way."""
+        if host_lengths is not None:
+            return self._packed(x, host_lengths)
+        t = torch.arange(x.shape[0], device=x.device)[:, None]                  # (T, 1)
+        reverse = torch.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)  # (T, N), its own inverse
+        for forward_rnn, backward_rnn in zip(self.forwards, self.backwards):
+            ahead, _ = forward_rnn(x)
+            flipped = x.gather(0, reverse[:, :, None].expand(-1, -1, x.shape[2]))
+            behind, _ = backward_rnn(flipped)
+            behind = behind.gather(0, reverse[:, :, None].expand(-1, -1, behind.shape[2]))
+            x = torch.cat([ahead, behind], dim=2)
+        return x
+
+    def _packed(self, x: torch.Tensor, host_lengths: torch.Tensor) -> torch.Tensor:
+        """In x's dtype (bf16 under bf16 autocast on CUDA: the weights are cast per call, their
+        gradients flow back to the float32 parameters)."""
+        total = x.shape[0]
+        for forward_rnn, backward_rnn in zip(self.forwards, self.backwards):
+            packed = nn.utils.rnn.pack_padded_sequence(x, host_lengths, enforce_sorted=False)
+            weights = [w.to(x.dtype) for w in (*forward_rnn._flat_weights, *backward_rnn._flat_weights)]
+            zeros = x.new_zeros(2, x.shape[1], forward_rnn.hidden_size)
+            if isinstance(forward_rnn, nn.LSTM):
+                out = torch._VF.lstm(packed.data, packed.batch_sizes, (zeros, zeros), weights, True, 1, 0.0,
+                                     self.training, True)[0]
+            else:
+                out = torch._VF.gru(packed.data, packed.batch_sizes, zeros, weights, True, 1, 0.0,
+                                    self.training, True)[0]
+            repacked = nn.utils.rnn.PackedSequence(out, packed.batch_sizes, packed.sorted_indices,
+                                                   packed.unsorted_indices)
+            x, _ = nn.utils.rnn.pad_packed_sequence(repacked, total_length=total)   # (T, N, 2 * hidden)
+        return x
+
+
+class CRNN(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if config.arch not in ARCHS:
+            raise OcrpipeError(f"--arch {config.arch}: unknown; choose one of {', '.join(ARCHS)}")
+        check_model_height(config.height)
+        self.config = config
+        if config.arch == "crnn":
+            blocks, features, hidden, rnn = _vgg(config.channels, (64, 128, 256, 256, 512, 512, 512),
+                                                 config.height), 512, 256, nn.LSTM
+        elif config.arch == "crnn-small":
+            blocks, features, hidden, rnn = _vgg(config.channels, (16, 32, 64, 64, 96, 96, 96),
+                                                 config.height), 96, 96, nn.LSTM
+        else:
+            blocks, features, hidden, rnn = _resnet(config.channels, config.height), 384, 256, nn.GRU
+        self.cnn = nn.ModuleList(blocks)
+        self.rnn = BiRecurrent(rnn, features, hidden)
+        self.head = nn.Linear(2 * hidden, config.num_classes)
+
+    def encode(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The CNN: images (N, C, H, W) -> features (T, N, C'), lengths (N,). `ocrpipe train
+        --compile` compiles this part alone (dynamic width: one graph for every batch width)."""
+        x, w = images, widths
+        for block in self.cnn:
+            x, w = block(x, w)                             # (N, C', H', W')
+        return x.squeeze(2).permute(2, 0, 1), torch.clamp(w, min=1)   # (N, C', 1, T) -> (T, N, C')
+
+    def forward(self, images: torch.Tensor, widths: torch.Tensor, host_widths: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """images (N, C, H, W) float ink, widths (N,) -> log_probs (T, N, classes), lengths (N,).
+        `host_widths`, the widths on the CPU, selects the packed recurrent layers (for CUDA),
+        which run in bf16 under bf16 autocast; the gather path (CPU, ONNX) runs in float32."""
+        sequence, lengths = self.encode(images, widths)
+        host_lengths = self.output_lengths(host_widths) if host_widths is not None else None
+        device = sequence.device.type
+        low = (host_lengths is not None and torch.is_autocast_enabled(device)
+               and torch.get_autocast_dtype(device) == torch.bfloat16)
+        with torch.autocast(device, enabled=False):
+            out = self.rnn(sequence.to(torch.bfloat16 if low else torch.float32), lengths, host_lengths)
+        if not torch.is_autocast_enabled(device):
+            out = out.to(self.head.weight.dtype)
+        logits = self.head(out)                            # (T, N, classes); bf16 under autocast
+        return F.log_softmax(logits.float(), dim=-1), lengths
+
+    def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(ctc_frames(widths), min=1)
+
+
+def build(config: ModelConfig) -> CRNN:
+    return CRNN(config)
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,196 @@
+"""One text line to one image, with trdg's text, background and distortion code.
+
+trdg's own driver (`FakeTextDataGenerator`) is not used: it returns None on a failed
+render while its CLI still writes the label, and its contrast check compares the wrong
+channels, so near-invisible text passes. Here a failure raises `RenderFailure` with a
+reason, and the contrast between the text and its background is measured on the final
+image, under the text's own pixels (the alpha channel of trdg's text image).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from pipeline.synth.ink import binarize, speckle
+from pipeline.synth.scanned import ScanFailure, render_scanned
+from pipeline.synth.styles import AUTO_COLOR, Effects
+from pipeline.synth.trdg_compat import FONTS, seed_all, trdg_images_dir, trdg_modules
+
+MIN_CONTRAST = 40.0   # grey levels between mean text and mean background luminance
+MAX_SKEW_GROWTH = 0.5   # rotation may add at most half the text height
+_LUMA = np.array([0.299, 0.587, 0.114])   # ITU-R 601, as Pillow's convert("L")
+TRDG_ERRORS = (ValueError, OSError, ZeroDivisionError, IndexError)   # how trdg's rendering fails
+
+
+class RenderFailure(Exception):
+    """A line that produced no usable image; `reason` is a short stable key for counts."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+def _background(kind: str, height: int, width: int, image_dir: str | None) -> Image.Image:
+    bg = trdg_modules().background
+    if kind == "white":
+        return bg.plain_white(height, width)
+    if kind == "noise":
+        return bg.gaussian_noise(height, width)
+    if kind == "quasicrystal":
+        return bg.quasicrystal(height, width)
+    return bg.image(height, width, image_dir or trdg_images_dir()).convert("RGBA")
+
+
+def _distort(fx: Effects, image: Image.Image) -> Image.Image:
+    if fx.distortion == "none":
+        return image
+    distort = getattr(trdg_modules().distortion, fx.distortion)
+    vertical, horizontal = fx.distortion_orientation in (0, 2), fx.distortion_orientation in (1, 2)
+    # trdg distorts a mask alongside; the image's own alpha channel is the mask used here.
+    return distort(image, image, vertical=vertical, horizontal=horizontal)[0]
+
+
+def _contrasting_color(background: Image.Image, box: tuple[int, int, int, int], seed: int) -> str:
+    """A random colour whose luminance is far from the background's under the text."""
+    rng = random.Random(seed ^ 0x5EED)
+    under = float(np.asarray(background.convert("L").crop(box), dtype=np.float32).mean())
+    target = rng.uniform(0, max(0.0, under - 110)) if under > 128 else rng.uniform(min(255.0, under + 110), 255)
+    rgb = np.array([rng.uniform(0, 255) for _ in range(3)])
+    lum = float(rgb @ _LUMA)
+    if target < lum:
+        rgb = rgb * (target / lum)
+    else:
+        rgb = rgb + (255 - rgb) * ((target - lum) / max(1e-6, 255 - lum))
+    return "#{:02x}{:02x}{:02x}".format(*np.clip(np.round(rgb), 0, 255).astype(int))
+
+
+def _recolor(image: Image.Image, color: str) -> Image.Image:
+    """The RGBA text image in another colour, same coverage (alpha)."""
+    solid = Image.new("RGB", image.size, color)
+    return Image.merge("RGBA", (*solid.split(), image.getchannel("A")))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    image: Image.Image
+    text_color: str     # the colour drawn (picked against the background when "auto")
+    skew: float         # the rotation applied (limited for long lines, see MAX_SKEW_GROWTH)
+
+
+def _vertical_text(text: str, font_path: str, color: str, size: int, spacing: int, stroke_width: int
+                   ) -> Image.Image:
+    """A column of upright characters, top to bottom, each centred in a `size` x `size` cell
+    (as CJK is set vertically; Latin letters and digits stay upright, as on signs), turned
+    90 degrees counter-clockwise: a horizontal strip whose left end is the column's top."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.truetype(font_path, size)
+    cell = size + spacing
+    image = Image.new("RGBA", (size + 2 * stroke_width, cell * len(text)), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    rgb = color.split(",")[0]
+    for i, ch in enumerate(text):
+        if not ch.isspace():
+            draw.text((image.width / 2, cell * i + size / 2), ch, fill=rgb, font=font, anchor="mm",
+                      stroke_width=stroke_width, stroke_fill=rgb)
+    box = image.getbbox()
+    if box is None:
+        raise RenderFailure("empty_render", "no text pixels")
+    return image.crop((0, box[1], image.width, box[3])).transpose(Image.Transpose.ROTATE_90)
+
+
+def render(text: str, font_path: str, height: int, fx: Effects, seed: int,
+           image_dir: str | None = None, vertical: bool = False) -> Rendered:
+    """Render `text` in `font_path` at `height` pixels with effects `fx`; with `vertical`, a
+    column `height` pixels wide (characters top to bottom), as an upright image.
+
+    Every random number drawn here (trdg's and ours) comes from `seed`, so the image is a
+    pure function of the arguments. Raises RenderFailure when the result is unusable.
+    """
+    if vertical:
+        if fx.scan is not None:
+            raise RenderFailure("not_vertical", "the scanned style draws horizontal lines only")
+        out = _render(text, font_path, height, fx, seed, image_dir, vertical=True)
+        return Rendered(out.image.transpose(Image.Transpose.ROTATE_270), out.text_color, out.skew)
+    return _render(text, font_path, height, fx, seed, image_dir)
+
+
+def _render(text: str, font_path: str, height: int, fx: Effects, seed: int, image_dir: str | None = None,
+            vertical: bool = False) -> Rendered:
+    if fx.scan is not None:
+        try:
+            return Rendered(render_scanned(text, font_path, height, fx, seed), "#000000", 0.0)
+        except ScanFailure as e:
+            raise RenderFailure(e.reason, e.detail) from None
+        except TRDG_ERRORS as e:
+            raise RenderFailure("render_error", f"{type(e).__name__}: {e}") from None
+    seed_all(seed)
+    FONTS.use_layout_for(text)
+    top, left, bottom, right = fx.margins
+    inner = height - top - bottom
+    if inner < 4:
+        raise RenderFailure("too_small", f"height {height} leaves {inner} px for text")
+    try:
+        color = "#000000" if fx.text_color == AUTO_COLOR else fx.text_color
+        if vertical:
+            image = _vertical_text(text, font_path, color, height, fx.character_spacing, fx.stroke_width)
+        else:
+            image, _ = trdg_modules().text.generate(
+                text, font_path, color, height, 0, 1.0, fx.character_spacing,
+                False, False, fx.stroke_width, color.split(",")[0])
+        # A rotated long line grows tall and would shrink to a sliver at the output height.
+        limit = math.degrees(math.atan(MAX_SKEW_GROWTH * image.height / max(1, image.width)))
+        skew = max(-limit, min(limit, fx.skew))
+        if skew:
+            image = image.rotate(skew, resample=Image.Resampling.BILINEAR, expand=True)
+        image = _distort(fx, image)
+    except TRDG_ERRORS as e:
+        raise RenderFailure("render_error", f"{type(e).__name__}: {e}") from None
+    if image.width < 1 or image.height < 1:
+        raise RenderFailure("empty_render")
+
+    width = max(1, round(image.width * inner / image.height))
+    image = image.resize((width, inner), Image.Resampling.LANCZOS)
+    mask = image.getchannel("A").point(lambda a: 255 if a >= 128 else 0)   # the text's own pixels
+
+    canvas = _background(fx.background, height, width + left + right, image_dir).convert("RGBA")
+    if fx.text_color == AUTO_COLOR:
+        color = _contrasting_color(canvas, (left, top, left + width, top + inner), seed)
+        image = _recolor(image, color)
+    canvas.paste(image, (left, top), image)
+    text_mask = Image.new("L", canvas.size, 0)
+    text_mask.paste(mask, (left, top))
+    if fx.blur > 0:
+        canvas = canvas.filter(ImageFilter.GaussianBlur(fx.blur))
+    out = canvas.convert("RGB" if fx.color else "L")
+
+    if fx.binarize or fx.speckle:
+        out = _scan_effects(out, fx, seed)
+    _check_contrast(out, text_mask)
+    return Rendered(out, color, skew)
+
+
+def _scan_effects(image: Image.Image, fx: Effects, seed: int) -> Image.Image:
+    pixels = np.asarray(image, dtype=np.uint8)
+    if fx.binarize:
+        pixels = binarize(pixels, fx.binarize, 255, dark_ink=True)
+    if fx.speckle:
+        pixels = speckle(pixels, fx.speckle, np.random.default_rng(seed), 255)
+    return Image.fromarray(pixels)
+
+
+def _check_contrast(image: Image.Image, text_mask: Image.Image) -> None:
+    luminance = np.asarray(image.convert("L"), dtype=np.float32)
+    ink = np.asarray(text_mask) > 0
+    if not ink.any():
+        raise RenderFailure("empty_render", "no text pixels")
+    if ink.all():
+        return
+    contrast = abs(float(luminance[ink].mean()) - float(luminance[~ink].mean()))
+    if contrast < MIN_CONTRAST:
+        raise RenderFailure("low_contrast", f"{contrast:.0f} grey levels")

@@ -1,0 +1,196 @@
+"""Effect presets (`--style`) and the per-line effect parameters drawn from them.
+
+* plain  dark text on a white background, no effects (the fastest; the benchmark baseline)
+* print  the default: mild noise, skew and blur, like a printed or photographed page
+* binarized  thresholded strokes (thin or bold), speckle, slight skew: a binarized page
+         rendered straight (`scan` is its old name and still accepted)
+* scene  coloured text on pictures, noise or patterns, with distortion and stronger skew
+* scanned  a simulated print-and-scan: ink spread or erosion, justified word spacing, tight crops
+         with fragments of the neighbouring lines, paper texture, resolution loss, binarization
+         (`pipeline/synth/scanned.py`)
+
+Command-line overrides (`--skew`, `--blur`, `--background`, `--distortion`,
+`--text-color`) replace one effect of the preset and keep the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass
+
+from pipeline.config import parse_styles
+
+AUTO_COLOR = "auto"   # a colour picked against the background under the text
+BACKGROUNDS = ("white", "noise", "quasicrystal", "image")
+DISTORTIONS = ("none", "sin", "cos", "random")
+
+
+@dataclass(frozen=True)
+class ScanParams:
+    """How one line of the `scanned` style is printed and scanned (see pipeline/synth/scanned.py).
+
+    Lengths are shares of the line's own geometry, so they hold at any output height."""
+
+    space_width: float        # word spacing, times the font's space (> 1: a justified line)
+    letter_spacing: float     # extra space between characters, share of the font size
+    shear: float              # vertical drift along the line (rotation), rows per column
+    wave: float               # amplitude of a slow baseline wave, share of the font size
+    ink_sigma: float          # ink spread/erosion: blur of the printed glyphs, share of the font size
+    ink_level: float          # threshold after that blur: < 0.5 spreads ink (bold, filled), > 0.5 erodes it
+    cut_top: float            # share of the ascender zone cut off by the crop (< 0: a margin instead)
+    cut_bottom: float         # share of the descender zone cut off (< 0: a margin)
+    fragment_top: float       # height of a fragment of the line above, share of the font size (0: none)
+    fragment_bottom: float    # the same for the line below
+    scan_height: int          # pixels of the crop at scan resolution, before the output resize
+    optics: float             # scanner blur at scan resolution, pixels
+    texture: float            # paper texture amplitude (low-frequency), ink units
+    noise: float              # sensor noise, ink units
+    threshold: float          # binarization level in ink units (0: a grey scan, not binarized)
+    speckle: float            # share of pixels flipped after binarization (dust, toner)
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Everything that decides how one line looks, besides its text, font and seed."""
+
+    text_color: str                       # "#rrggbb"; "#a,#b": trdg draws one between; or AUTO_COLOR
+    background: str                       # one of BACKGROUNDS
+    skew: float                           # rotation in degrees
+    blur: float                           # Gaussian blur radius in pixels
+    distortion: str                       # one of DISTORTIONS
+    distortion_orientation: int           # 0 vertical, 1 horizontal, 2 both
+    margins: tuple[int, int, int, int]    # top, left, bottom, right, in output pixels
+    character_spacing: int                # extra pixels between characters
+    stroke_width: int                     # > 0 thickens strokes (bold)
+    binarize: float                       # 0: off; else the ink threshold in (0, 1)
+    speckle: float                        # share of pixels flipped to salt and pepper
+    color: bool                           # keep RGB (scene) instead of grayscale
+    scan: ScanParams | None = None        # the print-and-scan simulation of the `scanned` style
+
+    def columns(self) -> dict[str, str]:
+        """The effect parameters written beside each label."""
+        return {"skew": f"{self.skew:.2f}", "blur": f"{self.blur:.2f}", "background": self.background,
+                "distortion": self.distortion, "text_color": self.text_color,
+                "stroke_width": str(self.stroke_width), "binarize": f"{self.binarize:.2f}"}
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Single effects fixed on the command line (None keeps the preset's choice)."""
+
+    skew: float | None = None         # largest rotation, degrees; 0 disables
+    blur: float | None = None         # largest blur radius; 0 disables
+    background: str | None = None
+    distortion: str | None = None
+    text_color: str | None = None
+
+
+def _gray(rng: random.Random, lo: int, hi: int) -> str:
+    v = rng.randint(lo, hi)
+    return f"#{v:02x}{v:02x}{v:02x}"
+
+
+def _pick(rng: random.Random, weighted: dict[str, float]) -> str:
+    return rng.choices(list(weighted), weights=list(weighted.values()))[0]
+
+
+def _plain(rng: random.Random) -> Effects:
+    return Effects("#000000", "white", 0.0, 0.0, "none", 0, (2, 3, 2, 3), 0, 0, 0.0, 0.0, False)
+
+
+def _print(rng: random.Random) -> Effects:
+    return Effects(
+        text_color=_gray(rng, 0, 60),
+        background=_pick(rng, {"white": 0.4, "noise": 0.6}),
+        skew=rng.uniform(-1.5, 1.5) if rng.random() < 0.6 else 0.0,
+        blur=rng.uniform(0.0, 0.9),
+        distortion="none", distortion_orientation=0,
+        margins=(rng.randint(1, 4), rng.randint(1, 8), rng.randint(1, 4), rng.randint(1, 8)),
+        character_spacing=rng.choice((0, 0, 0, 1)),
+        stroke_width=0, binarize=0.0, speckle=0.0, color=False)
+
+
+def _binarized(rng: random.Random) -> Effects:
+    return Effects(
+        text_color="#000000", background="white",
+        skew=rng.uniform(-1.0, 1.0) if rng.random() < 0.5 else 0.0,
+        blur=rng.uniform(0.3, 1.0),
+        distortion="none", distortion_orientation=0,
+        margins=(rng.randint(1, 4), rng.randint(1, 8), rng.randint(1, 4), rng.randint(1, 8)),
+        character_spacing=0,
+        stroke_width=1 if rng.random() < 0.1 else 0,
+        binarize=rng.uniform(0.45, 0.75),      # low: thin strokes; high: bold, filled ones
+        speckle=rng.uniform(0.0, 0.003) if rng.random() < 0.5 else 0.0,
+        color=False)
+
+
+def _scene(rng: random.Random) -> Effects:
+    return Effects(
+        text_color=AUTO_COLOR,
+        background=_pick(rng, {"image": 0.45, "noise": 0.25, "quasicrystal": 0.1, "white": 0.2}),
+        skew=rng.uniform(-4.0, 4.0),
+        blur=rng.uniform(0.0, 1.5),
+        distortion=_pick(rng, {"none": 0.5, "sin": 0.15, "cos": 0.15, "random": 0.2}),
+        distortion_orientation=rng.choice((0, 0, 1, 2)),
+        margins=(rng.randint(1, 5), rng.randint(1, 10), rng.randint(1, 5), rng.randint(1, 10)),
+        character_spacing=rng.choice((0, 0, 1, 2)),
+        stroke_width=1 if rng.random() < 0.15 else 0,
+        binarize=0.0, speckle=0.0, color=True)
+
+
+def _scanned(rng: random.Random) -> Effects:
+    """Print-and-scan. Ranges chosen by looking at binarized journal scans: most lines are
+    clean, a minority heavy (counters filled) or thin (strokes broken), many justified."""
+    heavy_or_thin = rng.random()
+    if heavy_or_thin < 0.15:
+        ink_level = rng.uniform(0.22, 0.38)          # spread: bold, blobby, counters closing
+    elif heavy_or_thin < 0.3:
+        ink_level = rng.uniform(0.58, 0.7)           # eroded: thin, broken strokes
+    else:
+        ink_level = rng.uniform(0.38, 0.58)
+    scan = ScanParams(
+        space_width=rng.uniform(1.15, 2.6) if rng.random() < 0.35 else rng.uniform(0.85, 1.1),
+        letter_spacing=rng.uniform(0.04, 0.22) if rng.random() < 0.05 else 0.0,
+        shear=rng.uniform(-0.004, 0.004) if rng.random() < 0.3 else 0.0,
+        wave=rng.uniform(0.0, 0.015) if rng.random() < 0.2 else 0.0,
+        ink_sigma=rng.uniform(0.01, 0.03),
+        ink_level=ink_level,
+        cut_top=rng.uniform(0.0, 0.4) if rng.random() < 0.2 else -rng.uniform(0.02, 0.24),
+        cut_bottom=rng.uniform(0.0, 0.4) if rng.random() < 0.15 else -rng.uniform(0.02, 0.24),
+        fragment_top=rng.uniform(0.03, 0.12) if rng.random() < 0.3 else 0.0,
+        fragment_bottom=rng.uniform(0.03, 0.12) if rng.random() < 0.3 else 0.0,
+        scan_height=rng.randint(30, 56),
+        optics=rng.uniform(0.2, 0.8),
+        texture=rng.uniform(0.0, 0.08),
+        noise=rng.uniform(0.0, 0.08),
+        threshold=rng.uniform(0.38, 0.58) if rng.random() < 0.85 else 0.0,
+        speckle=rng.uniform(0.0, 0.002) if rng.random() < 0.3 else 0.0)
+    return Effects(
+        text_color="#000000", background="white", skew=0.0, blur=scan.optics, distortion="none",
+        distortion_orientation=0, margins=(0, 0, 0, 0), character_spacing=0, stroke_width=0,
+        binarize=scan.threshold, speckle=scan.speckle, color=False, scan=scan)
+
+
+_PRESETS = {"plain": _plain, "print": _print, "binarized": _binarized, "scene": _scene, "scanned": _scanned}
+
+
+def draw_effects(style: str, overrides: Overrides, rng: random.Random) -> tuple[str, Effects]:
+    """The style and effects of one line: one of the styles given (comma-separated), the
+    preset's draw, then the command-line overrides."""
+    styles = parse_styles(style)
+    style = styles[0] if len(styles) == 1 else rng.choice(styles)
+    fx = _PRESETS[style](rng)
+    changes: dict[str, object] = {}
+    if overrides.skew is not None:
+        changes["skew"] = rng.uniform(-overrides.skew, overrides.skew) if overrides.skew else 0.0
+    if overrides.blur is not None:
+        changes["blur"] = rng.uniform(0.0, overrides.blur) if overrides.blur else 0.0
+    if overrides.background is not None:
+        changes["background"] = overrides.background
+    if overrides.distortion is not None:
+        changes["distortion"] = overrides.distortion
+    if overrides.text_color is not None:
+        changes["text_color"] = overrides.text_color
+    return style, (dataclasses.replace(fx, **changes) if changes else fx)
+

@@ -1,0 +1,56 @@
+"""Light on-the-fly augmentation of a batch of ink images, on the device it trains on.
+
+Each line independently: with probability `p` each, a small affine warp (shear, vertical
+scale and shift), Gaussian noise, and a change of contrast and of brightness; with
+probability `p / 2`, bolder (dilated) or, more rarely, thinner (eroded) strokes. Random numbers come from a generator seeded per step, so a resumed
+run augments exactly as an uninterrupted one. Padding columns are zeroed again afterwards.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from pipeline.models.crnn import column_mask
+
+
+def augment(images: torch.Tensor, widths: torch.Tensor, generator: torch.Generator, p: float = 0.5
+            ) -> torch.Tensor:
+    """images (N, C, H, W) float ink in [0, 1] -> the same shape, augmented."""
+    n, device = images.shape[0], images.device
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator, device=device)
+
+    def chosen() -> torch.Tensor:
+        return (rand(n) < p).float()[:, None, None, None]
+
+    x = images
+    # Affine: shear up to +-0.3 (italic-like), vertical scale 0.9-1.1 and shift +-8%.
+    pick = chosen()[:, 0, 0, 0]
+    shear = (rand(n) * 0.6 - 0.3) * pick
+    scale = 1 + (rand(n) * 0.2 - 0.1) * pick
+    shift = (rand(n) * 0.16 - 0.08) * pick
+    aspect = x.shape[2] / x.shape[3]
+    theta = torch.zeros(n, 2, 3, device=device)
+    theta[:, 0, 0] = 1
+    theta[:, 0, 1] = shear * aspect
+    theta[:, 1, 1] = scale
+    theta[:, 1, 2] = shift
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    # Strokes: erode (thinner; rarer, it can break thin fonts) or dilate (bolder), 2x2 window.
+    stroke = rand(n)[:, None, None, None]
+    padded = F.pad(x, (0, 1, 0, 1))
+    dilated = F.max_pool2d(padded, 2, stride=1)
+    eroded = -F.max_pool2d(-padded, 2, stride=1)
+    x = torch.where(stroke < p / 6, eroded, torch.where(stroke < p / 2, dilated, x))
+
+    # Contrast and brightness, then noise.
+    contrast = 1 + (rand(n) * 0.6 - 0.4)[:, None, None, None] * chosen()
+    brightness = (rand(n) * 0.2 - 0.1)[:, None, None, None] * chosen()
+    x = x * contrast + brightness
+    sigma = rand(n)[:, None, None, None] * 0.1 * chosen()
+    x = x + sigma * torch.randn(x.shape, generator=generator, device=device)
+    return x.clamp(0, 1) * column_mask(widths, x.shape[-1]).to(x.dtype)

@@ -1,0 +1,105 @@
+"""Building what a training runs: the model (fresh at the classes' prior, or grown from
+--init), the optimizer and schedule, the state restored from last.pt, the distributed and
+compiled wrappers, and the training and validation loaders with their batch sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline.config import TrainConfig
+from pipeline.datasets.loader import BatchLoader, BucketBatchSampler, Collate, make_loader, padded_widths
+from pipeline.datasets.mixing import TrainData, train_data, train_sampler
+from pipeline.models import checkpoint
+from pipeline.models.crnn import ModelConfig
+from pipeline.models.runtime import Runtime
+from pipeline.run.results import PackResult
+from pipeline.text.charset import Charset
+from pipeline.training.init import build_model, start_at_prior
+from pipeline.training.optim import describe_schedule_change, make_optimizer, regrouped
+from pipeline.training.state import TrainState, check_same_charset
+
+
+@dataclass
+class Parts:
+    """The objects of one training, built once per command."""
+
+    data: TrainData
+    model_config: ModelConfig
+    model: torch.nn.Module        # the plain model: its parameter names are the checkpoint's
+    net: torch.nn.Module          # what the steps run (DistributedDataParallel around `model`)
+    charset: Charset
+    parent: dict[str, Any]        # the --init checkpoint's description ({} for a fresh model)
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    sampler: Any
+    loader: BatchLoader
+    val_loader: BatchLoader
+    lines_cap: int
+    pixel_cap: int | None
+    schedule_change: str = ""     # a resume with other --steps: how the learning rate changed
+
+
+def batching(config: TrainConfig, widths: Any, height: int, device: str) -> tuple[int, int | None]:
+    """Lines and padded pixels a micro-batch may hold. On CUDA without --max-pixels, a pixel
+    budget (as fairseq batches by tokens): --batch-size lines of the mean padded width, with up
+    to twice --batch-size narrow lines, so wide lines do not run out of memory and narrow
+    ones fill the GPU; a step still holds --batch-size lines on average. Elsewhere, and with
+    --max-pixels, the options as given."""
+    if config.max_pixels or device != "cuda" or not len(widths):
+        return config.batch_size, config.max_pixels
+    mean = float(padded_widths(widths).mean())
+    return 2 * config.batch_size, int(config.batch_size * height * mean)
+
+
+def compile_cnn(model: torch.nn.Module, backend: str = "inductor") -> None:
+    """torch.compile the model's CNN (`encode`) with a dynamic width: batch widths (multiples
+    of 16) then share one graph instead of compiling one per width. The recurrent layers stay
+    as they are (cuDNN already runs them as one call; packing needs host lengths)."""
+    model.encode = torch.compile(model.encode, dynamic=True, backend=backend)  # type: ignore[method-assign]
+
+
+def build(config: TrainConfig, pack: PackResult, run_dir: Path, rt: Runtime,
+          saved: dict[str, Any] | None) -> tuple[Parts, TrainState]:
+    """Everything a training runs, and its state: restored from `saved` (last.pt's contents)
+    when resuming, else a fresh state."""
+    data = train_data(pack, run_dir, config)
+    model_config, model, charset, parent = build_model(config, pack, data.charset)
+    if not (parent or saved):      # a resume loads its weights below
+        start_at_prior(model, data.train.labels, data.train.widths, charset)
+    model = model.to(rt.device).to(memory_format=torch.channels_last)
+    optimizer, scheduler = make_optimizer(model, config)
+    state, schedule_change = TrainState(lines_by_source=[0] * len(data.names)), ""
+    if saved:
+        check_same_charset(saved, charset)
+        model.load_state_dict(saved["model"]["state_dict"])
+        optimizer.load_state_dict(regrouped(saved["optimizer"], model, optimizer))
+        scheduler.load_state_dict(saved["scheduler"])
+        checkpoint.restore_rng(saved["rng"])
+        state = TrainState.from_checkpoint(saved, len(data.names))
+        schedule_change = describe_schedule_change(saved["train_config"], config, state.step)
+    net: torch.nn.Module = model
+    if rt.distributed:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[rt.device] if rt.device.type == "cuda"
+                                                        else None)
+    if config.compile:
+        compile_cnn(model)
+    lines_cap, pixel_cap = batching(config, data.train.widths, pack.height, rt.device.type)
+    sampler, loader, val_loader = _loaders(config, data, charset, pack.height, rt, lines_cap, pixel_cap)
+    return Parts(data, model_config, model, net, charset, parent, optimizer, scheduler, sampler, loader,
+                 val_loader, lines_cap, pixel_cap, schedule_change), state
+
+
+def _loaders(config: TrainConfig, data: TrainData, charset: Charset, height: int, rt: Runtime,
+             lines_cap: int, pixel_cap: int | None) -> tuple[Any, BatchLoader, BatchLoader]:
+    workers = config.workers if config.workers is not None else (min(8, torch.get_num_threads())
+                                                                 if rt.device.type == "cuda" else 0)
+    pin = rt.device.type == "cuda"
+    sampler = train_sampler(data, config, height, lines_cap, pixel_cap)
+    loader = make_loader(data.train, sampler, Collate(charset), workers=workers, pin_memory=pin)
+    val_sampler = BucketBatchSampler(data.val.widths, config.batch_size, height, config.max_pixels, shuffle=False)
+    val_loader = make_loader(data.val, val_sampler, Collate(charset), workers=min(workers, 2), pin_memory=pin)
+    return sampler, loader, val_loader

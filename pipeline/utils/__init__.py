@@ -1,0 +1,1 @@
+"""Small helpers every layer uses: atomic files, process pools, progress bars, seeds, clocks."""
