@@ -290,7 +290,8 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
               help="The split that picks best.pt and drives --early-stop.")
 @click.option("--freeze-cnn", type=click.IntRange(0), default=0, show_default=True,
               help="Steps with the CNN fixed (>= --steps: throughout).")
-@click.option("--resume", is_flag=True, help="Continue from train/last.pt exactly where it stopped.")
+@click.option("--resume", is_flag=True, help="Continue from train/last.pt exactly where it stopped, also a "
+              "finished training (e.g. with more --steps); an unfinished one continues without it.")
 @click.option("--force", is_flag=True, help="Train again over a finished training (or a stale pack).")
 @progress_option
 @with_run
@@ -310,7 +311,8 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
                    "--resume with more --steps to continue)")
         return
     if outcome.resumed_from:
-        click.echo(f"resumed at step {outcome.resumed_from}")
+        how = " (the unfinished training in train/last.pt; --force starts over)" if outcome.resumed_automatically else ""
+        click.echo(f"resumed at step {outcome.resumed_from}{how}")
     if outcome.schedule_change:
         click.echo(f"note: {outcome.schedule_change}")
     if outcome.stopped_early:
@@ -548,7 +550,7 @@ def status(run_dir: Path) -> None:
         elif record.status == "partial":
             summary = f"{record.result.get('chunks_done')}/{record.result.get('chunks_total')} chunks"
         elif state == "interrupted":
-            summary = f"rerun `ocrpipe {name} --run {run_dir}` to resume"
+            summary = f"rerun `{record.command or f'ocrpipe {name} --run {run_dir}'}` to resume"
         else:
             summary = record.error or ""
         rows.append((name, state, summary, _when(record)))

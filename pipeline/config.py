@@ -7,6 +7,7 @@ the stages read nothing else.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -88,6 +89,7 @@ class GenerateConfig:
         return k, n
 
     def validate(self) -> None:
+        check_finite(self)
         self.shard_pair()
         self.langs()
         if self.orientation not in ("horizontal", "vertical"):
@@ -116,6 +118,20 @@ class GenerateConfig:
 
 
 MODEL_HEIGHT_STEP = 16     # the CNNs halve the height four times (32 -> 2 -> pooled to 1)
+
+
+def check_finite(config: Any) -> None:
+    """Every float option of `config` a finite number: NaN and infinity pass click's ranges
+    (every comparison with NaN is false) and would train NaN weights or tilt every line."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        bad = [v for v in values if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            shown = ",".join(map(str, values))
+            default = f" (the default is {f.default})" if isinstance(f.default, float) else ""
+            raise OcrpipeError(f"--{f.name.replace('_', '-')} {shown}: not a finite number; give an ordinary "
+                               f"number{default}")
 
 
 def check_model_height(height: int) -> None:
@@ -175,6 +191,7 @@ class PackConfig:
         return self.split or "test"
 
     def validate(self) -> None:
+        check_finite(self)
         if self.from_folder and self.from_lmdb:
             raise OcrpipeError("--from-folder and --from-lmdb: give one source per pack")
         if self.split and not (self.from_folder or self.from_lmdb):
@@ -233,6 +250,7 @@ class TrainConfig:
         return [w / total for w in weights]
 
     def validate(self) -> None:
+        check_finite(self)
         if len(set(self.train_splits)) != len(self.train_splits) or not self.train_splits:
             raise OcrpipeError(f"--train-split {', '.join(self.train_splits)}: name each split once")
         if self.mix is not None:
@@ -268,6 +286,7 @@ class DecodeConfig:
     lm_bonus: float = 0.5                  # grid on uw3-dev with the bundled corpora (see README)
 
     def validate(self) -> None:
+        check_finite(self)
         if (self.lexicon or self.lm) and not self.beam:
             raise OcrpipeError(f"{'--lexicon' if self.lexicon else '--lm'} works on beam search results; "
                                "add --beam N (e.g. --beam 10)")
@@ -310,6 +329,7 @@ class EvalConfig:
         return {**record, **record.pop("decoding")}
 
     def validate(self) -> None:
+        check_finite(self)
         if len(self.sources()) > 1:
             raise OcrpipeError("give one set to evaluate: --split, --shards, --data or --from-lmdb")
         self.decoding.validate()

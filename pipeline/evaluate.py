@@ -32,7 +32,7 @@ from pipeline.errors import OcrpipeError
 from pipeline.utils.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_digest, sha256_file
 from pipeline.models.inference import predictions
 from pipeline.run.manifest import Manifest
-from pipeline.utils.clock import now
+from pipeline.utils.provenance import now
 from pipeline.evaluation.metrics import Tally, bucket, confusions, edit_distance, score_normalized, script_errors
 from pipeline.datasets.building import Rules, write_shard
 from pipeline.datasets.shards import read_meta

@@ -24,8 +24,8 @@ from pipeline.config import GenerateConfig, to_dict
 from pipeline.text.corpus import TYPOGRAPHIC, Corpus
 from pipeline.errors import OcrpipeError
 from pipeline.synth.fonts import load_fonts
-from pipeline.utils.files import (atomic_write_json, atomic_write_text, ensure_writable_dir, json_digest,
-                             relative_to, sha256_file)
+from pipeline.utils.files import (atomic_write_json, atomic_write_text, ensure_writable_dir, flocked,
+                                  json_digest, relative_to, sha256_file)
 from pipeline.synth.lines import LABEL_COLUMNS, SPLITS, LineMaker
 from pipeline.utils.seeding import derive_seed
 from pipeline.run.manifest import Manifest
@@ -166,35 +166,24 @@ def _generate(config: GenerateConfig, run_dir: Path, force: bool, show_progress:
     manifest = Manifest(run_dir)
     ensure_writable_dir(run_dir, "run directory")
     parts = run_dir / "labels" / ".parts"
-    stamp = parts / "fingerprint.json"
-    fingerprint = inputs["fingerprint"]
-    existing = manifest.stage("generate")
     sizes = split_sizes(config)
     chunks = plan_chunks(sizes)
-
-    if existing and existing.status == "done" and not force:
-        if existing.inputs.get("fingerprint") == fingerprint:
-            result = GenerateResult.from_dict(existing.result)
-            if result.verify(run_dir) is None:
-                return GenerateOutcome("up-to-date", result, 0, 0.0, 0, len(chunks), len(chunks), dropped)
-        else:
-            raise OcrpipeError(f"{run_dir} already holds a finished generate made with other settings or inputs; "
-                               "pass --force to replace it, or choose another --run")
-    old_stamp = json.loads(stamp.read_text())["fingerprint"] if stamp.exists() else None
-    if old_stamp and old_stamp != fingerprint and not force:
-        raise OcrpipeError(f"{run_dir} holds an unfinished generate made with other settings or inputs; rerun it "
-                           "with the same options to resume, pass --force to start over, or choose another --run")
-    if force or (existing and existing.status == "done"):
-        for sub in ("images", "labels"):
-            shutil.rmtree(run_dir / sub, ignore_errors=True)
-    parts.mkdir(parents=True, exist_ok=True)
-    if not stamp.exists():
-        atomic_write_json(stamp, {"fingerprint": fingerprint})
-
-    mine = [c for c in chunks if c.ordinal % n == k - 1]
-    todo = [c for c in mine if not (parts / f"{c.key}.json").exists()]
-    workers = max(1, min(config.workers or available_cores(), len(todo)))
-    manifest.begin("generate", to_dict(config), inputs)
+    # The shards of one generate start together: one at a time decides whether to clear the run.
+    with flocked(ensure_writable_dir(run_dir / locks.FOLDER, "run directory") / "generate-start"):
+        existing = manifest.stage("generate")
+        if existing and existing.status == "done" and not force:
+            if existing.inputs.get("fingerprint") == inputs["fingerprint"]:
+                result = GenerateResult.from_dict(existing.result)
+                if result.verify(run_dir) is None:
+                    return GenerateOutcome("up-to-date", result, 0, 0.0, 0, len(chunks), len(chunks), dropped)
+            else:
+                raise OcrpipeError(f"{run_dir} already holds a finished generate made with other settings or "
+                                   "inputs; pass --force to replace it, or choose another --run")
+        _clear_or_keep(run_dir, parts, inputs["fingerprint"], force, n, bool(existing and existing.status == "done"))
+        mine = [c for c in chunks if c.ordinal % n == k - 1]
+        todo = [c for c in mine if not (parts / f"{c.key}.json").exists()]
+        workers = max(1, min(config.workers or available_cores(), len(todo)))
+        manifest.begin("generate", to_dict(config), inputs)
     start, made = time.perf_counter(), 0
     progress = bar(sum(c.stop - c.start for c in todo), "generate", enabled=show_progress)
     with progress, manifest.recording_failure("generate", "finished chunks of lines are kept"):
@@ -212,6 +201,23 @@ def _generate(config: GenerateConfig, run_dir: Path, force: bool, show_progress:
     manifest.finish("generate", result.to_dict())
     shutil.rmtree(parts, ignore_errors=True)
     return GenerateOutcome("done", result, made, seconds, workers, done, len(chunks), dropped)
+
+
+def _clear_or_keep(run_dir: Path, parts: Path, fingerprint: str, force: bool, shards: int, finished: bool) -> None:
+    """Clear the run's images and labels for a new generate, or keep an unfinished one of the
+    same settings to resume. Under --force, a sharded generate clears only what another
+    generate made: the shards of this one, started with the same --force, keep each other's lines."""
+    stamp = parts / "fingerprint.json"
+    old_stamp = json.loads(stamp.read_text())["fingerprint"] if stamp.exists() else None
+    if old_stamp and old_stamp != fingerprint and not force:
+        raise OcrpipeError(f"{run_dir} holds an unfinished generate made with other settings or inputs; rerun it "
+                           "with the same options to resume, pass --force to start over, or choose another --run")
+    if (force and (shards == 1 or old_stamp != fingerprint)) or finished:
+        for sub in ("images", "labels"):
+            shutil.rmtree(run_dir / sub, ignore_errors=True)
+    parts.mkdir(parents=True, exist_ok=True)
+    if not stamp.exists():
+        atomic_write_json(stamp, {"fingerprint": fingerprint})
 
 
 def _merge(run_dir: Path, parts: Path, chunks: list[Chunk], sizes: dict[str, int], height: int,

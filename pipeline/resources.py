@@ -70,12 +70,18 @@ def checkpoint_for(value: str | None, run_dir: Path) -> Path:
 
 def default_checkpoint(run_dir: Path) -> Path:
     """What eval, predict and export read without --checkpoint: the run's best.pt when it has a
-    finished training, else the bundled English model."""
+    finished training, the bundled English model when it has no training at all, and a refusal
+    while its training runs or did not finish (never another model than the run's, silently)."""
     from pipeline.run.manifest import Manifest
 
     record = Manifest(run_dir).stage("train")
     if record is not None and record.status == "done":
         return Path(run_dir) / record.result["checkpoints"]["best"]
+    if record is not None:
+        raise OcrpipeError(f"the training of {run_dir} is {record.status}, not finished: wait for it, or finish it "
+                           f"by running its train command again{f' (`{record.command}`)' if record.command else ''}; "
+                           "or name a model with --checkpoint (e.g. --checkpoint "
+                           f"{Path(run_dir) / 'train' / 'last.pt'} or --checkpoint {DEFAULT_MODEL})")
     models = bundled_models()
     if DEFAULT_MODEL in models:
         return models[DEFAULT_MODEL]

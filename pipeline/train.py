@@ -38,6 +38,7 @@ class TrainOutcome:
     stopped_early: bool
     up_to_date: bool = False     # a finished training of the same settings and data was found
     schedule_change: str = ""    # a --resume with other --steps: how the learning rate changed
+    resumed_automatically: bool = False    # an unfinished training continued without --resume
 
 
 def run(config: TrainConfig, run_dir: Path, resume: bool = False, force: bool = False,
@@ -70,16 +71,19 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     info = {"height": pack.height, "channels": pack.channels, "data_digest": data_digest,
             "manifest_sha256": sha256_file(manifest.path)}
     loop = Loop(config, parts, state, rt, out_dir, info, show_progress)
-    if loop.train_until_done():
-        loop.save_interrupted()
-        if rt.is_main:
-            manifest.fail("train", f"interrupted at step {state.step}; continue with --resume")
-        raise Interrupted(f"train interrupted at step {state.step}; {loop.last_path} is saved, continue with --resume")
-    result = loop.result()
+    # An exception marks the record failed (it never stays `running`); last.pt stays for a rerun.
+    recording = manifest.recording_failure("train", "train/last.pt") if rt.is_main else contextlib.nullcontext()
+    with recording:
+        if loop.train_until_done():
+            loop.save_interrupted()
+            raise Interrupted(f"train interrupted at step {state.step}; {loop.last_path} is saved: run the same "
+                              "command again to continue")
+        result = loop.result()
     if rt.is_main:
         manifest.finish("train", result.to_dict())
     rt.barrier()
-    return TrainOutcome(result, resumed_from, loop.stopped_early, schedule_change=parts.schedule_change)
+    return TrainOutcome(result, resumed_from, loop.stopped_early, schedule_change=parts.schedule_change,
+                        resumed_automatically=start.automatic)
 
 
 def _inputs(parts: Parts, data_digest: str, resumed_from: int) -> dict:

@@ -67,3 +67,16 @@ def test_init_takes_the_bundled_model_by_name(tmp_path, run_cli):
                      "--val-every", "2", "--no-progress", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert f"models/{DEFAULT_MODEL}.pt" in result.output and "crnn-small" in result.output
+
+
+def test_a_run_whose_training_has_not_finished_is_never_read_with_another_model(tmp_path, run_cli):
+    from pipeline.run.manifest import Manifest
+
+    run = tmp_path / "run"
+    Manifest(run).begin("train", {})            # what a running (or killed) `train --force` leaves
+    image = line_image(tmp_path)
+    for args in (["predict", image], ["export", "--format", "checkpoint", "--output", tmp_path / "m.pt"],
+                 ["eval", "--data", tmp_path, "--no-progress"]):
+        result = run_cli(*args, "--run", run)
+        assert result.exit_code == 2 and "not finished" in result.output and "--checkpoint" in result.output, args
+    assert not (tmp_path / "m.pt").exists()

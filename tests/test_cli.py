@@ -39,3 +39,18 @@ def test_a_bad_option_is_one_line_with_exit_code_2(run_cli, args, message):
 def test_onecycle_refuses_a_warmup_it_would_ignore(run_cli, tmp_path):
     result = run_cli("train", "--run", tmp_path / "run", "--schedule", "onecycle", "--warmup", "10")
     assert result.exit_code == 2 and "--warmup applies to --schedule cosine" in result.output
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "--lr", "inf"], ["train", "--lr", "nan"], ["train", "--grad-clip", "nan"],
+    ["train", "--weight-decay", "nan"], ["train", "--mix", "nan,1", "--train-split", "train", "--train-split", "b"],
+    ["generate", "--skew", "nan"], ["generate", "--blur", "nan"], ["generate", "--codes-fraction", "nan"],
+    ["eval", "--beam", "4", "--lm", "corpora", "--lm-weight", "nan"], ["eval", "--oov-cost", "inf"],
+    ["predict", "--lm-bonus", "-inf", "x.png"],
+])
+def test_nan_and_infinity_are_refused_in_one_line_before_anything_is_made(run_cli, tmp_path, args):
+    run = tmp_path / "run"
+    result = run_cli(*args, "--run", run)
+    assert result.exit_code == 2 and "not a finite number" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not (run / "manifest.json").exists()

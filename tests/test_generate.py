@@ -74,6 +74,19 @@ def test_output_is_identical_for_1_and_2_workers_and_for_shards(tmp_path, small_
     assert snapshot(two) == reference and snapshot(sharded) == reference
 
 
+def test_the_shards_of_a_forced_generate_keep_each_others_lines(tmp_path, small_corpus, run_cli):
+    """`--shard K/N --force` on every machine: the first shard clears the old run, the others
+    (of the same settings) keep what it made."""
+    run, reference = tmp_path / "run", tmp_path / "reference"
+    assert run_cli(*generate_args(reference, small_corpus, count=120)).exit_code == 0
+    assert run_cli(*generate_args(run, small_corpus, "--style", "plain", count=60)).exit_code == 0    # an old run
+    for k in ("1/2", "2/2"):
+        result = run_cli(*generate_args(run, small_corpus, "--shard", k, "--force", count=120))
+        assert result.exit_code == 0, result.output
+    assert Manifest(run).stage("generate").status == "done"
+    assert snapshot(run) == snapshot(reference)
+
+
 def test_styles_mix_line_by_line(tmp_path, small_corpus, run_cli):
     run = tmp_path / "run"
     assert run_cli(*generate_args(run, small_corpus, "--style", "plain,scene", count=60)).exit_code == 0

@@ -98,7 +98,7 @@ def test_resume_gives_the_parameters_of_an_uninterrupted_run(run, run_cli, tmp_p
 
     monkeypatch.setattr(train, "augment", augment_then_ctrl_c)
     stopped = run_cli("train", "--run", other, *options)
-    assert stopped.exit_code == 130 and "continue with --resume" in stopped.output
+    assert stopped.exit_code == 130 and "run the same command again to continue" in stopped.output
     assert Manifest(other).stage("train").status == "failed"
     assert checkpoint.load(other / "train" / "last.pt")["step"] == 3
     monkeypatch.setattr(train, "augment", real_augment)
@@ -317,3 +317,98 @@ def test_adamw_leaves_biases_and_batch_norm_undecayed():
     optimizer.load_state_dict(regrouped(old.state_dict(), model, optimizer))
     assert [g["weight_decay"] for g in optimizer.param_groups] == [0.5, 0.0]
     assert torch.equal(optimizer.state[model.head.bias]["exp_avg"], old.state[model.head.bias]["exp_avg"])
+
+
+def _crash_at(monkeypatch, call: int, error: BaseException) -> None:
+    calls = {"n": 0}
+    real_augment = train.augment
+
+    def augment_then_fail(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise error
+        return real_augment(*args, **kwargs)
+
+    monkeypatch.setattr(train, "augment", augment_then_fail)
+
+
+def _same_weights(a: Path, b: Path) -> None:
+    x, y = checkpoint.load(a), checkpoint.load(b)
+    assert x["step"] == y["step"] and x["lines_seen"] == y["lines_seen"]
+    for name, tensor in x["model"]["state_dict"].items():
+        assert torch.equal(tensor, y["model"]["state_dict"][name]), name
+
+
+def test_running_a_crashed_training_again_continues_it(run, run_cli, tmp_path, monkeypatch):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    options = (*TINY, "--steps", "6", "--val-every", "3", "--seed", "5")
+    assert run_cli("train", "--run", run, *options).exit_code == 0
+
+    _crash_at(monkeypatch, 5, RuntimeError("a library failed"))      # during step 5, after last.pt of step 3
+    with pytest.raises(RuntimeError):
+        run_cli("train", "--run", other, *options)
+    record = Manifest(other).stage("train")
+    assert record.status == "failed" and "RuntimeError: a library failed" in record.error
+    assert record.command.startswith("ocrpipe") or "train" in record.command
+    monkeypatch.undo()
+
+    again = run_cli("train", "--run", other, *options)             # the same command, no --resume
+    assert again.exit_code == 0 and "resumed at step 3 (the unfinished training" in again.output, again.output
+    _same_weights(run / "train" / "last.pt", other / "train" / "last.pt")
+    _same_weights(run / "train" / "best.pt", other / "train" / "best.pt")
+    assert [r["step"] for r in records(other)] == [r["step"] for r in records(run)]
+
+
+def test_an_unfinished_training_is_not_restarted_by_other_settings(run, run_cli, monkeypatch):
+    options = (*TINY, "--steps", "6", "--val-every", "3", "--seed", "5")
+    _crash_at(monkeypatch, 5, RuntimeError("crash"))
+    with pytest.raises(RuntimeError):
+        run_cli("train", "--run", run, *options)
+    monkeypatch.undo()
+    log_before = (run / "train" / "metrics.jsonl").read_bytes()
+    last_before = (run / "train" / "last.pt").read_bytes()
+
+    other = run_cli("train", "--run", run, *TINY, "--steps", "6", "--val-every", "3", "--seed", "6")
+    assert other.exit_code == 2 and "holds step 3 of a training with other settings (seed)" in other.output
+    assert "--force" in other.output and "Traceback" not in other.output
+    fewer = run_cli("train", "--run", run, *options[:-4], "--steps", "2", "--val-every", "3", "--seed", "5")
+    assert fewer.exit_code == 2 and "has already done 3 steps" in fewer.output, fewer.output
+    assert (run / "train" / "metrics.jsonl").read_bytes() == log_before       # nothing trimmed
+    assert (run / "train" / "last.pt").read_bytes() == last_before             # nothing overwritten
+
+
+def test_a_training_killed_with_sigkill_continues_when_the_command_is_run_again(run, tmp_path):
+    import shutil
+    import time
+
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    options = [*TINY, "--steps", "40", "--val-every", "4", "--seed", "2", "--no-augment"]
+    # Every run in a process of one thread: the same arithmetic order as the reference.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+    def train_in(folder: Path) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "pipeline", "train", "--run", str(folder), *options],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    assert train_in(run).wait() == 0
+    proc = train_in(other)
+    last = other / "train" / "last.pt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()                                        # kill -9 once the first checkpoint is written
+    proc.wait()
+    if not last.exists():
+        pytest.fail("the training never wrote last.pt")
+    status = subprocess.run([sys.executable, "-m", "pipeline", "status", "--run", str(other)], env=env,
+                            capture_output=True, text=True).stdout
+    assert "interrupted" in status and "rerun `" in status
+    again = train_in(other)
+    output = again.communicate()[0]
+    assert again.returncode == 0 and "resumed at step" in output, output
+    _same_weights(run / "train" / "last.pt", other / "train" / "last.pt")
+    _same_weights(run / "train" / "best.pt", other / "train" / "best.pt")

@@ -22,7 +22,7 @@ from pipeline import __version__
 from pipeline.text.charset import Charset
 from pipeline.errors import OcrpipeError
 from pipeline.utils.files import atomic_write_bytes
-from pipeline.utils.clock import now
+from pipeline.utils.provenance import now
 from pipeline.models.crnn import CRNN, ModelConfig, build
 
 FORMAT = "ocrpipe.checkpoint/1"

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from pathlib import Path
 from typing import Iterator
 
 from pipeline.errors import OcrpipeError
+from pipeline.utils.provenance import command_line
 from pipeline.utils.files import ensure_writable_dir, flocked
 
 FOLDER = ".locks"
@@ -62,11 +62,6 @@ def is_held(run_dir: Path, stage: str) -> bool:
         return True
 
 
-def _command() -> str:
-    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "ocrpipe"
-    return " ".join([name if name != "__main__.py" else "ocrpipe", *sys.argv[1:]])[:200]
-
-
 @contextlib.contextmanager
 def hold(run_dir: Path, write: str | None = None, read: tuple[str, ...] = ()) -> Iterator[None]:
     """Hold `write`'s lock exclusively and each of `read` shared for the block, or raise a
@@ -83,7 +78,7 @@ def hold(run_dir: Path, write: str | None = None, read: tuple[str, ...] = ()) ->
                 raise RunBusy(f"{run_dir}: {who} is using its {stage} files now; wait for it to finish "
                               "(or stop it), then run this command again") from None
             note = folder / f"{stage}.{os.getpid()}"
-            note.write_text(_command() + "\n", encoding="utf-8")
+            note.write_text(command_line() + "\n", encoding="utf-8")
             stack.callback(_unlink, note)
         yield
 

@@ -27,7 +27,7 @@ from pipeline import __version__
 from pipeline.errors import Interrupted, OcrpipeError
 from pipeline.utils.files import atomic_write_json, ensure_writable_dir, flocked, json_digest
 from pipeline.run.results import RESULT_TYPES, StageResult
-from pipeline.utils.clock import now
+from pipeline.utils.provenance import command_line, now
 
 SCHEMA_VERSION = 1
 FILENAME = "manifest.json"
@@ -66,6 +66,7 @@ class StageRecord:
     version: str = __version__
     git_revision: str | None = None
     error: str | None = None
+    command: str = ""              # the command line that started it: what a rerun types again
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StageRecord:
@@ -170,7 +171,8 @@ class Manifest:
                 recorded = dict(upstream or {})
             doc["stages"][name] = StageRecord(
                 status="running", config=config, inputs=inputs or {}, result=result or {},
-                upstream=recorded, started=now(), git_revision=git_revision()).__dict__
+                upstream=recorded, started=now(), git_revision=git_revision(),
+                command=command_line()).__dict__
 
         self.update(change)
 

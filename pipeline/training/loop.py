@@ -218,9 +218,11 @@ class Loop:
         if self.rt.is_main:
             self.log.write({"step": state.step, "split": self.config.val_split, **metrics,
                             "lines_by_source": dict(zip(p.data.names, state.lines_by_source))}, flush=True)
-            checkpoint.save(self.last_path, self.checkpoint_dict(metrics))
+            # best.pt before last.pt: a kill between the two never leaves a last.pt whose best
+            # validation has no best.pt (a resume from the older last.pt writes it again).
             if improved:
                 checkpoint.save(self.best_path, self.checkpoint_dict(metrics))
+            checkpoint.save(self.last_path, self.checkpoint_dict(metrics))
             plot_curves(self.log.path, self.out_dir / "curves.png")
         self.stopped_early = bool(self.config.early_stop) and state.stale_validations >= self.config.early_stop
 

@@ -1,1 +1,1 @@
-"""Small helpers every layer uses: atomic files, process pools, progress bars, seeds, clocks."""
+"""Small helpers every layer uses: atomic files, process pools, progress bars, seeds, timestamps and command lines."""
