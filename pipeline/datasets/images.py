@@ -30,13 +30,22 @@ def to_mode(image: Image.Image, channels: int) -> Image.Image:
     16-bit and float images are scaled to 8 bits."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         pixels = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(pixels).all():
+            raise BadImage(f"{int((~np.isfinite(pixels)).sum())} pixels are NaN or infinite (a float image with "
+                           "missing values); fill them and save again")
         top = pixels.max() or 1.0
         image = Image.fromarray((pixels * (255.0 / top)).clip(0, 255).astype(np.uint8))
+    if image.mode == "LAB":         # Pillow converts LAB to nothing else: its L band is the lightness
+        lightness = image.getchannel("L")
+        return lightness if channels == 1 else Image.merge("RGB", (lightness,) * 3)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         paper = Image.new("RGBA", rgba.size, (PAPER, PAPER, PAPER, 255))
         image = Image.alpha_composite(paper, rgba)
-    return image.convert("L" if channels == 1 else "RGB")
+    try:
+        return image.convert("L" if channels == 1 else "RGB")
+    except ValueError as e:            # a mode Pillow cannot convert
+        raise BadImage(f"{image.mode} images cannot be read ({e}); save it as RGB or grayscale") from None
 
 
 def normalize(image: Image.Image, height: int, channels: int = 1) -> np.ndarray:
@@ -54,6 +63,7 @@ def normalize(image: Image.Image, height: int, channels: int = 1) -> np.ndarray:
 STEPS = ("decode the file, applying its EXIF orientation",
          "16-bit, 32-bit and float images: scale so the largest value is 255, as 8-bit",
          "transparency (RGBA, LA, palette with a transparent colour): composite over white (255)",
+         "LAB images: their L (lightness) band, as grayscale (repeated in R, G and B for 3 channels)",
          "convert to grayscale (Pillow mode L) for 1 channel, RGB for 3",
          "vertical lines (pack, eval, predict --vertical): rotate 90 degrees counter-clockwise, so the "
          "column's top character comes first (left)",

@@ -99,6 +99,41 @@ class ShardWriter:
 
 
 _OPEN: dict[str, tuple[int, tuple[int, int, int], lmdb.Environment]] = {}
+LMDB_MAGIC = 0xBEEFC0DE
+
+
+def check_complete(path: Path | str) -> None:
+    """Refuse an LMDB file cut short (a partial copy or download, a full disk) before it is
+    mapped: LMDB maps the file and reading a page past its end kills the process with SIGBUS.
+
+    An LMDB data file starts with two meta pages (LMDB's `MDB_meta` after a 16-byte page
+    header: magic, version, address, map size, two 48-byte `MDB_db` records, the last used
+    page, the transaction id). The newer meta's last page must lie inside the file."""
+    data_file = Path(path) / "data.mdb" if os.path.isdir(path) else Path(path)
+    size = data_file.stat().st_size
+    with open(data_file, "rb") as f:
+        head = f.read(2 * 65536)
+    first = _meta_page(head, 0)
+    if first is None:
+        raise ShardError(f"{data_file}: not an LMDB file (no LMDB header)")
+    second = _meta_page(head, first[0])          # the second meta page starts one page in
+    if second is None:
+        raise ShardError(f"{data_file}: truncated ({size} bytes, less than LMDB's two header pages)")
+    page, last, _ = max(first, second, key=lambda m: m[2])
+    needed = (last + 1) * page
+    if size < needed:
+        raise ShardError(f"{data_file}: truncated ({size} of its {needed} bytes)")
+
+
+def _meta_page(head: bytes, offset: int) -> tuple[int, int, int] | None:
+    """(page size, last used page, transaction id) of the meta page at `offset`, or None."""
+    if len(head) < offset + 152 or int.from_bytes(head[offset + 16:offset + 20], "little") != LMDB_MAGIC:
+        return None
+    page = int.from_bytes(head[offset + 40:offset + 44], "little")    # FREE_DBI's md_pad holds the page size
+    if page < 512 or page & (page - 1):
+        return None
+    return (page, int.from_bytes(head[offset + 136:offset + 144], "little"),
+            int.from_bytes(head[offset + 144:offset + 152], "little"))
 
 
 def open_readonly(path: Path | str) -> lmdb.Environment:
@@ -117,6 +152,7 @@ def open_readonly(path: Path | str) -> lmdb.Environment:
         env.close()
         env = None
     if env is None:
+        check_complete(key)
         env = lmdb.open(key, subdir=os.path.isdir(key), readonly=True, lock=False, readahead=False, meminit=False)
         _OPEN[key] = (os.getpid(), signature, env)
     return env
@@ -130,7 +166,7 @@ def read_meta(path: Path) -> dict[str, Any] | None:
         with open_readonly(path).begin() as txn:
             raw = txn.get(b"__meta__")
         meta = json.loads(raw) if raw else None
-    except (lmdb.Error, ValueError):
+    except (lmdb.Error, ValueError, ShardError):     # unreadable or truncated: not a complete shard
         meta = None
     return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
 
@@ -143,6 +179,10 @@ class ShardReader:
         self.path = Path(path)
         if not self.path.is_file():
             raise ShardError(f"{self.path}: no such shard; re-run `ocrpipe pack`")
+        try:
+            check_complete(self.path)
+        except ShardError as e:
+            raise ShardError(f"{e}; re-run `ocrpipe pack` to write it again") from None
         try:
             with open_readonly(self.path).begin() as txn:
                 raw = txn.get(b"__meta__")

@@ -6,6 +6,7 @@ lazily (in the pack workers) so nothing holds a whole dataset in memory.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 import unicodedata
@@ -18,7 +19,7 @@ import lmdb
 from pipeline.errors import OcrpipeError
 from pipeline.utils.files import short_hash
 from pipeline.run.results import GenerateResult, ordered
-from pipeline.datasets.shards import open_readonly
+from pipeline.datasets.shards import ShardError, open_readonly
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pbm", ".pgm", ".ppm")
 _DUPLICATE = re.compile(r"^(.*?)(?:_(\d+)| \((\d+)\))$")    # "name_2" or "name (2)"
@@ -82,35 +83,63 @@ class Listing(list):
     repeated: int = 0
 
 
+def _label_lines(labels: Path) -> list[str]:
+    """The lines of a labels.tsv: UTF-8 (a byte-order mark is dropped), or UTF-16 with its
+    byte-order mark; anything else is a one-line error that names the line."""
+    data = labels.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = data[:e.start].count(b"\n") + 1
+            raise OcrpipeError(f"{labels}:{line}: not UTF-8 text (byte {data[e.start]:#04x}; Latin-1 or another "
+                               "legacy encoding?); save the file as UTF-8") from None
+    return [line.rstrip("\r") for line in text.split("\n")]      # not splitlines(): U+2028 may be text
+
+
+def _row(labels: Path, n: int, line: str, header: bool) -> tuple[str, str] | None:
+    """(filename, text) of line `n`, None for a blank line."""
+    parts = line.split("\t")
+    if len(parts) < 2 or not parts[0]:
+        if line.strip():
+            raise OcrpipeError(f"{labels}:{n}: expected filename<TAB>text; fix or remove that line")
+        return None
+    if len(parts) > 2 and not header:
+        raise OcrpipeError(f"{labels}:{n}: {len(parts)} tab-separated fields where filename<TAB>text was "
+                           "expected (a label cannot hold a tab); fix that line, or start the file with a "
+                           "header row (filename<TAB>text<TAB>...) that names the extra columns")
+    return parts[0], parts[1]
+
+
 def _from_labels(labels: Path) -> Listing:
     """The rows of a labels.tsv; a file named twice with two texts is an error naming both rows."""
     samples, first = Listing(), {}
-    with open(labels, encoding="utf-8", newline="") as f:
-        for n, line in enumerate(f, 1):
-            parts = line.rstrip("\r\n").split("\t")
-            if n == 1 and parts[0] == "filename":     # a header row
-                continue
-            if len(parts) < 2 or not parts[0]:
-                if line.strip():
-                    raise OcrpipeError(f"{labels}:{n}: expected filename<TAB>text; fix or remove that line")
-                continue
-            name, text = parts[0], parts[1]
-            if name in first:
-                row, earlier = first[name]
-                if unicodedata.normalize("NFC", earlier) != unicodedata.normalize("NFC", text):
-                    raise OcrpipeError(f"{labels}: {name} is labelled twice, {earlier!r} on line {row} and "
-                                       f"{text!r} on line {n}; keep the right one")
-                samples.repeated += 1
-                continue
-            first[name] = (n, text)
-            samples.append(Sample(source=name, label=text, path=str(labels.parent / name)))
+    lines = _label_lines(labels)
+    header = bool(lines) and lines[0].split("\t")[0] == "filename"     # it names any further columns
+    for n, line in enumerate(lines[1:] if header else lines, 2 if header else 1):
+        row = _row(labels, n, line, header)
+        if row is None:
+            continue
+        name, text = row
+        if name in first:
+            earlier_line, earlier = first[name]
+            if unicodedata.normalize("NFC", earlier) != unicodedata.normalize("NFC", text):
+                raise OcrpipeError(f"{labels}: {name} is labelled twice, {earlier!r} on line {earlier_line} and "
+                                   f"{text!r} on line {n}; keep the right one")
+            samples.repeated += 1
+            continue
+        first[name] = (n, text)
+        samples.append(Sample(source=name, label=text, path=str(labels.parent / name)))
     if not samples:
         raise OcrpipeError(f"{labels} lists no images; add filename<TAB>text lines")
     return samples
 
 
 def from_folder(folder: Path, option: str = "--from-folder") -> Listing:
-    """Images with a `labels.tsv` (`filename<TAB>text`, more columns ignored), or, without
+    """Images with a `labels.tsv` (`filename<TAB>text`; more columns after a header row that names
+    them), or, without
     one, images whose file name is the label: `Fireball.png`, and `Fireball (2).png` or
     `Fireball_2.png` for another image of the same text (such a suffix is taken for a
     duplicate marker only when the name without it is another image's name too, or several
@@ -152,6 +181,8 @@ def from_lmdb(path: Path) -> list[Sample]:
                                    "(num-samples, image-%09d, label-%09d)")
             count = int(raw)
             labels = [txn.get(b"label-%09d" % i) for i in range(1, count + 1)]
+    except ShardError as e:
+        raise OcrpipeError(f"--from-lmdb {path}: {e}; copy or download it again") from None
     except lmdb.Error as e:
         raise OcrpipeError(f"--from-lmdb {path}: not a readable LMDB ({e})") from None
     except ValueError:
