@@ -4,16 +4,18 @@ say what happened. Heavy imports (torch, trdg) happen inside the commands that n
 from __future__ import annotations
 
 import dataclasses
+import errno
 import datetime as _dt
 import functools
 import os
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from pipeline import __version__
-from pipeline.errors import OcrpipeError
+from pipeline.errors import Interrupted, OcrpipeError, Terminated
 
 if TYPE_CHECKING:
     from pipeline.config import DecodeConfig
@@ -45,9 +47,25 @@ class OcrpipeGroup(click.Group):
             return super().invoke(ctx)
         except OcrpipeError as e:
             raise UserError(e) from None
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise UserError(OcrpipeError(disk_full(e, ctx))) from None
+        except KeyboardInterrupt as e:     # a stage without its own record of what it kept (eval, predict)
+            name = ctx.invoked_subcommand or "ocrpipe"
+            raise UserError(Interrupted(f"{name} interrupted; run it again", terminated=isinstance(e, Terminated))
+                            ) from None
         except click.UsageError as e:
             where = " ".join(["ocrpipe", *([e.ctx.info_name] if e.ctx and e.ctx.parent else [])])
             raise OneLineUsageError(f"{e.format_message()} (see `{where} --help`)") from None
+
+
+def disk_full(error: OSError, ctx: click.Context) -> str:
+    """The one line for a full disk (or quota): where, and that what was finished is kept."""
+    where = Path(error.filename).parent if error.filename else Path(ctx.obj.get("run") or DEFAULT_RUN)
+    name = ctx.invoked_subcommand or "ocrpipe"
+    return (f"{name}: no space left on the device holding {where} ({error.strerror}); what was finished is "
+            "kept: free some space, then run the same command again (or choose another --run)")
 
 
 def with_run(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -560,4 +578,10 @@ def status(run_dir: Path) -> None:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="ocrpipe")
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)      # a second SIGTERM ends the process at once
+    raise Terminated()

@@ -77,7 +77,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
         if loop.train_until_done():
             loop.save_interrupted()
             raise Interrupted(f"train interrupted at step {state.step}; {loop.last_path} is saved: run the same "
-                              "command again to continue")
+                              "command again to continue", terminated=loop.terminated)
         result = loop.result()
     if rt.is_main:
         manifest.finish("train", result.to_dict())

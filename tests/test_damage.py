@@ -122,3 +122,103 @@ def test_images_pillow_cannot_convert_or_with_nan_pixels_are_counted_not_crashed
     predicted = run_cli("predict", "--checkpoint", "en-print", folder / "lab.tif", folder / "nan.tif",
                         "--run", run)
     assert "Traceback" not in predicted.output and "NaN or infinite" in predicted.output
+
+
+def test_sigterm_stops_generate_cleanly_and_the_same_command_finishes_it(tmp_path, small_corpus):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT, generate_args
+    from test_generate import snapshot
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    reference, run = tmp_path / "reference", tmp_path / "run"
+
+    def generate(folder: Path) -> subprocess.Popen:
+        args = generate_args(folder, small_corpus, "--workers", "2", count=3000)
+        return subprocess.Popen([sys.executable, "-m", "pipeline", *args], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    assert generate(reference).wait() == 0
+    proc = generate(run)
+    parts = run / "labels" / ".parts"
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and len(list(parts.glob("*.json"))) < 3:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("generate finished before the signal arrived")
+    assert proc.returncode == 143 and "Traceback" not in err, err
+    assert "interrupted; rerun the same command to resume" in err
+    assert Manifest(run).stage("generate").status == "failed"
+    assert generate(run).wait() == 0
+    assert snapshot(run) == snapshot(reference)
+
+
+def test_ctrl_c_in_eval_is_exit_130_in_one_line(packed, tmp_path, run_cli, monkeypatch):
+    from pipeline.models import inference
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inference, "forward", interrupted)
+    result = run_cli("eval", "--run", packed, "--checkpoint", "en-print", "--no-progress")
+    assert result.exit_code == 130 and result.output.strip() == "Error: eval interrupted; run it again"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB file system (tmpfs), where the machine lets the tests mount one."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (not root, or no mount in this container)")
+    yield mount
+    subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_is_one_line_that_names_it_for_every_stage(small_disk, packed, small_corpus, run_cli):
+    import shutil
+
+    from conftest import generate_args
+
+    full = run_cli(*generate_args(small_disk / "run", small_corpus, count=2000))
+    assert "no space left on the device holding" in one_line_error(full)
+    record = Manifest(small_disk / "run").stage("generate")
+    assert record is None or record.status != "running" or "interrupted" in run_cli("status", "--run",
+                                                                                  small_disk / "run").output
+    shutil.rmtree(small_disk / "run")
+    run = small_disk / "packed"
+    run.mkdir()
+    for name in ("manifest.json", "charset.json"):
+        shutil.copy(packed / name, run / name)
+    shutil.copytree(packed / "labels", run / "labels")
+    os.symlink(packed / "images", run / "images")        # the images elsewhere; the shards must land here
+    filler = small_disk / "filler"
+    with open(filler, "wb") as f:                        # leave ~40 kB: the shards need more
+        f.write(b"0" * max(0, shutil.disk_usage(small_disk).free - 40_000))
+    output = one_line_error(run_cli("pack", "--run", run, "--force", "--no-progress"))
+    assert "no space left on the device holding" in output
+
+
+def test_a_full_disk_during_training_is_one_line_and_marks_nothing_running(small_disk, packed, run_cli):
+    import shutil
+
+    run = small_disk / "run"
+    run.mkdir()
+    for name in ("manifest.json", "charset.json"):
+        shutil.copy(packed / name, run / name)
+    for name in ("labels", "images", "shards"):
+        os.symlink(packed / name, run / name)
+    with open(small_disk / "filler", "wb") as f:         # room for the manifest, not for a checkpoint
+        f.write(b"0" * max(0, shutil.disk_usage(small_disk).free - 60_000))
+    output = one_line_error(run_cli("train", "--run", run, *TRAIN))
+    assert "no space left on the device holding" in output
+    assert Manifest(run).stage("train").status != "running" or "interrupted" in run_cli("status", "--run",
+                                                                                      run).output
+    assert not list((run / "train").glob(".*.tmp")) if (run / "train").exists() else True

@@ -412,3 +412,20 @@ def test_a_training_killed_with_sigkill_continues_when_the_command_is_run_again(
     assert again.returncode == 0 and "resumed at step" in output, output
     _same_weights(run / "train" / "last.pt", other / "train" / "last.pt")
     _same_weights(run / "train" / "best.pt", other / "train" / "best.pt")
+
+
+def test_sigterm_stops_training_after_the_step_with_exit_code_143(run, run_cli, monkeypatch):
+    calls = {"n": 0}
+    real_augment = train.augment
+
+    def augment_then_sigterm(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_augment(*args, **kwargs)
+
+    monkeypatch.setattr(train, "augment", augment_then_sigterm)
+    stopped = run_cli("train", "--run", run, *TINY, "--steps", "6", "--val-every", "3")
+    assert stopped.exit_code == 143 and "run the same command again to continue" in stopped.output
+    assert checkpoint.load(run / "train" / "last.pt")["step"] == 2
+    assert Manifest(run).stage("train").status == "failed"

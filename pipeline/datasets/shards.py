@@ -17,8 +17,10 @@ decode a small PNG. A shard is written under a temporary name and renamed when c
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -72,6 +74,10 @@ class ShardWriter:
                 return
             except lmdb.MapFullError:    # the transaction was aborted: grow the map, write again
                 self.env.set_mapsize(self.env.info()["map_size"] * 2)
+            except lmdb.Error as e:      # LMDB says "Input/output error" when the disk is full
+                if shutil.disk_usage(self.tmp.parent).free < (8 << 20):
+                    raise OSError(errno.ENOSPC, f"No space left on device ({e})", str(self.tmp)) from None
+                raise
 
     def _flush(self) -> None:
         self._put(self._pending)

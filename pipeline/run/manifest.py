@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 from pipeline import __version__
-from pipeline.errors import Interrupted, OcrpipeError
+from pipeline.errors import Interrupted, OcrpipeError, Terminated
 from pipeline.utils.files import atomic_write_json, ensure_writable_dir, flocked, json_digest
 from pipeline.run.results import RESULT_TYPES, StageResult
 from pipeline.utils.provenance import command_line, now
@@ -191,15 +191,24 @@ class Manifest:
         says to rerun the command, and what was `kept` for that rerun."""
         try:
             yield
-        except KeyboardInterrupt:
-            self.fail(name, "interrupted; rerun the same command to resume")
-            raise Interrupted(f"{name} interrupted; rerun the same command to resume ({kept})") from None
+        except KeyboardInterrupt as e:
+            self._try_fail(name, "interrupted; rerun the same command to resume")
+            raise Interrupted(f"{name} interrupted; rerun the same command to resume ({kept})",
+                              terminated=isinstance(e, Terminated)) from None
         except OcrpipeError as e:
-            self.fail(name, str(e))
+            self._try_fail(name, str(e))
             raise
         except Exception as e:      # a bug or a library's failure: the record must not stay `running`
-            self.fail(name, f"{type(e).__name__}: {e}")
+            self._try_fail(name, f"{type(e).__name__}: {e}")
             raise
+
+    def _try_fail(self, name: str, error: str) -> None:
+        """Record the failure if the disk lets us (when it is full, it may not: then the record
+        stays `running`, no process holds its lock, and `status` reports it interrupted)."""
+        try:
+            self.fail(name, error)
+        except OSError:
+            pass
 
     def fail(self, name: str, error: str, result: dict[str, Any] | None = None) -> None:
         def change(doc: dict[str, Any]) -> None:

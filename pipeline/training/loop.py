@@ -44,6 +44,7 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.requested = False
+        self.terminated = False          # SIGTERM rather than Ctrl-C: exit code 143
 
     def __enter__(self) -> StopFlag:
         self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -53,6 +54,7 @@ class StopFlag:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.terminated = signum == signal.SIGTERM
 
     def __exit__(self, *exc: Any) -> None:
         for s, handler in self._old.items():
@@ -146,6 +148,7 @@ class Loop:
                             initial=state.step)
         self.last_metrics: dict[str, Any] = {}
         self.stopped_early = False
+        self.terminated = False
         self.window = torch.zeros(4, dtype=torch.float64, device=rt.device)  # loss sum, bad micro-batches, lines, bad steps
         self.window_steps, self.window_start = 0, time.perf_counter()
         self.pixels = [0, 0]       # of this invocation's batches: the lines' own, and with padding
@@ -243,7 +246,8 @@ class Loop:
         state.seconds = time.perf_counter() - self.started
 
     def train_until_done(self) -> bool:
-        """Steps until --steps or early stopping; True when Ctrl-C (or SIGTERM) stopped them."""
+        """Steps until --steps or early stopping; True when Ctrl-C (or SIGTERM) stopped them
+        (`self.terminated` says which)."""
         self.parts.net.train()
         interrupted = False
         with StopFlag() as stop:
@@ -256,7 +260,7 @@ class Loop:
                     self.validate_and_save()
                 # Under torchrun the ranks agree on stopping at log steps (one collective there).
                 if stop.requested if not self.rt.distributed else (at_log and self.rt.any(stop.requested)):
-                    interrupted = True
+                    interrupted, self.terminated = True, stop.terminated
                     break
         self.read_window()
         self.progress.close()

@@ -36,6 +36,7 @@ def pool_context() -> BaseContext:
 
 def _quiet(initializer: Callable[..., None], initargs: tuple) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent handles Ctrl-C and stops the pool
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)   # and SIGTERM; the pool's own stop ends a worker quietly
     initializer(*initargs)
 
 
