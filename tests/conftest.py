@@ -74,3 +74,20 @@ def copy_run(source: Path, target: Path) -> Path:
 
     shutil.copytree(source, target)
     return target
+
+
+def at_augment_call(monkeypatch, call: int, action: Callable[[], None]) -> None:
+    """Run `action` (send a signal, raise an error) during the training step that makes the
+    `call`-th augmentation call, then augment as usual."""
+    from pipeline.training import loop
+
+    calls = {"n": 0}
+    real_augment = loop.augment
+
+    def augment_then_act(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == call:
+            action()
+        return real_augment(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "augment", augment_then_act)

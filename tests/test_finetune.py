@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import build_run, copy_run
-from pipeline.training import loop as train
+from conftest import at_augment_call, build_run, copy_run
 from pipeline.models import checkpoint
 from pipeline.training import init as finetune
 from pipeline.text.charset import Charset
@@ -151,18 +150,9 @@ def test_resume_of_a_mixed_fine_tuning_is_exact(parent, tmp_path, run_cli, monke
     assert whole.exit_code == 0, whole.output
     assert "lines per split: train" in whole.output and "started from" in whole.output
 
-    calls = {"n": 0}
-    real_augment = train.augment
-
-    def augment_then_ctrl_c(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real_augment(*args, **kwargs)
-
-    monkeypatch.setattr(train, "augment", augment_then_ctrl_c)
+    at_augment_call(monkeypatch, 4, lambda: os.kill(os.getpid(), signal.SIGINT))
     assert run_cli("train", "--run", other, *options).exit_code == 130
-    monkeypatch.setattr(train, "augment", real_augment)
+    monkeypatch.undo()
     resumed = run_cli("train", "--run", other, *[o for o in options if o != "--force"], "--resume")
     assert resumed.exit_code == 0 and "resumed at step 4" in resumed.output, resumed.output
     a, b = checkpoint.load(run / "train" / "last.pt"), checkpoint.load(other / "train" / "last.pt")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, build_run, copy_run, generate_args
+from conftest import ROOT, at_augment_call, build_run, copy_run, generate_args
 from pipeline.training import loop as train
 from pipeline.models import checkpoint
 from pipeline.models import inference
@@ -87,21 +87,12 @@ def test_resume_gives_the_parameters_of_an_uninterrupted_run(run, run_cli, tmp_p
     options = (*TINY, "--steps", "6", "--val-every", "3", "--seed", "5")
     assert run_cli("train", "--run", run, *options).exit_code == 0
 
-    calls = {"n": 0}
-    real_augment = train.augment
-
-    def augment_then_ctrl_c(*args, **kwargs):      # a real SIGINT during step 3 (0-based 2)
-        calls["n"] += 1
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGINT)
-        return real_augment(*args, **kwargs)
-
-    monkeypatch.setattr(train, "augment", augment_then_ctrl_c)
+    at_augment_call(monkeypatch, 3, lambda: os.kill(os.getpid(), signal.SIGINT))     # a real SIGINT in step 3
     stopped = run_cli("train", "--run", other, *options)
     assert stopped.exit_code == 130 and "run the same command again to continue" in stopped.output
     assert Manifest(other).stage("train").status == "failed"
     assert checkpoint.load(other / "train" / "last.pt")["step"] == 3
-    monkeypatch.setattr(train, "augment", real_augment)
+    monkeypatch.undo()
 
     resumed = run_cli("train", "--run", other, *options, "--resume")
     assert resumed.exit_code == 0 and "resumed at step 3" in resumed.output, resumed.output
@@ -320,16 +311,10 @@ def test_adamw_leaves_biases_and_batch_norm_undecayed():
 
 
 def _crash_at(monkeypatch, call: int, error: BaseException) -> None:
-    calls = {"n": 0}
-    real_augment = train.augment
+    def fail() -> None:
+        raise error
 
-    def augment_then_fail(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == call:
-            raise error
-        return real_augment(*args, **kwargs)
-
-    monkeypatch.setattr(train, "augment", augment_then_fail)
+    at_augment_call(monkeypatch, call, fail)
 
 
 def _same_weights(a: Path, b: Path) -> None:
@@ -415,16 +400,7 @@ def test_a_training_killed_with_sigkill_continues_when_the_command_is_run_again(
 
 
 def test_sigterm_stops_training_after_the_step_with_exit_code_143(run, run_cli, monkeypatch):
-    calls = {"n": 0}
-    real_augment = train.augment
-
-    def augment_then_sigterm(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_augment(*args, **kwargs)
-
-    monkeypatch.setattr(train, "augment", augment_then_sigterm)
+    at_augment_call(monkeypatch, 2, lambda: os.kill(os.getpid(), signal.SIGTERM))
     stopped = run_cli("train", "--run", run, *TINY, "--steps", "6", "--val-every", "3")
     assert stopped.exit_code == 143 and "run the same command again to continue" in stopped.output
     assert checkpoint.load(run / "train" / "last.pt")["step"] == 2
