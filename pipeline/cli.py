@@ -127,6 +127,9 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--lang", default="en", show_default=True,
               help="en, ko (Korean), zh (Chinese, simplified), or several joined by commas to mix them: picks "
                    "the bundled fonts and corpora of each and the local forms of dates, prices and numbers.")
+@click.option("--text", type=click.Choice(["lines", "words"]), default="lines", show_default=True,
+              help="lines: prose, word-list words and codes; words: sign tokens (capitals, brands, numbers, web "
+              "addresses) from the word lists, for cropped words (use with --max-words 1).")
 @click.option("--orientation", type=click.Choice(["horizontal", "vertical"]), default="horizontal",
               show_default=True, help="vertical: columns of upright characters read top to bottom (CJK signs, "
               "book spines); pack turns them into horizontal model input.")
@@ -363,10 +366,11 @@ def _percent(value: float | None) -> str:
 def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
     """A one-screen table: metrics down, systems and normalizations across."""
     names = list(columns)
-    lines = ["".ljust(20) + "".join(n.rjust(14) for n in names)]
+    width = {n: max(14, len(n) + 2) for n in names}
+    lines = ["".ljust(20) + "".join(n.rjust(width[n]) for n in names)]
     for metric, fmt in (("mean_edit_distance", lambda v: f"{v:.3f}"), ("cer", _percent), ("wer", _percent),
                         ("exact_match", _percent)):
-        lines.append(metric.ljust(20) + "".join(fmt(columns[n][metric]).rjust(14) for n in names))
+        lines.append(metric.ljust(20) + "".join(fmt(columns[n][metric]).rjust(width[n]) for n in names))
     return lines
 
 
@@ -437,12 +441,16 @@ def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
         click.echo(f"  scored too: {_counts(report['restored'])} (lines pack kept out of the training shards)")
     if report["skipped"]:
         click.echo(f"  left out of the scores: {_counts(report['skipped'])}")
+    head = report["headline"]
     columns = dict(report["metrics"])
     if report["compare"]:
         compare = report["compare"]
-        columns.update({f"tesseract {k}": compare["metrics"][k] for k in ("raw", "all")})
+        columns.update({f"tesseract {k}": compare["metrics"][k] for k in dict.fromkeys(("raw", "all",
+                                                                                        head["normalization"]))})
     for line in _metric_rows(columns):
         click.echo(line)
+    versus = f" (tesseract {_percent(head['tesseract'])})" if "tesseract" in head else ""
+    click.echo(f"headline: {head['description']} {_percent(head['value'])}{versus}")
     scripts = {k: v for k, v in report["breakdowns"].get("by_script", {}).items() if v["chars"]}
     if len(scripts) > 1 and ({"hangul", "han", "kana"} & set(scripts)):
         click.echo("CER by script: " + ", ".join(f"{k} {_percent(v['cer'])} of {v['chars']}"

@@ -59,12 +59,13 @@ class GenerateConfig:
     background_dir: str | None = None      # pictures for --background image (default: trdg's)
     lang: str = "en"                       # en, ko, zh, or several joined by commas: codes' forms, defaults
     orientation: str = "horizontal"        # or vertical: columns of upright characters, top to bottom
+    text: str = "lines"                    # lines of prose, words and codes; or words: sign tokens
 
     # Options that change how the work is spread, not what is made.
     EXECUTION: ClassVar[tuple[str, ...]] = ("workers", "shard")
     # Options added after runs were made: at their default they stay out of the fingerprint,
     # so those runs still count as up to date.
-    LATER: ClassVar[dict[str, Any]] = {"lang": "en", "orientation": "horizontal"}
+    LATER: ClassVar[dict[str, Any]] = {"lang": "en", "orientation": "horizontal", "text": "lines"}
 
     def output_fields(self) -> dict[str, Any]:
         """The fields that decide the output bytes: resuming needs these to be unchanged."""
@@ -92,6 +93,8 @@ class GenerateConfig:
         check_finite(self)
         self.shard_pair()
         self.langs()
+        if self.text not in ("lines", "words"):
+            raise OcrpipeError(f"--text {self.text}: use lines or words")
         if self.orientation not in ("horizontal", "vertical"):
             raise OcrpipeError(f"--orientation {self.orientation}: use horizontal or vertical")
         if self.orientation == "vertical" and "scanned" in self.style.split(","):

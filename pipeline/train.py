@@ -73,7 +73,7 @@ def _train(config: TrainConfig, run_dir: Path, rt: Runtime, resume: bool, force:
     loop = Loop(config, parts, state, rt, out_dir, info, show_progress)
     # An exception marks the record failed (it never stays `running`); last.pt stays for a rerun.
     recording = manifest.recording_failure("train", "train/last.pt") if rt.is_main else contextlib.nullcontext()
-    with recording:
+    with recording, contextlib.closing(loop):
         if loop.train_until_done():
             loop.save_interrupted()
             raise Interrupted(f"train interrupted at step {state.step}; {loop.last_path} is saved: run the same "

@@ -76,3 +76,28 @@ def test_bad_corpus_files_are_named(tmp_path, content, message):
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(OcrpipeError, match=message):
         corpus.read_source(path)
+
+
+def test_sign_words_are_single_tokens_in_the_casing_mix_of_signs(small_corpus):
+    import random
+
+    from pipeline.text import signs
+
+    c = corpus.Corpus.load(small_corpus, codes_fraction=0.2, text="words")
+    rng = random.Random(4)
+    words = [c.sample(rng, 1, 1) for _ in range(2000)]
+    assert all(w and " " not in w for w in words)
+    assert set("".join(words)) <= c.characters() and set("".join(words)) - set("".join(small_corpus[0].read_text(
+        encoding="utf-8"))) <= signs.ALPHABET | {ch.upper() for ch in "".join(words)}
+    share = lambda test: sum(map(test, words)) / len(words)          # noqa: E731
+    assert 0.25 < share(lambda w: w.isupper()) < 0.6                  # capitals, as signs have them
+    assert 0.05 < share(lambda w: any(ch.isdigit() for ch in w)) < 0.35
+    assert share(lambda w: w[:1].isupper() and w[1:].islower()) > 0.15
+    assert any("." in w and w.count(".") >= 1 and w.split(".")[-1] in signs.TLDS for w in words)
+
+
+def test_words_mode_needs_words_to_draw_from(tmp_path):
+    empty = tmp_path / "numbers.txt"
+    empty.write_text("12 34 56\n78 90 11\n", encoding="utf-8")        # prose without a word of letters
+    with pytest.raises(OcrpipeError, match="--text words draws its words"):
+        corpus.Corpus.load([empty], codes_fraction=0.2, text="words")

@@ -179,7 +179,7 @@ def small_disk(tmp_path):
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True).returncode:
         pytest.skip("cannot mount a small tmpfs here (not root, or no mount in this container)")
     yield mount
-    subprocess.run(["umount", str(mount)], capture_output=True)
+    subprocess.run(["umount", "--lazy", str(mount)], capture_output=True)     # lazy: a file a test left open
 
 
 def test_a_full_disk_is_one_line_that_names_it_for_every_stage(small_disk, packed, small_corpus, run_cli):

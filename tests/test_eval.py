@@ -88,6 +88,26 @@ def test_normalizations_side_by_side():
     assert table["all"]["mean_edit_distance"] < table["raw"]["mean_edit_distance"]
 
 
+@pytest.mark.parametrize("text, folded", [
+    ("www.NonStopSigns.com", "wwwnonstopsignscom"),   # punctuation goes, case folds
+    ("PUBLIC", "public"),
+    ("Café 2024!", "café2024"),                       # letters beyond ASCII are letters
+    ("--", ""),                                       # nothing but punctuation: nothing left
+    ("한국어", "한국어"),                               # other scripts' letters stay
+])
+def test_the_word_protocol_keeps_letters_and_digits_case_insensitively(text, folded):
+    assert metrics.letters_and_digits(text) == folded
+
+
+@pytest.mark.parametrize("references, words", [
+    (["PUBLIC", "house", "2024", "a b", "x"], True),  # 4 of 5 without a space
+    (["PUBLIC", "house", "a b", "c d", "x"], False),
+    ([], False),
+])
+def test_a_set_is_one_of_words_when_four_in_five_have_no_space(references, words):
+    assert metrics.mostly_words(references) is words
+
+
 def test_typography_folds_to_ascii():
     assert metrics.fold_typography("‘a’ “b” c–d e—f …") == "'a' \"b\" c-d e-f ..."
     assert metrics.fold_typography("``quoted'' -- x --- y") == '"quoted" - x - y'
@@ -114,7 +134,7 @@ def test_eval_on_the_test_split_writes_every_output(run, run_cli):
     assert report["restored"] == packed["skipped"] and not report["skipped"]
     assert report["lines"] == packed["count"] + sum(packed["skipped"].values()) == len(generated_test(run))
     assert "scored too:" in result.output
-    assert set(report["metrics"]) == {"raw", "whitespace", "typography", "case", "all"}
+    assert set(report["metrics"]) == {"raw", "whitespace", "typography", "case", "all", "alnum"}
     assert {"by_length", "by_width", "by_font"} <= set(report["breakdowns"])
     assert report["checkpoint"]["sha256"] and report["data"]["sha256"] and report["lines_per_s"] > 0
     with open(folder / "predictions.tsv", encoding="utf-8") as f:
@@ -137,6 +157,7 @@ def test_eval_on_a_folder_and_on_a_scene_text_lmdb(run, run_cli, tmp_path):
     by_folder = run_cli("eval", "--run", run, "--data", folder, "--no-progress")
     assert by_folder.exit_code == 0, by_folder.output
     assert "6 lines from folder" in by_folder.output and "left out of the scores: 1 unreadable image" in by_folder.output
+    assert "headline: " in by_folder.output
 
     source = tmp_path / "scene"
     env = lmdb.open(str(source), map_size=32 << 20)
@@ -148,7 +169,8 @@ def test_eval_on_a_folder_and_on_a_scene_text_lmdb(run, run_cli, tmp_path):
     env.close()
     by_lmdb = run_cli("eval", "--run", run, "--from-lmdb", source, "--name", "scene-lmdb", "--no-progress")
     assert by_lmdb.exit_code == 0, by_lmdb.output
-    assert json.loads((run / "eval" / "scene-lmdb" / "report.json").read_text())["lines"] == 6
+    report = json.loads((run / "eval" / "scene-lmdb" / "report.json").read_text())
+    assert report["lines"] == 6 and report["metrics"]["alnum"]["lines"] == 6
     assert set(Manifest(run).stage("eval").result["evaluations"]) == {"lines", "scene-lmdb"}
 
 
@@ -210,6 +232,27 @@ def test_compare_with_tesseract_on_a_few_lines(run, run_cli, tmp_path):
         rows = list(csv.DictReader(f, delimiter="\t"))
     # Clean printed words: Tesseract reads most of them.
     assert sum(int(r["compare_distance"]) for r in rows) < sum(len(r["reference"]) for r in rows) / 2
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+def test_a_set_of_words_is_read_by_tesseract_as_words_and_headlined_by_words_right(run, run_cli, tmp_path):
+    from test_pack import line_image
+
+    folder = tmp_path / "words"
+    folder.mkdir()
+    words = ["PUBLIC", "house", "Garden", "2024", "STOP"]
+    for k, word in enumerate(words):
+        (folder / f"w{k}.png").write_bytes(line_image(word, 160))
+    (folder / "labels.tsv").write_text("".join(f"w{k}.png\t{w}\n" for k, w in enumerate(words)), encoding="utf-8")
+    result = run_cli("eval", "--run", run, "--data", folder, "--compare", "tesseract", "--no-progress")
+    assert result.exit_code == 0, result.output
+    report = json.loads((run / "eval" / "words" / "report.json").read_text())
+    assert "--psm 8 (a single word)" in report["compare"]["description"]
+    head = report["headline"]
+    assert head["normalization"] == "alnum" and head["metric"] == "exact_match"
+    assert head["tesseract"] == report["compare"]["metrics"]["alnum"]["exact_match"] >= 0.6
+    assert "headline: words right, case-insensitive letters and digits" in result.output
+    assert "tesseract alnum" in result.output
 
 
 def test_compare_without_tesseract_says_how_to_install_it(run, run_cli, monkeypatch):

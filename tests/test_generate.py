@@ -274,3 +274,13 @@ def test_manifest_schema_is_checked(tmp_path, small_corpus, run_cli):
     (run / "manifest.json").write_text(json.dumps({"schema_version": 99, "stages": {}}))
     result = run_cli("status", "--run", run)
     assert result.exit_code == 2 and "schema_version 99" in result.output
+
+
+def test_sign_words_are_the_same_for_1_and_2_workers(tmp_path, small_corpus, run_cli):
+    args = ("--text", "words", "--max-words", "1", "--style", "scene")
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_cli(*generate_args(one, small_corpus, *args, "--workers", "1", count=150)).exit_code == 0
+    assert run_cli(*generate_args(two, small_corpus, *args, "--workers", "2", count=150)).exit_code == 0
+    assert snapshot(one) == snapshot(two)
+    texts = [r["text"] for r in read_labels(one, "train")]
+    assert texts and all(" " not in t for t in texts)

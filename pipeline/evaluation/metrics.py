@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from rapidfuzz.distance import Levenshtein
 
@@ -117,8 +117,20 @@ def fold_all(text: str) -> str:
     return casefold(fold_typography(collapse_whitespace(text)))
 
 
+def letters_and_digits(text: str) -> str:
+    """The protocol of the cropped-word sets (IIIT5K, SVT, ICDAR): case-insensitive, letters and
+    digits only (punctuation and spaces dropped: `www.NonStop.com` reads `wwwnonstopcom`)."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
 NORMALIZATIONS = {"raw": nfc, "whitespace": collapse_whitespace, "typography": fold_typography,
-                  "case": casefold, "all": fold_all}
+                  "case": casefold, "all": fold_all, "alnum": letters_and_digits}
+
+
+def mostly_words(references: Sequence[str]) -> bool:
+    """Whether a set is one of cropped words (4 in 5 references without a space): its headline
+    is then words right under the word protocol, and Tesseract reads each as a word."""
+    return bool(references) and sum(" " not in r.strip() for r in references) >= 0.8 * len(references)
 
 
 def score_normalized(pairs: list[tuple[str, str]]) -> dict[str, dict[str, float]]:

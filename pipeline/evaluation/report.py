@@ -63,6 +63,15 @@ def _fmt(name: str, value: float | None) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _headline(report: dict[str, Any]) -> str:
+    head = report.get("headline")
+    if not head:
+        return ""
+    versus = f" (Tesseract {_fmt(head['metric'], head['tesseract'])})" if "tesseract" in head else ""
+    return (f"<p><b>{html.escape(head['description'])}: {_fmt(head['metric'], head['value'])}</b>"
+            f"{html.escape(versus)}</p>")
+
+
 def _metric_table(systems: dict[str, dict[str, dict[str, float]]]) -> str:
     """Rows: metric; columns: system x normalization."""
     norms = list(next(iter(systems.values())))
@@ -117,11 +126,12 @@ def render(report: dict[str, Any], worst: Sequence[dict[str, Any]], images: Sequ
              f"sha256 {report['checkpoint']['sha256'][:12]}); decoding {html.escape(report['decoding'])}; "
              f"{report['lines_per_s']:.0f} lines/s on {html.escape(report['device'])}; {html.escape(report['created'])}"
              "</p>", _coverage(report),
-             "<h2>Metrics</h2>",
+             _headline(report), "<h2>Metrics</h2>",
              "<p class=meta>mean_edit_distance: Levenshtein distance per line, averaged; cer: sum of distances / "
              "reference characters; wer: the same over words (n/a where most lines are written without spaces, as "
              "Chinese is); exact_match: share of lines read exactly. "
-             "Normalizations: whitespace collapsed; typography (quotes and dashes to ASCII); case-folded; all three."
+             "Normalizations: whitespace collapsed; typography (quotes and dashes to ASCII); case-folded; all three; "
+             "alnum: case-insensitive letters and digits only (the protocol of cropped-word sets)."
              "</p>", _metric_table(systems)]
     if report.get("compare"):
         parts.append(f"<p class=meta>{html.escape(report['compare']['description'])}</p>")

@@ -1,4 +1,5 @@
-"""Tesseract as a baseline: the same lines read as single text lines (`--psm 7`)."""
+"""Tesseract as a baseline: the same lines read as single text lines (`--psm 7`), or as single
+words (`--psm 8`) for sets of cropped words."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ def version() -> str:
     return first[0].strip() if first else "tesseract"
 
 
-def read_line(image: Path, language: str = "eng") -> str:
-    """One image read as one line of text."""
+def read_line(image: Path, language: str = "eng", psm: int = 7) -> str:
+    """One image read as one line of text (psm 7) or one word (psm 8)."""
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}     # one thread each; the lines run in parallel
-    done = subprocess.run(["tesseract", str(image), "stdout", "--psm", "7", "-l", language],
+    done = subprocess.run(["tesseract", str(image), "stdout", "--psm", str(psm), "-l", language],
                           capture_output=True, text=True, env=env)
     if done.returncode != 0:
         message = (done.stderr.strip().splitlines() or ["failed"])[-1]
@@ -37,6 +38,7 @@ def read_line(image: Path, language: str = "eng") -> str:
     return done.stdout.strip("\n\f")
 
 
-def read_lines(images: Sequence[Path], workers: int | None = None, language: str = "eng") -> list[str]:
+def read_lines(images: Sequence[Path], workers: int | None = None, language: str = "eng", psm: int = 7
+               ) -> list[str]:
     with ThreadPoolExecutor(max_workers=workers or available_cores()) as pool:
-        return list(pool.map(lambda p: read_line(p, language), images))
+        return list(pool.map(lambda p: read_line(p, language, psm), images))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from pipeline.text import codes, codes_en
+from pipeline.text import codes, codes_en, signs
 from pipeline.errors import OcrpipeError
 from pipeline.utils.files import read_text_file
 from pipeline.text.labels import clean_label
@@ -153,22 +153,37 @@ def _latin_word(word: str) -> bool:
 class Corpus:
     """All text sources of a run and the mixture they are sampled in."""
 
-    def __init__(self, sources: Sequence[Source], codes_fraction: float, langs: Sequence[str] = ("en",)) -> None:
+    def __init__(self, sources: Sequence[Source], codes_fraction: float, langs: Sequence[str] = ("en",),
+                 text: str = "lines") -> None:
         self.sources = list(sources)
         self.codes_fraction = codes_fraction
         self.langs = tuple(langs)
+        self.text = text              # "lines", or "words": sign tokens from the word lists
         self._codes_words = next((s.words for s in self.sources if isinstance(s, WordList)), [])
         self._names = _surnames(self._codes_words)
 
     @classmethod
-    def load(cls, paths: Sequence[str | Path], codes_fraction: float, langs: Sequence[str] = ("en",)) -> Corpus:
+    def load(cls, paths: Sequence[str | Path], codes_fraction: float, langs: Sequence[str] = ("en",),
+             text: str = "lines") -> Corpus:
         if not paths:
             raise OcrpipeError("no --corpus given; name at least one text file")
-        return cls([read_source(Path(p)) for p in paths], codes_fraction, langs)
+        corpus = cls([read_source(Path(p)) for p in paths], codes_fraction, langs, text)
+        if text == "words" and not (corpus._codes_words or corpus.running_words()):
+            raise OcrpipeError("--text words draws its words from the corpus, which has none; add a word list "
+                               "(one word per line, like corpora/words.txt) or prose with --corpus")
+        return corpus
+
+    def running_words(self) -> list[str]:
+        """The words of the prose sources as they run (frequent words often), letters only."""
+        if not hasattr(self, "_running"):
+            self._running = [w for s in self.sources if isinstance(s, Prose) for p in s.paragraphs
+                             for w in (t.strip(".,;:!?()[]\"'‘’“”") for t in p.split())
+                             if len(w) > 1 and w.isalpha()]
+        return self._running
 
     def characters(self) -> set[str]:
         """Every character a sampled line can contain (capitals included, for caps fonts)."""
-        chars = set(codes.alphabet(self.langs))
+        chars = set(codes.alphabet(self.langs)) | (signs.ALPHABET if self.text == "words" else set())
         for source in self.sources:
             for entry in source.entries():
                 chars.update(entry)
@@ -201,6 +216,12 @@ class Corpus:
     def sample(self, rng: random.Random, min_words: int, max_words: int) -> str:
         """One line of text: NFC, single spaces, never empty."""
         n = rng.randint(min_words, max_words)
+        if self.text == "words":              # numbers are among the sign tokens: no code lines
+            # Half the words from the word lists (every word alike), half from running prose (as often
+            # as text uses them): signs hold both rare names and the commonest words.
+            pool = self._codes_words if self._codes_words and (rng.random() < 0.5 or not self.running_words()) \
+                else self.running_words()
+            return clean_label(signs.line(rng, pool, n))
         if not self.sources or rng.random() < self.codes_fraction:
             lang = self.langs[0] if len(self.langs) == 1 else rng.choice(self.langs)
             text = codes.line(rng, self._codes_words, n, lang)

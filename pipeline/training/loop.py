@@ -131,6 +131,7 @@ class MetricsLog:
     def close(self) -> None:
         if self.file:
             self.file.close()
+            self.file = None
 
 
 class Loop:
@@ -270,6 +271,9 @@ class Loop:
         """last.pt at the step Ctrl-C stopped at (unless a validation just wrote it)."""
         if self.rt.is_main and self.last_metrics.get("step") != self.state.step:
             checkpoint.save(self.last_path, self.checkpoint_dict(self.last_metrics.get("metrics", {})))
+
+    def close(self) -> None:
+        """The log closed, however the loop ended."""
         self.log.close()
 
     def result(self) -> TrainResult:
