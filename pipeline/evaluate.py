@@ -160,7 +160,7 @@ def _evaluate(config: EvalConfig, run_dir: Path, show_progress: bool | None) -> 
     manifest = Manifest(run_dir)
     checkpoint_path = checkpoint_for(config.checkpoint, run_dir)
     state = ckpt.load(checkpoint_path)
-    model, charset = ckpt.model_from(state)
+    model, charset = ckpt.model_from(state, checkpoint_path)
     to_text = from_config(charset, config.decoding)
     tesseract_version = tesseract.version() if config.compare else None
     name = config.name or default_name(config)

@@ -102,17 +102,21 @@ def _check_output(fmt: str, output: Path) -> None:
                                "check and run the result), or pip install -e '.[onnx]'") from None
     if output.is_dir():
         raise OcrpipeError(f"--output {output} is a folder; name the file to write, e.g. {output / ('model.' + fmt)}")
+    sidecar = output.with_name(output.name + ".json")
+    if fmt != "checkpoint" and sidecar.is_dir():
+        raise OcrpipeError(f"--output {output}: {sidecar}, where its charset and preprocessing go, is a folder; "
+                           "move it away or choose another --output")
     ensure_writable_dir(output.parent, "--output folder")
 
 
 def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
     _check_output(fmt, output)
     state = ckpt.load(checkpoint)
+    model, charset = ckpt.model_from(state, checkpoint)     # a damaged checkpoint is refused before any write
     if fmt == "checkpoint":
         ckpt.save(output, ckpt.release(state))
-        ckpt.model_from(ckpt.load(output))          # it loads, with weights_only, as a checkpoint
+        ckpt.model_from(ckpt.load(output), output)  # it loads, with weights_only, as a checkpoint
         return ExportOutcome(output, output, 0.0)
-    model, charset = ckpt.model_from(state)
     module = PixelModel(model).eval()
     height, channels = model.config.height, model.config.channels
     trace_example = example_batch(height, channels, seed=1)

@@ -222,3 +222,49 @@ def test_a_full_disk_during_training_is_one_line_and_marks_nothing_running(small
     assert Manifest(run).stage("train").status != "running" or "interrupted" in run_cli("status", "--run",
                                                                                       run).output
     assert not list((run / "train").glob(".*.tmp")) if (run / "train").exists() else True
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda doc: doc.update(stages=[]), "'stages' is a list"),
+    (lambda doc: doc["stages"].update(pack="done"), "stage 'pack' is a str"),
+    (lambda doc: doc["stages"]["pack"]["result"].pop("charset"), "pack result is damaged (no 'charset')"),
+    (lambda doc: doc["stages"]["pack"]["result"].update(splits=None), "'splits' is a NoneType"),
+    (lambda doc: doc["stages"]["pack"].update(status="finished"), "status 'finished'"),
+])
+def test_a_hand_edited_manifest_is_one_line_naming_what_broke(packed, tmp_path, run_cli, edit, message):
+    import json
+
+    run = copy_run(packed, tmp_path / "run")
+    doc = json.loads((run / "manifest.json").read_text())
+    edit(doc)
+    (run / "manifest.json").write_text(json.dumps(doc))
+    for args in (["status"], ["train", *TRAIN], ["pack", "--no-progress"]):
+        output = one_line_error(run_cli(*args, "--run", run))
+        assert message in output and ("restore" in output or "--force" in output), (args, output)
+
+
+def test_a_checkpoint_whose_config_does_not_fit_its_weights_is_refused(tmp_path, run_cli):
+    from pipeline.models import checkpoint
+    from pipeline.resources import bundled_models
+
+    state = checkpoint.load(bundled_models()["en-print"])
+    wrong = dict(state, model={**state["model"], "config": {**state["model"]["config"], "arch": "crnn"}})
+    checkpoint.save(tmp_path / "wrong.pt", wrong)
+    no_charset = {k: v for k, v in state.items() if k != "charset"}
+    checkpoint.save(tmp_path / "nocharset.pt", no_charset)
+    image = tmp_path / "line.png"
+    image.write_bytes(line_image("house", 160))
+    for name, message in (("wrong.pt", "does not fit its weights"), ("nocharset.pt", "damaged ocrpipe checkpoint")):
+        for args in (["predict", "--checkpoint", tmp_path / name, image],
+                     ["export", "--checkpoint", tmp_path / name, "--format", "checkpoint", "--output",
+                      tmp_path / "out.pt"]):
+            output = one_line_error(run_cli(*args, "--run", tmp_path / "run"))
+            assert message in output, output
+    assert not (tmp_path / "out.pt").exists()
+
+
+def test_export_refuses_a_folder_where_its_sidecar_goes_before_writing(tmp_path, run_cli):
+    (tmp_path / "model.onnx.json").mkdir()
+    output = one_line_error(run_cli("export", "--checkpoint", "en-print", "--format", "torchscript", "--output",
+                                    tmp_path / "model.onnx", "--run", tmp_path / "run"))
+    assert "is a folder" in output and not (tmp_path / "model.onnx").exists()

@@ -77,13 +77,28 @@ def load(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise OcrpipeError(f"{path} is not an ocrpipe checkpoint (format {FORMAT}); "
                            "give a best.pt or last.pt written by `ocrpipe train`")
+    model = state.get("model")
+    if not (isinstance(model, dict) and isinstance(model.get("config"), dict) and isinstance(model.get("state_dict"),
+                                                                                           dict)
+            and isinstance(state.get("charset"), list) and state["charset"]
+            and isinstance(state.get("height"), int) and isinstance(state.get("channels"), int)):
+        raise OcrpipeError(f"{path} is a damaged ocrpipe checkpoint (its model, charset, height or channels are "
+                           "missing); use another best.pt or last.pt, or train again")
     return state
 
 
-def model_from(state: dict[str, Any]) -> tuple[CRNN, Charset]:
-    """The trained model (eval mode, on CPU) and its charset."""
-    model = build(ModelConfig(**state["model"]["config"]))
-    model.load_state_dict(state["model"]["state_dict"])
+def model_from(state: dict[str, Any], path: Path | str = "the checkpoint") -> tuple[CRNN, Charset]:
+    """The trained model (eval mode, on CPU) and its charset; `path` names it in errors."""
+    try:
+        model = build(ModelConfig(**state["model"]["config"]))
+        model.load_state_dict(state["model"]["state_dict"])
+    except (TypeError, KeyError, ValueError, RuntimeError) as e:     # a config that does not fit its weights
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise OcrpipeError(f"{path}: its model config does not fit its weights "
+                           f"({first}); use another best.pt or last.pt, or train again") from None
+    if model.head.out_features != len(state["charset"]) + 1:
+        raise OcrpipeError(f"{path}: {model.head.out_features} outputs for "
+                           f"{len(state['charset'])} characters and the blank; use another checkpoint")
     model.eval()
     return model, Charset(state["charset"])
 

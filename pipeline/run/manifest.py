@@ -74,6 +74,22 @@ class StageRecord:
         return cls(**known)
 
 
+def _damage(doc: dict[str, Any]) -> str | None:
+    """What a hand edit or a damaged copy broke in the document's shape, or None."""
+    stages = doc["stages"]
+    if not isinstance(stages, dict):
+        return f"'stages' is a {type(stages).__name__}, not a mapping of stages"
+    for name, section in stages.items():
+        if not isinstance(section, dict):
+            return f"stage {name!r} is a {type(section).__name__}"
+        if section.get("status") not in STATUSES:
+            return f"stage {name!r} has status {section.get('status')!r}"
+        for key in ("config", "inputs", "result", "upstream"):
+            if not isinstance(section.get(key, {}), dict):
+                return f"the {key} of stage {name!r} is a {type(section[key]).__name__}"
+    return None
+
+
 class Manifest:
     """Reads and updates `run_dir/manifest.json`."""
 
@@ -97,6 +113,10 @@ class Manifest:
             raise OcrpipeError(f"{self.path} has schema_version {version!r}, this ocrpipe reads "
                                f"{SCHEMA_VERSION}; use the ocrpipe version that made it or start a new --run")
         doc.setdefault("stages", {})
+        problem = _damage(doc)
+        if problem:
+            raise OcrpipeError(f"{self.path} is damaged ({problem}); restore it, remove that stage's entry and "
+                               "run the stage again, or start a new run with another --run")
         return doc
 
     def stage(self, name: str) -> StageRecord | None:

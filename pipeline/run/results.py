@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pipeline.errors import OcrpipeError
 from pipeline.utils.files import sha256_file
 
 
@@ -18,6 +19,10 @@ class StageResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]):  # type: ignore[no-untyped-def]
         # Fields added later have defaults: a manifest written before them still loads.
+        problem = _shape_problem(cls, d)
+        if problem:
+            raise OcrpipeError(f"the manifest's {cls.stage} result is damaged ({problem}); run `ocrpipe {cls.stage} "
+                               "--force` to make it again, or restore manifest.json")
         return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
@@ -29,6 +34,25 @@ class StageResult:
 
     def summary(self) -> str:
         return ""
+
+
+_TYPES = {"dict": dict, "list": list, "int": int, "float": (int, float), "str": str, "bool": bool}
+
+
+def _shape_problem(cls: type, d: Any) -> str | None:
+    """What makes `d` unfit to be a `cls` (a hand-edited or damaged record), or None."""
+    if not isinstance(d, dict):
+        return f"a {type(d).__name__} where a record was expected"
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                return f"no {f.name!r}"
+            continue
+        kind = _TYPES.get(str(f.type).split("[")[0].split(" |")[0])
+        value = d[f.name]
+        if kind and not isinstance(value, kind) and not (value is None and "None" in str(f.type)):
+            return f"{f.name!r} is a {type(value).__name__}"
+    return None
 
 
 def _changed_file(run_dir: Path, rel: str, sha256: str, size: int | None = None,
