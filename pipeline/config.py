@@ -102,6 +102,12 @@ class GenerateConfig:
                                "use --style print, binarized or scene for vertical lines")
         if self.count < 1:
             raise OcrpipeError("--count must be at least 1")
+        if self.count > MAX_LINES:
+            raise OcrpipeError(f"--count {self.count}: at most {MAX_LINES:,} lines per run (the plan alone would "
+                               "take gigabytes); make several runs with other --seed values, and train on them "
+                               "together with --train-split")
+        if self.workers > MAX_WORKERS:
+            raise OcrpipeError(f"--workers {self.workers}: at most {MAX_WORKERS}; 0 starts one per core")
         if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1
                 and self.val_fraction + self.test_fraction < 1):
             raise OcrpipeError("--val-fraction and --test-fraction must be in [0, 1) and leave lines for training")
@@ -120,6 +126,9 @@ class GenerateConfig:
             check_picture_folder(Path(self.background_dir))
 
 
+MAX_MODEL_HEIGHT = 128    # beyond it memory grows without a gain in reading (see check_model_height)
+MAX_LINES = 100_000_000   # lines one generate plans: more is a job for several runs (or --seed)
+MAX_WORKERS = 256         # processes a stage starts at the most (and never more than its work items)
 MODEL_HEIGHT_STEP = 16     # the CNNs halve the height four times (32 -> 2 -> pooled to 1)
 
 
@@ -143,6 +152,10 @@ def check_model_height(height: int) -> None:
     if height < MODEL_HEIGHT_STEP or height % MODEL_HEIGHT_STEP:
         raise OcrpipeError(f"--height {height}: the models read lines at a multiple of {MODEL_HEIGHT_STEP} px "
                            "(16, 32, 48, 64; 32 is the default); pack with one of those")
+    if height > MAX_MODEL_HEIGHT:
+        raise OcrpipeError(f"--height {height}: at most {MAX_MODEL_HEIGHT} px (a line's pixels, and a shard's "
+                           "size, grow with the square of the height; 32 reads print, 48-64 small or dense "
+                           "scripts); pack with a lower --height")
 
 
 def check_picture_folder(folder: Path) -> None:
@@ -206,6 +219,8 @@ class PackConfig:
         if self.vertical and not (self.from_folder or self.from_lmdb):
             raise OcrpipeError("--vertical is for imports (--from-folder, --from-lmdb); generated lines "
                                "carry their orientation from `generate --orientation`")
+        if self.workers > MAX_WORKERS:
+            raise OcrpipeError(f"--workers {self.workers}: at most {MAX_WORKERS}; 0 starts one per core")
         if self.charset and self.add_chars:
             raise OcrpipeError("--charset and --add-chars: --charset fixes the whole charset; add the "
                                "characters to that file, or use --add-chars alone")

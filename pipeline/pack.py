@@ -224,6 +224,13 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[
     for stale in folder.glob("shard-*.lmdb*"):      # shards of an earlier, larger pack of this split
         if stale.name not in wanted:
             stale.unlink()
+    # A training split, or an import, of which nothing is kept is a mistake to say now, not a
+    # "done" that training or eval would trip over later (a small val split may lose all its lines).
+    if samples and not stats.kept and (split == "train" or source != "generate"):
+        reasons = ", ".join(f"{reason.replace('_', ' ')}: {n}" for reason, n in stats.skipped.items())
+        example = next(iter(stats.examples.values()), [""])[0]
+        raise OcrpipeError(f"pack kept none of the {len(samples)} lines of split {split!r} ({reasons}; e.g. "
+                           f"{example}); fix the cause (e.g. a larger --max-width) and run pack again")
     info = {"source": source, "count": stats.kept, "shards": shards, "skipped": dict(stats.skipped),
             "skipped_chars": dict(stats.skipped_chars), "examples": stats.examples,
             "width_histogram": dict(sorted(stats.histogram.items(), key=lambda kv: int(kv[0].split("-")[0]))),

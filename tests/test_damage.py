@@ -268,3 +268,38 @@ def test_export_refuses_a_folder_where_its_sidecar_goes_before_writing(tmp_path,
     output = one_line_error(run_cli("export", "--checkpoint", "en-print", "--format", "torchscript", "--output",
                                     tmp_path / "model.onnx", "--run", tmp_path / "run"))
     assert "is a folder" in output and not (tmp_path / "model.onnx").exists()
+
+
+def test_limits_that_protect_the_machine_are_one_line_each(tmp_path, run_cli):
+    run = tmp_path / "run"
+    for args, message in ((["pack", "--height", "4096"], "at most 128 px"),
+                          (["generate", "--count", "1000000000"], "at most 100,000,000 lines"),
+                          (["pack", "--workers", "1000"], "at most 256"),
+                          (["generate", "--workers", "1000"], "at most 256")):
+        assert message in one_line_error(run_cli(*args, "--run", run)), args
+    assert not run.exists() or not any(run.iterdir())
+
+
+def test_a_pack_that_keeps_no_line_is_an_error_not_done(packed, tmp_path, run_cli):
+    run = copy_run(packed, tmp_path / "run")
+    output = one_line_error(run_cli("pack", "--run", run, "--max-width", "8", "--force", "--no-progress"))
+    assert "kept none of the" in output and "too wide" in output and "--max-width" in output
+    assert Manifest(run).stage("pack").status == "failed"
+
+
+def test_an_empty_language_model_and_odd_folder_entries(packed, tmp_path, run_cli):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    output = one_line_error(run_cli("eval", "--run", packed, "--checkpoint", "en-print", "--beam", "2", "--lm", empty,
+                                    "--no-progress"))
+    assert "no text to learn from" in output
+    folder = words_folder(tmp_path / "words", ROWS)
+    (folder / "labels.tsv").unlink()
+    for name, text in ROWS:
+        (folder / name).rename(folder / f"{text}.png")
+    (folder / "._house.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")        # a macOS copy's shadow file
+    result = run_cli("pack", "--run", tmp_path / "run", "--from-folder", folder, "--split", "real", "--no-progress")
+    assert result.exit_code == 0 and sorted(shard_dataset(tmp_path / "run", "real").labels) == ["2024", "Café", "house"]
+    nul = words_folder(tmp_path / "nul", [("a.png", "ok"), ("b.png", "bad\x00")])
+    assert "labels.tsv:2: a NUL character" in one_line_error(run_cli("pack", "--run", tmp_path / "run2",
+                                                                     "--from-folder", nul, "--no-progress"))

@@ -200,10 +200,15 @@ def test_an_import_keeps_the_run_charset_and_counts_characters_outside_it(genera
 def test_given_charset_and_width_cap(generated, run_cli, tmp_path):
     charset = tmp_path / "digits.txt"
     charset.write_text("0123456789 .,:$")
+    charset.write_text("0123456789 .,:$abcdefghijklmnopqrst")
     result = run_cli("pack", "--run", generated, "--charset", charset, "--no-progress", "--force")
     assert result.exit_code == 0, result.output
     train = Manifest(generated).stage("pack").result["splits"]["train"]
-    assert train["skipped"]["outside_charset"] > 0 and "a" in train["skipped_chars"]
+    assert train["skipped"]["outside_charset"] > 0 and "u" in train["skipped_chars"] and train["count"] > 0
+    # A charset that keeps no training line is said at once, with what was skipped, not packed as "done".
+    charset.write_text("0123456789 .,:$")
+    none = run_cli("pack", "--run", generated, "--charset", charset, "--no-progress", "--force")
+    assert none.exit_code == 2 and "kept none of the" in none.output and "outside charset" in none.output
     narrow = run_cli("pack", "--run", generated, "--max-width", "100", "--no-progress", "--force")
     train = Manifest(generated).stage("pack").result["splits"]["train"]
     assert narrow.exit_code == 0 and train["skipped"]["too_wide"] > 0 and train["max_width"] <= 100

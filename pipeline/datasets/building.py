@@ -142,7 +142,8 @@ def write_shard(path: Path, samples: list[Sample], rules: Rules, charset_sha256:
     try:
         # Small inputs are not worth starting processes for; results keep the input order,
         # so shards do not depend on the worker count.
-        for line in worker_map(process, samples, workers if len(samples) >= 64 else 1, _init_worker, (rules,),
+        # A process per 64 lines at the most: a few lines are not worth starting processes for.
+        for line in worker_map(process, samples, max(1, min(workers, len(samples) // 64)), _init_worker, (rules,),
                                chunksize=32):
             stats.add(line)
             if line.pixels is not None:

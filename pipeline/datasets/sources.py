@@ -96,6 +96,10 @@ def _label_lines(labels: Path) -> list[str]:
             line = data[:e.start].count(b"\n") + 1
             raise OcrpipeError(f"{labels}:{line}: not UTF-8 text (byte {data[e.start]:#04x}; Latin-1 or another "
                                "legacy encoding?); save the file as UTF-8") from None
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise OcrpipeError(f"{labels}:{line}: a NUL character (a damaged or binary file, or UTF-16 without its "
+                           "byte-order mark); save it as UTF-8 text")
     return [line.rstrip("\r") for line in text.split("\n")]      # not splitlines(): U+2028 may be text
 
 
@@ -151,7 +155,9 @@ def from_folder(folder: Path, option: str = "--from-folder") -> Listing:
     labels = folder / "labels.tsv"
     if labels.is_file():
         return _from_labels(labels)
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    # Hidden files (.DS_Store, ._name.png of macOS copies) are not lines.
+    images = sorted(p for p in folder.iterdir()
+                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith("."))
     if not images:
         raise OcrpipeError(f"{option} {folder}: no labels.tsv and no images named after their text; "
                            "add a labels.tsv (filename<TAB>text) or name images by their text")

@@ -61,7 +61,11 @@ class CharLM:
     def from_files(cls, paths: Sequence[Path], alphabet: Sequence[str], order: int = ORDER) -> CharLM:
         if not paths:
             raise OcrpipeError("--lm: name one or more text files (e.g. corpora/*.txt)")
-        return cls.train((read_text_file(Path(p), "--lm") for p in paths), alphabet, order)
+        texts = [read_text_file(Path(p), "--lm") for p in paths]
+        if not any(t.strip() for t in texts):
+            raise OcrpipeError(f"--lm {', '.join(map(str, paths))}: no text to learn from (empty files); "
+                               "name text files with sentences of the kind the lines hold")
+        return cls.train(texts, alphabet, order)
 
     def log_prob(self, context: str, char: str) -> float:
         """log P(char | the last order-1 characters of `context`); `context` "" is a line start."""
