@@ -405,3 +405,18 @@ def test_sigterm_stops_training_after_the_step_with_exit_code_143(run, run_cli, 
     assert stopped.exit_code == 143 and "run the same command again to continue" in stopped.output
     assert checkpoint.load(run / "train" / "last.pt")["step"] == 2
     assert Manifest(run).stage("train").status == "failed"
+
+
+def test_without_a_terminal_training_prints_plain_progress_lines(run, monkeypatch):
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+    from pipeline.utils import progress
+
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 0.0)       # every update: the test need not wait 30 s
+    args = [a for a in TINY if a != "--no-progress"]
+    result = CliRunner().invoke(cli, ["train", "--run", str(run), *args, "--steps", "12", "--val-every", "12"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("train: ")]
+    assert lines and "12/12 steps (100%)" in lines[-1] and "steps/s" in lines[-1] and "ETA" in lines[0], lines
+    assert "loss=" in lines[-1]            # the loss of the last 10 steps, once they are read

@@ -173,6 +173,12 @@ class Corpus:
                                "(one word per line, like corpora/words.txt) or prose with --corpus")
         return corpus
 
+    def _ascii_pool(self, lists: bool) -> list[str]:
+        key = "_ascii_lists" if lists else "_ascii_running"
+        if not hasattr(self, key):
+            setattr(self, key, signs.ascii_words(self._codes_words if lists else self.running_words()))
+        return getattr(self, key)
+
     def running_words(self) -> list[str]:
         """The words of the prose sources as they run (frequent words often), letters only."""
         if not hasattr(self, "_running"):
@@ -207,6 +213,8 @@ class Corpus:
                                "draws are dropped; add fonts that cover it")
         self._codes_words = next((s.words for s in self.sources if isinstance(s, WordList)), [])
         self._names = _surnames(self._codes_words)
+        for cached in ("_running", "_ascii_lists", "_ascii_running"):     # drawn from the entries kept
+            self.__dict__.pop(cached, None)
 
     def disable_typesetting(self) -> None:
         for source in self.sources:
@@ -219,9 +227,9 @@ class Corpus:
         if self.text == "words":              # numbers are among the sign tokens: no code lines
             # Half the words from the word lists (every word alike), half from running prose (as often
             # as text uses them): signs hold both rare names and the commonest words.
-            pool = self._codes_words if self._codes_words and (rng.random() < 0.5 or not self.running_words()) \
-                else self.running_words()
-            return clean_label(signs.line(rng, pool, n))
+            lists = self._codes_words and (rng.random() < 0.5 or not self.running_words())
+            pool = self._codes_words if lists else self.running_words()
+            return clean_label(signs.line(rng, pool, n, self._ascii_pool(lists)))
         if not self.sources or rng.random() < self.codes_fraction:
             lang = self.langs[0] if len(self.langs) == 1 else rng.choice(self.langs)
             text = codes.line(rng, self._codes_words, n, lang)

@@ -59,10 +59,14 @@ def web(rng: random.Random, words: list[str]) -> str:
     return text.upper() if rng.random() < 0.2 else text
 
 
-def token(rng: random.Random, words: list[str]) -> str:
+def ascii_words(words: list[str]) -> list[str]:
+    """The words of ASCII letters alone, for compounds and addresses (computed once per pool)."""
+    return [w for w in words if w.isascii() and w.isalpha()] or words
+
+
+def token(rng: random.Random, words: list[str], ascii_words: list[str]) -> str:
     """One sign token: a word (62%), a number (14%), a compound (12%), a web address (6%), or a
-    word with the punctuation of a sign (6%)."""
-    ascii_words = [w for w in words if w.isascii() and w.isalpha()] or words
+    word with the punctuation of a sign (6%); `ascii_words` is `ascii_words(words)`."""
     u = rng.random()
     if u < 0.62 or not ascii_words:
         return cased(rng.choice(words), rng)
@@ -75,5 +79,6 @@ def token(rng: random.Random, words: list[str]) -> str:
     return cased(rng.choice(ascii_words), rng) + rng.choice(("!", ".", ":", "?", ","))
 
 
-def line(rng: random.Random, words: list[str], n_words: int) -> str:
-    return " ".join(token(rng, words) for _ in range(max(1, n_words)))
+def line(rng: random.Random, words: list[str], n_words: int, ascii_only: list[str] | None = None) -> str:
+    ascii_only = ascii_words(words) if ascii_only is None else ascii_only
+    return " ".join(token(rng, words, ascii_only) for _ in range(max(1, n_words)))

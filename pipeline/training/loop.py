@@ -122,11 +122,10 @@ class MetricsLog:
             _trim_log(path, step)
             self.file = open(path, "a", encoding="utf-8")
 
-    def write(self, record: dict[str, Any], flush: bool = False) -> None:
+    def write(self, record: dict[str, Any]) -> None:
         if self.file:
-            self.file.write(json.dumps(record) + "\n")       # buffered; flushed at each validation and at the end
-            if flush:
-                self.file.flush()
+            self.file.write(json.dumps(record) + "\n")
+            self.file.flush()        # one record per LOG_EVERY steps: `tail -f` follows the training
 
     def close(self) -> None:
         if self.file:
@@ -221,7 +220,7 @@ class Loop:
             state.stale_validations += 1
         if self.rt.is_main:
             self.log.write({"step": state.step, "split": self.config.val_split, **metrics,
-                            "lines_by_source": dict(zip(p.data.names, state.lines_by_source))}, flush=True)
+                            "lines_by_source": dict(zip(p.data.names, state.lines_by_source))})
             # best.pt before last.pt: a kill between the two never leaves a last.pt whose best
             # validation has no best.pt (a resume from the older last.pt writes it again).
             if improved:
