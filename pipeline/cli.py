@@ -368,7 +368,8 @@ def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
     names = list(columns)
     width = {n: max(14, len(n) + 2) for n in names}
     lines = ["".ljust(20) + "".join(n.rjust(width[n]) for n in names)]
-    for metric, fmt in (("mean_edit_distance", lambda v: f"{v:.3f}"), ("cer", _percent), ("wer", _percent),
+    for metric, fmt in (("mean_edit_distance", lambda v: "n/a" if v is None else f"{v:.3f}"), ("cer", _percent),
+                        ("wer", _percent),
                         ("exact_match", _percent)):
         lines.append(metric.ljust(20) + "".join(fmt(columns[n][metric]).rjust(width[n]) for n in names))
     return lines
@@ -553,6 +554,7 @@ def status(run_dir: Path) -> None:
     from pipeline.run import locks
     from pipeline.run.manifest import STAGES, Manifest
     from pipeline.run.results import RESULT_TYPES
+    from pipeline.utils.provenance import environment, environment_changes
 
     manifest = Manifest(run_dir)
     if not manifest.path.exists():
@@ -583,6 +585,13 @@ def status(run_dir: Path) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         click.echo("  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3])
+    current = environment()
+    for name in STAGES:
+        record = manifest.stage(name)
+        changes = environment_changes(record.environment, current) if record else []
+        if changes:
+            click.echo(f"note: {name} was made with other versions than this environment has ({', '.join(changes)}): "
+                       "running it again may give other numbers")
 
 
 def main() -> None:

@@ -133,3 +133,19 @@ def test_status_says_interrupted_when_no_process_holds_a_running_stage(generated
     hold_lock(generated, "pack", "generate")
     shown = run_cli("status", "--run", generated).output
     assert "running" in shown and "interrupted" not in shown
+
+
+def test_every_stage_records_its_environment_and_status_says_when_it_differs(generated, run_cli):
+    import json
+
+    record = Manifest(generated).stage("generate")
+    env = record.environment
+    assert env["python"] and env["cpu"] and env["packages"]["pillow"] and env["packages"]["numpy"]
+    assert "torch" in env["packages"]          # read from metadata: generate never imports torch
+    assert "note:" not in run_cli("status", "--run", generated).output
+    doc = json.loads((generated / "manifest.json").read_text())
+    doc["stages"]["generate"]["environment"]["packages"]["pillow"] = "9.0.0"
+    (generated / "manifest.json").write_text(json.dumps(doc))
+    output = run_cli("status", "--run", generated).output
+    assert f"note: generate was made with other versions than this environment has (pillow 9.0.0 -> " \
+           f"{env['packages']['pillow']})" in output

@@ -45,9 +45,10 @@ def test_degradation_leaves_the_labels_as_they_were(tmp_path, small_corpus, run_
 
 
 @pytest.mark.parametrize("font", [SERIF, MONO])
-def test_ink_is_never_erased(font):
+def test_harsh_scans_come_back_with_ink_across_the_line_or_are_refused(font):
     """Over many draws, the harshest included, a line comes back with ink across it, or is
-    refused with a reason (the component check below is what guarantees every piece)."""
+    refused with a reason. (This checks the line as a whole; that no glyph's piece is lost is
+    the component check's work, tested on its own below.)"""
     text = "i, j; e.g. (Crouse, et al., 1988). ' \" ` a-b"
     kept, refused = 0, 0
     for seed in range(60):

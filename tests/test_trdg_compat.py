@@ -11,11 +11,21 @@ from pipeline.synth import trdg_compat
 SERIF = str(FONTS / "LiberationSerif-Regular.ttf")
 
 
-def test_getsize_shim_restores_the_pillow9_extent():
+def test_getsize_shim_gives_an_extent_that_holds_the_drawn_ink():
+    """Measured against pixels, not against the shim's own formula: text drawn at the origin
+    has all its ink inside (0, 0, width, height), and reaches the right and bottom edges
+    (Pillow 9's getsize: the extent trdg sizes its canvas by)."""
+    from PIL import Image, ImageDraw
+
     font = ImageFont.truetype(SERIF, 32)
-    left, top, right, bottom = font.getbbox("Hygiene")
-    assert font.getsize("Hygiene") == (right, bottom)
-    assert font.getsize("") == font.getbbox("")[2:]
+    for text in ("Hygiene", "Ag,j", "W"):
+        width, height = font.getsize(text)
+        canvas = Image.new("L", (width + 40, height + 40), 0)
+        ImageDraw.Draw(canvas).text((0, 0), text, font=font, fill=255)
+        ink = np.argwhere(np.asarray(canvas) > 0)
+        assert ink[:, 1].max() < width and ink[:, 0].max() < height, text       # nothing outside
+        assert ink[:, 1].max() >= width - 3 and ink[:, 0].max() >= height - 3, text   # and nothing spare
+    assert font.getsize("") == (0, 0) or font.getsize("")[0] == 0
 
 
 def test_trdg_text_height_works_with_the_shim():

@@ -71,8 +71,8 @@ class Tally:
         return cls(*(int(v) for v in values))
 
     def metrics(self) -> dict[str, float | None]:
-        def ratio(a: int, b: int) -> float:
-            return a / b if b else 0.0
+        def ratio(a: int, b: int) -> float | None:
+            return a / b if b else None         # no lines (or no reference characters): no rate at all
 
         words_mean_something = 2 * self.unspaced_lines <= self.lines
         return {"lines": self.lines,

@@ -27,7 +27,7 @@ from pipeline import __version__
 from pipeline.errors import Interrupted, OcrpipeError, Terminated
 from pipeline.utils.files import atomic_write_json, ensure_writable_dir, flocked, json_digest
 from pipeline.run.results import RESULT_TYPES, StageResult
-from pipeline.utils.provenance import command_line, now
+from pipeline.utils.provenance import command_line, environment, now
 
 SCHEMA_VERSION = 1
 FILENAME = "manifest.json"
@@ -67,6 +67,7 @@ class StageRecord:
     git_revision: str | None = None
     error: str | None = None
     command: str = ""              # the command line that started it: what a rerun types again
+    environment: dict[str, Any] = field(default_factory=dict)   # Python, machine, package versions
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StageRecord:
@@ -192,7 +193,7 @@ class Manifest:
             doc["stages"][name] = StageRecord(
                 status="running", config=config, inputs=inputs or {}, result=result or {},
                 upstream=recorded, started=now(), git_revision=git_revision(),
-                command=command_line()).__dict__
+                command=command_line(), environment=environment()).__dict__
 
         self.update(change)
 
