@@ -185,6 +185,8 @@ def default_name(config: EvalConfig) -> str:
     not replace the greedy one: `test`, `test-beam10`, `uw3-dev-beam10-lm-lexicon`."""
     name = config.split or (Path(config.data or config.from_lmdb or config.shards).name
                             if config.sources() else "test")
+    if config.shards:       # only the lines pack kept: never the name (and folder) of a split's report
+        name = f"shards-{name}"
     return name + config.decoding.suffix()
 
 
@@ -225,9 +227,11 @@ def _tesseract(records: list[dict[str, Any]], data: EvalSet, scratch: Path, vers
         path = scratch / f"line-{record['index']:07d}.png"
         image.resize((image.width * 2, image.height * 2), Image.Resampling.BICUBIC).save(path)
         images.append(path)
-    psm = 8 if mostly_words([r["reference"] for r in records]) else 7
+    references = [r["reference"] for r in records]
+    psm = 8 if mostly_words(references) else 7
+    language = tesseract.language_for(references)
     start = time.perf_counter()
-    texts = tesseract.read_lines(images, psm=psm)
+    texts = tesseract.read_lines(images, psm=psm, language=language)
     seconds = time.perf_counter() - start
     for record, text in zip(records, texts):
         record["compare_prediction"] = text
@@ -239,7 +243,7 @@ def _tesseract(records: list[dict[str, Any]], data: EvalSet, scratch: Path, vers
     return {"name": "tesseract", "version": version, "metrics": score_normalized(pairs),
             "lines_per_s": round(len(records) / seconds, 1) if seconds else 0.0,
             "description": f"{version}, --psm {psm} ({'a single word' if psm == 8 else 'a single line'}), language "
-                           f"eng, one process per line, read from {source}."}
+                           f"{language}, one process per line, read from {source}."}
 
 
 def headline(metrics: dict[str, dict[str, float]], compare: dict[str, Any] | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -400,3 +401,24 @@ def test_onnx_export_without_onnx_says_what_to_install(trained, run_cli, tmp_pat
     nested = run_cli("export", "--checkpoint", trained / "train" / "best.pt", "--format", "onnx",
                      "--output", tmp_path / "new" / "folder" / "m.onnx")
     assert nested.exit_code == 2 and not (tmp_path / "new").exists()      # nothing made before failing
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+def test_tesseract_reads_in_the_language_of_the_lines_or_says_what_to_install():
+    from pipeline.errors import OcrpipeError
+    from pipeline.evaluation import tesseract
+
+    assert tesseract.language_for(["PUBLIC house", "2024"]) == "eng"
+    installed = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout.split()
+    for lines, language in ((["한국어 텍스트", "서울특별시"], "kor"), (["人民出版社", "数据线"], "chi_sim")):
+        if language in installed:
+            assert tesseract.language_for(lines) == language
+        else:
+            with pytest.raises(OcrpipeError, match=f"no {language} data; install it"):
+                tesseract.language_for(lines)
+
+
+def test_eval_of_shard_files_never_takes_a_splits_report_name(run, run_cli):
+    result = run_cli("eval", "--run", run, "--shards", run / "shards" / "test", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert (run / "eval" / "shards-test" / "report.json").is_file() and not (run / "eval" / "test").exists()

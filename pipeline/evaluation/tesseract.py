@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 from pipeline.errors import OcrpipeError
+from pipeline.text.scripts import script_of
 from pipeline.utils.parallel import available_cores
 
 INSTALL = "install it (Debian/Ubuntu: apt-get install tesseract-ocr tesseract-ocr-eng) to compare with it"
@@ -23,6 +25,25 @@ def version() -> str:
     done = subprocess.run(["tesseract", "--version"], capture_output=True, text=True)
     first = (done.stdout or done.stderr).splitlines()
     return first[0].strip() if first else "tesseract"
+
+
+# Tesseract's language for the script most of the references are in (simplified Chinese for Han:
+# the script of the bundled Chinese corpus).
+LANGUAGES = {"hangul": ("kor", "tesseract-ocr-kor"), "han": ("chi_sim", "tesseract-ocr-chi-sim")}
+
+
+def language_for(references: Sequence[str]) -> str:
+    """`eng`, or `kor`/`chi_sim` when most letters of the references are Hangul or Han; a
+    one-line error when Tesseract lacks that language's data."""
+    counts = Counter(script_of(ch) for text in references for ch in text)
+    letters = {k: n for k, n in counts.items() if k in ("latin", "hangul", "han", "kana")}
+    script = max(letters, key=letters.get) if letters else "latin"
+    language, package = LANGUAGES.get(script, ("eng", "tesseract-ocr-eng"))
+    done = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True)
+    if language not in (done.stdout + done.stderr).split():
+        raise OcrpipeError(f"--compare tesseract: these lines are mostly {script} and tesseract has no {language} "
+                           f"data; install it (Debian/Ubuntu: apt-get install {package}) or leave out --compare")
+    return language
 
 
 def read_line(image: Path, language: str = "eng", psm: int = 7) -> str:

@@ -12,8 +12,9 @@ log = logging.getLogger(__name__)
 _warned = False
 
 
-def plot_curves(metrics: Path, out: Path) -> bool:
-    """Draw the curves from metrics.jsonl; False (and one note in the log) without matplotlib."""
+def plot_curves(metrics: Path, out: Path, val_split: str = "val") -> bool:
+    """Draw the curves from metrics.jsonl, validation on `val_split` (train's --val-split);
+    False (and one note in the log) without matplotlib."""
     global _warned
     try:
         import matplotlib
@@ -27,7 +28,7 @@ def plot_curves(metrics: Path, out: Path) -> bool:
         return False
     records = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip()]
     train = [(r["step"], r["loss"]) for r in records if "loss" in r and r.get("split") is None and r["loss"] is not None]
-    val = [(r["step"], 100 * r["cer"]) for r in records if r.get("split") == "val"]
+    val = [(r["step"], 100 * r["cer"]) for r in records if r.get("split") == val_split and r.get("cer") is not None]
     fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
     if train:
         steps, losses = zip(*train)
@@ -40,8 +41,8 @@ def plot_curves(metrics: Path, out: Path) -> bool:
     ax.set_ylabel("CTC loss")
     if val:
         other = ax.twinx()
-        other.plot(*zip(*val), "o-", color="tab:red", label="val CER %")
-        other.set_ylabel("val CER (%)")
+        other.plot(*zip(*val), "o-", color="tab:red", label=f"{val_split} CER %")
+        other.set_ylabel(f"{val_split} CER (%)")
         other.set_ylim(bottom=0)
     fig.legend(loc="upper right")
     fig.tight_layout()

@@ -226,7 +226,7 @@ class Loop:
             if improved:
                 checkpoint.save(self.best_path, self.checkpoint_dict(metrics))
             checkpoint.save(self.last_path, self.checkpoint_dict(metrics))
-            plot_curves(self.log.path, self.out_dir / "curves.png")
+            plot_curves(self.log.path, self.out_dir / "curves.png", self.config.val_split)
         self.stopped_early = bool(self.config.early_stop) and state.stale_validations >= self.config.early_stop
 
     def one_step(self) -> None:
