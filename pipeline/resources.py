@@ -73,9 +73,14 @@ def default_checkpoint(run_dir: Path) -> Path:
     finished training, the bundled English model when it has no training at all, and a refusal
     while its training runs or did not finish (never another model than the run's, silently)."""
     from pipeline.run.manifest import Manifest
+    from pipeline.run.results import TrainResult
 
     record = Manifest(run_dir).stage("train")
     if record is not None and record.status == "done":
+        changed = TrainResult.from_dict(record.result).verify(Path(run_dir))
+        if changed:          # replaced or damaged since training wrote it: not the run's model any more
+            raise OcrpipeError(f"{run_dir}: {changed} since training recorded it; train again (`ocrpipe train "
+                               f"--run {run_dir} --force`), or name the file with --checkpoint to read it anyway")
         return Path(run_dir) / record.result["checkpoints"]["best"]
     if record is not None:
         raise OcrpipeError(f"the training of {run_dir} is {record.status}, not finished: wait for it, or finish it "

@@ -80,3 +80,20 @@ def test_a_run_whose_training_has_not_finished_is_never_read_with_another_model(
         result = run_cli(*args, "--run", run)
         assert result.exit_code == 2 and "not finished" in result.output and "--checkpoint" in result.output, args
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_best_pt_replaced_after_training_is_not_taken_for_the_runs_model(tmp_path, run_cli):
+    import shutil
+
+    from conftest import build_run
+
+    run = build_run(tmp_path, "--max-words", "2", "--style", "plain", count=60,
+                    train=["--arch", "crnn-small", "--steps", "2", "--val-every", "2", "--batch-size", "8",
+                           "--no-progress", "--device", "cpu"])
+    shutil.copy(bundled_models()[DEFAULT_MODEL], run / "train" / "best.pt")      # another model in its place
+    image = line_image(tmp_path)
+    for args in (["predict", image], ["export", "--format", "checkpoint", "--output", tmp_path / "m.pt"]):
+        result = run_cli(*args, "--run", run)
+        assert result.exit_code == 2 and "best.pt has other content" in result.output, result.output
+    named = run_cli("predict", image, "--run", run, "--checkpoint", run / "train" / "best.pt")
+    assert named.exit_code == 0, named.output
