@@ -151,7 +151,8 @@ def _restore(paths: list[Path], origin: Path | str | None, charset_sha256: str, 
 
 def run(config: EvalConfig, run_dir: Path, show_progress: bool | None = None) -> EvalOutcome:
     config.validate()
-    reads = (() if config.sources() else ("pack",)) + (() if config.checkpoint else ("train",))
+    # A split of the run (the default, or --split) reads pack's shards: no `pack --force` under it.
+    reads = (("pack",) if config.split or not config.sources() else ()) + (() if config.checkpoint else ("train",))
     with locks.hold(run_dir, read=reads):
         return _evaluate(config, run_dir, show_progress)
 
@@ -319,8 +320,4 @@ def _record(manifest: Manifest, name: str, report: dict[str, Any], folder: Path,
              "report": str((folder / "report.html").relative_to(run_dir)),
              "compare": {"name": report["compare"]["name"], "metrics": report["compare"]["metrics"]["raw"]}
              if report["compare"] else None}
-    record = manifest.stage("eval")
-    evaluations = dict(record.result.get("evaluations", {})) if record else {}
-    evaluations[name] = entry
-    manifest.begin("eval", report["config"], {"checkpoint": report["checkpoint"]}, result={"evaluations": evaluations})
-    manifest.finish("eval", {"evaluations": evaluations})
+    manifest.add_entry("eval", "evaluations", name, entry, report["config"], {"checkpoint": report["checkpoint"]})

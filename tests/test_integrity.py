@@ -149,3 +149,17 @@ def test_every_stage_records_its_environment_and_status_says_when_it_differs(gen
     output = run_cli("status", "--run", generated).output
     assert f"note: generate was made with other versions than this environment has (pillow 9.0.0 -> " \
            f"{env['packages']['pillow']})" in output
+
+
+def test_evaluations_recorded_at_once_never_lose_each_other(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    manifest = Manifest(tmp_path / "run")
+
+    def record(k: int) -> None:
+        Manifest(tmp_path / "run").add_entry("eval", "evaluations", f"set{k}", {"lines": k}, {}, {})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(record, range(40)))
+    record = manifest.stage("eval")
+    assert record.status == "done" and sorted(record.result["evaluations"]) == sorted(f"set{k}" for k in range(40))

@@ -185,15 +185,34 @@ class Manifest:
         reads (`upstream` keeps a record made earlier, for a stage that adds to its result)."""
 
         def change(doc: dict[str, Any]) -> None:
-            up = UPSTREAM.get(name)
-            if upstream is None and up and up in doc["stages"]:
-                recorded = {up: json_digest(doc["stages"][up].get("result", {}))}
-            else:
-                recorded = dict(upstream or {})
-            doc["stages"][name] = StageRecord(
-                status="running", config=config, inputs=inputs or {}, result=result or {},
-                upstream=recorded, started=now(), git_revision=git_revision(),
-                command=command_line(), environment=environment()).__dict__
+            doc["stages"][name] = self._record(doc, name, "running", config, inputs, result, upstream)
+
+        self.update(change)
+
+    @staticmethod
+    def _record(doc: dict[str, Any], name: str, status: str, config: dict[str, Any], inputs: dict[str, Any] | None,
+                result: dict[str, Any] | None, upstream: dict[str, str] | None) -> dict[str, Any]:
+        up = UPSTREAM.get(name)
+        if upstream is None and up and up in doc["stages"]:
+            recorded = {up: json_digest(doc["stages"][up].get("result", {}))}
+        else:
+            recorded = dict(upstream or {})
+        return StageRecord(status=status, config=config, inputs=inputs or {}, result=result or {},
+                           upstream=recorded, started=now(), git_revision=git_revision(),
+                           command=command_line(), environment=environment()).__dict__
+
+    def add_entry(self, name: str, key: str, entry_name: str, entry: dict[str, Any], config: dict[str, Any],
+                  inputs: dict[str, Any]) -> None:
+        """Record `entry` under result[key][entry_name] of a stage that collects entries (eval's
+        evaluations) in one locked read-modify-write: two such commands never lose each other's."""
+
+        def change(doc: dict[str, Any]) -> None:
+            before = doc["stages"].get(name) or {}
+            entries = dict((before.get("result") or {}).get(key, {}))
+            entries[entry_name] = entry
+            section = self._record(doc, name, "done", config, inputs, {key: entries}, None)
+            section["finished"] = section["started"]
+            doc["stages"][name] = section
 
         self.update(change)
 
