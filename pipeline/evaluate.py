@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -29,7 +28,8 @@ from pipeline.config import EvalConfig
 from pipeline.datasets.loader import BucketBatchSampler, Collate, ShardDataset, make_loader
 from pipeline.models.ctc_decode import Decoder, from_config
 from pipeline.errors import OcrpipeError
-from pipeline.utils.files import atomic_write_bytes, atomic_write_json, atomic_write_text, json_digest, sha256_file
+from pipeline.utils.files import (atomic_write_bytes, atomic_write_json, atomic_write_text, json_digest, scratch_dir,
+                                  sha256_file)
 from pipeline.models.inference import predictions
 from pipeline.run.manifest import Manifest
 from pipeline.utils.provenance import now
@@ -167,7 +167,7 @@ def _evaluate(config: EvalConfig, run_dir: Path, show_progress: bool | None) -> 
     name = config.name or default_name(config)
     runtime = setup(config.device, amp=True)
     try:
-        with tempfile.TemporaryDirectory(prefix="ocrpipe-eval-") as scratch:
+        with scratch_dir(run_dir, "eval") as scratch:
             data = eval_set(config, run_dir, manifest, model.config.height, model.config.channels, Path(scratch))
             if data.dataset.height != model.config.height or data.dataset.channels != model.config.channels:
                 raise OcrpipeError(f"the lines were packed at height {data.dataset.height} with "

@@ -303,3 +303,19 @@ def test_an_empty_language_model_and_odd_folder_entries(packed, tmp_path, run_cl
     nul = words_folder(tmp_path / "nul", [("a.png", "ok"), ("b.png", "bad\x00")])
     assert "labels.tsv:2: a NUL character" in one_line_error(run_cli("pack", "--run", tmp_path / "run2",
                                                                      "--from-folder", nul, "--no-progress"))
+
+
+def test_scratch_folders_of_killed_processes_are_removed_by_the_next_one(tmp_path):
+    import subprocess
+    import sys
+
+    from pipeline.utils.files import scratch_dir
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / ".scratch" / f"eval-{dead.pid}"           # what an eval killed with -9 leaves
+    left.mkdir(parents=True)
+    (left / "restored.lmdb").write_bytes(b"x" * 100)
+    with scratch_dir(tmp_path, "eval") as folder:
+        assert folder.is_dir() and not left.exists()
+    assert not folder.exists()

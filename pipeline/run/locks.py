@@ -17,7 +17,7 @@ from typing import Iterator
 
 from pipeline.errors import OcrpipeError
 from pipeline.utils.provenance import command_line
-from pipeline.utils.files import ensure_writable_dir, flocked
+from pipeline.utils.files import ensure_writable_dir, flocked, process_alive
 
 FOLDER = ".locks"
 
@@ -26,22 +26,12 @@ class RunBusy(OcrpipeError):
     pass
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:     # alive, another user's
-        return True
-    return True
-
-
 def holders(run_dir: Path, stage: str) -> list[str]:
     """`command (pid N)` for each live process that named itself as holding `stage`'s lock."""
     found = []
     for note in sorted((Path(run_dir) / FOLDER).glob(f"{stage}.*")):
         pid = note.suffix[1:]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and process_alive(int(pid)):
             try:
                 command = note.read_text(encoding="utf-8").strip()
             except OSError:

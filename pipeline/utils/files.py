@@ -7,6 +7,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -110,3 +111,32 @@ def relative_to(path: Path, base: Path) -> str:
         return os.path.relpath(path.resolve(), base.resolve())
     except ValueError:  # another drive (Windows)
         return str(path.resolve())
+
+
+@contextlib.contextmanager
+def scratch_dir(parent: Path, prefix: str) -> Iterator[Path]:
+    """A folder for temporary files under `parent/.scratch/`, removed at the end of the block;
+    the folders of processes that died (kill -9) are removed by the next one, so none stay."""
+    root = ensure_writable_dir(Path(parent) / ".scratch", "run directory")
+    for stale in root.glob(f"{prefix}-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = root / f"{prefix}-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process `pid` exists (a signal-0 probe)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:        # another user's process: alive
+        return True
+    return True
