@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -96,7 +97,7 @@ def ensure_writable_dir(path: Path, what: str) -> Path:
     """Create `path` if needed and prove it is writable, or say so in one line."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test.{os.getpid()}"
+        probe = path / f".write-test.{os.getpid()}.{threading.get_ident()}"   # per thread, too
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
