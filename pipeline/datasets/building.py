@@ -132,7 +132,6 @@ def process(sample: Sample) -> Line:
     return line
 
 
-
 def write_shard(path: Path, samples: list[Sample], rules: Rules, charset_sha256: str, fingerprint: str,
                 workers: int, progress: Any = None) -> dict[str, Any]:
     """Process `samples` under `rules` into one shard at `path`; returns its metadata, which
@@ -140,9 +139,8 @@ def write_shard(path: Path, samples: list[Sample], rules: Rules, charset_sha256:
     writer = ShardWriter(path, rules.height, rules.channels, charset_sha256)
     stats = Stats()
     try:
-        # Small inputs are not worth starting processes for; results keep the input order,
-        # so shards do not depend on the worker count.
         # A process per 64 lines at the most: a few lines are not worth starting processes for.
+        # Results keep the input order, so shards do not depend on the worker count.
         for line in worker_map(process, samples, max(1, min(workers, len(samples) // 64)), _init_worker, (rules,),
                                chunksize=32):
             stats.add(line)

@@ -186,11 +186,13 @@ class ShardReader:
         if not self.path.is_file():
             raise ShardError(f"{self.path}: no such shard; re-run `ocrpipe pack`")
         try:
-            check_complete(self.path)
+            env = open_readonly(self.path)          # checks the file is complete before mapping it
         except ShardError as e:
             raise ShardError(f"{e}; re-run `ocrpipe pack` to write it again") from None
+        except lmdb.Error as e:
+            raise ShardError(f"{self.path} is not a readable LMDB file ({e}); re-run `ocrpipe pack`") from None
         try:
-            with open_readonly(self.path).begin() as txn:
+            with env.begin() as txn:
                 raw = txn.get(b"__meta__")
                 meta = json.loads(raw) if raw else {}
                 if meta.get("format") != FORMAT:

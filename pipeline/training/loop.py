@@ -284,7 +284,6 @@ class Loop:
             checksum = float(sum(q.double().sum() + q.double().square().sum() for q in p.model.parameters()))
         total = checksum * rt.world_size
         in_sync = abs(rt.all_reduce_sum([checksum])[0] - total) <= 1e-9 * abs(total)
-        self.log.close()
         return TrainResult(
             arch=p.model_config.arch, parameters=parameter_count(p.model), device=rt.device.type, gpu=rt.gpu_name,
             world_size=rt.world_size, steps=state.step, lines_seen=state.lines_seen, seconds=round(state.seconds, 1),
