@@ -561,6 +561,8 @@ def status(run_dir: Path) -> None:
         raise OcrpipeError(f"{run_dir} has no manifest.json yet; start with `ocrpipe generate --run {run_dir}`")
     doc = manifest.load()
     rows = [("stage", "status", "result", "when")]
+    notes: list[tuple[str, list[str]]] = []      # stages made with other package versions
+    current = environment()
     for name in STAGES:
         section = doc["stages"].get(name)
         if not section:
@@ -582,16 +584,15 @@ def status(run_dir: Path) -> None:
         else:
             summary = record.error or ""
         rows.append((name, state, summary, _when(record)))
+        changes = environment_changes(record.environment, current)
+        if changes:
+            notes.append((name, changes))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         click.echo("  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3])
-    current = environment()
-    for name in STAGES:
-        record = manifest.stage(name)
-        changes = environment_changes(record.environment, current) if record else []
-        if changes:
-            click.echo(f"note: {name} was made with other versions than this environment has ({', '.join(changes)}): "
-                       "running it again may give other numbers")
+    for name, changes in notes:
+        click.echo(f"note: {name} was made with other versions than this environment has ({', '.join(changes)}): "
+                   "running it again may give other numbers")
 
 
 def main() -> None:
