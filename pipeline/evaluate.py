@@ -33,7 +33,8 @@ from pipeline.utils.files import (atomic_write_bytes, atomic_write_json, atomic_
 from pipeline.models.inference import predictions
 from pipeline.run.manifest import Manifest
 from pipeline.utils.provenance import now
-from pipeline.evaluation.metrics import Tally, bucket, confusions, edit_distance, mostly_words, score_normalized, script_errors
+from pipeline.evaluation.metrics import (Tally, bucket, confusions, edit_distance, mostly_words, score_normalized,
+                                         script_errors)
 from pipeline.datasets.building import Rules, write_shard
 from pipeline.datasets.shards import read_meta
 from pipeline.utils.progress import bar
