@@ -127,9 +127,11 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--lang", default="en", show_default=True,
               help="en, ko (Korean), zh (Chinese, simplified), or several joined by commas to mix them: picks "
                    "the bundled fonts and corpora of each and the local forms of dates, prices and numbers.")
-@click.option("--text", type=click.Choice(["lines", "words"]), default="lines", show_default=True,
+@click.option("--text", default="lines", show_default=True,
               help="lines: prose, word-list words and codes; words: sign tokens (capitals, brands, numbers, web "
-              "addresses) from the word lists, for cropped words (use with --max-words 1).")
+              "addresses) from the word lists, for cropped words (use with --max-words 1); receipt: till-roll "
+              "lines (items, prices, totals, dates, tax ids). A mixture draws one per line, e.g. "
+              "lines:3,words:1,receipt:1 (in a mixture a words line is one token).")
 @click.option("--orientation", type=click.Choice(["horizontal", "vertical"]), default="horizontal",
               show_default=True, help="vertical: columns of upright characters read top to bottom (CJK signs, "
               "book spines); pack turns them into horizontal model input.")
@@ -156,8 +158,9 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Most words per line; prose lines are cut from running text.")
 @click.option("--style", default="print", show_default=True,
               help="Effect preset: plain (no effects), print, binarized (thresholded strokes, speckle), "
-                   "scene (colour, distortion), scanned (a simulated print-and-scan); several joined "
-                   "by commas mix them line by line (e.g. print,binarized).")
+                   "scene (colour, distortion), scanned (a simulated print-and-scan), receipt (worn till-roll "
+                   "print), screen (UI text, both polarities); several joined by commas mix them line by "
+                   "line, equally or by shares (print,binarized or scanned:3,print:2,receipt:1).")
 @click.option("--codes-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="Share of lines of numbers, dates, prices and codes.")
 @click.option("--holdout-fonts", type=click.IntRange(0), default=0, show_default=True,
@@ -168,7 +171,7 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
               "(default: stop and name them).")
 @click.option("--skew", type=click.FloatRange(0, 45), default=None, help="Override: largest rotation, degrees.")
 @click.option("--blur", type=click.FloatRange(0, 10), default=None, help="Override: largest blur radius, px.")
-@click.option("--background", type=click.Choice(["white", "noise", "quasicrystal", "image"]), default=None,
+@click.option("--background", type=click.Choice(["white", "noise", "quasicrystal", "image", "paper"]), default=None,
               help="Override: background kind.")
 @click.option("--distortion", type=click.Choice(["none", "sin", "cos", "random"]), default=None,
               help="Override: distortion kind.")
@@ -261,6 +264,12 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
         if info["skipped_chars"]:
             chars = sorted(info["skipped_chars"].items(), key=lambda kv: -kv[1])[:10]
             click.echo("  characters outside the charset: " + ", ".join(f"{c!r} x{n}" for c, n in chars))
+    for split, source in outcome.dropped.items():
+        kind, _, where = source.partition(" ")
+        again = (f"`ocrpipe pack --run {run_dir} --from-{'folder' if kind == 'folder' else 'lmdb'} {where} --split "
+                 f"{split}`" if kind in ("folder", "lmdb") else "pack its source again")
+        click.echo(f"split {split} ({source}) was packed with the earlier charset and is left out now: its "
+                   f"classes would read as other characters; import it again with {again}", err=True)
     unseen = result.charset.get("unseen_in_train", 0)
     click.echo(f"charset: {result.charset['size'] - 1} characters + blank ({result.charset['source']}), "
                f"{run_dir / 'charset.json'}" + (f"; {unseen} of them appear in no training line (the model "
@@ -359,8 +368,8 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
                f"log: {run_dir / 'train' / 'metrics.jsonl'}")
 
 
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}%"
+def _percent(value: float | None, places: int = 2) -> str:
+    return "n/a" if value is None else f"{100 * value:.{places}f}%"
 
 
 def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
@@ -452,6 +461,11 @@ def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
         click.echo(line)
     versus = f" (tesseract {_percent(head['tesseract'])})" if "tesseract" in head else ""
     click.echo(f"headline: {head['description']} {_percent(head['value'])}{versus}")
+    rank = report.get("confidence")
+    if rank and rank["caught"] is not None:
+        auroc = f", AUROC {rank['auroc']:.3f}" if rank["auroc"] is not None else ""
+        click.echo(f"confidence: the {_percent(rank['share'], 0)} least confident lines hold "
+                   f"{_percent(rank['caught'], 1)} of the {rank['wrong']} wrong ones ({rank['normalization']}-normalized){auroc}")
     scripts = {k: v for k, v in report["breakdowns"].get("by_script", {}).items() if v["chars"]}
     if len(scripts) > 1 and ({"hangul", "han", "kana"} & set(scripts)):
         click.echo("CER by script: " + ", ".join(f"{k} {_percent(v['cer'])} of {v['chars']}"
@@ -472,12 +486,16 @@ CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en-print)  [defaul
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line (file, text, confidence).")
 @click.option("--vertical", is_flag=True, help="The images are vertical lines: columns read top to bottom.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+              help="Flag lines read with less confidence: a fourth column `low` (else `ok`), or "
+                   "\"low_confidence\" in --json, and a count on stderr. `ocrpipe eval` reports how well the "
+                   "confidence ranks wrong lines first on a set.")
 @decoding_options
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True, help="Lines read at once.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cuda, cuda:N or cpu.")
 @with_run
 def predict(run_dir: Path, checkpoint: str | None, images: tuple[str, ...], as_json: bool, vertical: bool,
-            batch_size: int, device: str, **options: Any) -> None:
+            min_confidence: float | None, batch_size: int, device: str, **options: Any) -> None:
     """Read IMAGES (files, folders, or - for paths on stdin): file, text and confidence per line."""
     import json
 
@@ -486,15 +504,24 @@ def predict(run_dir: Path, checkpoint: str | None, images: tuple[str, ...], as_j
     config = decode_config(options)
     config.validate()
     model = _checkpoint(checkpoint, run_dir)
-    failed = 0
+    failed = low = 0
     for p in stage.run(model, stage.collect(images), batch_size, device, config, vertical):
         if p.error:
             failed += 1
             click.echo(f"{p.file}: {p.error}", err=True)
-        elif as_json:
-            click.echo(json.dumps({"file": p.file, "text": p.text, "confidence": p.confidence}, ensure_ascii=False))
+            continue
+        flagged = min_confidence is not None and p.confidence < min_confidence
+        low += flagged
+        if as_json:
+            record: dict[str, Any] = {"file": p.file, "text": p.text, "confidence": p.confidence}
+            if min_confidence is not None:
+                record["low_confidence"] = flagged
+            click.echo(json.dumps(record, ensure_ascii=False))
         else:
-            click.echo(f"{p.file}\t{p.text}\t{p.confidence:.4f}")
+            column = "" if min_confidence is None else ("\tlow" if flagged else "\tok")
+            click.echo(f"{p.file}\t{p.text}\t{p.confidence:.4f}{column}")
+    if min_confidence is not None:
+        click.echo(f"{low} line(s) read with confidence below {min_confidence} (flagged low)", err=True)
     if failed:
         raise OcrpipeError(f"{failed} image(s) could not be read (named above)")
 

@@ -18,19 +18,42 @@ from pipeline.errors import OcrpipeError
 # lines in pipeline.text.codes, the presets in pipeline.synth.styles, the models in
 # pipeline.models.crnn); the names are here, so that checking an option imports none of it.
 LANGS = ("en", "ko", "zh")
-STYLES = ("plain", "print", "binarized", "scene", "scanned")
+STYLES = ("plain", "print", "binarized", "scene", "scanned", "receipt", "screen")
+TEXTS = ("lines", "words", "receipt")
 OLD_STYLE_NAMES = {"scan": "binarized"}      # names of earlier releases, still accepted
 ARCHS = ("crnn", "crnn-small", "crnn-resnet")
 
 
+def parse_weighted(value: str, names: tuple[str, ...], what: str, aliases: dict[str, str] | None = None
+                   ) -> tuple[tuple[str, float], ...]:
+    """`a` or a mixture `a,b` (equal shares) or `a:3,b:1` (shares by weight), as (name, weight)
+    pairs; raises ValueError naming what is wrong."""
+    pairs = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        name, _, weight = part.partition(":")
+        name = (aliases or {}).get(name.strip(), name.strip())
+        try:
+            share = float(weight) if weight else 1.0
+        except ValueError:
+            raise ValueError(f"{part!r}: the share after ':' must be a number (e.g. {name}:2)") from None
+        if not (math.isfinite(share) and share > 0):
+            raise ValueError(f"{part!r}: a share must be a positive number")
+        pairs.append((name, share))
+    unknown = [n for n, _ in pairs if n not in names]
+    if not pairs or unknown:
+        raise ValueError(f"unknown {what} {', '.join(unknown) or repr(value)}; use {', '.join(names)}, or several "
+                         "joined by commas, each with an optional share (e.g. scanned:3,print:1)")
+    if len({n for n, _ in pairs}) != len(pairs):
+        raise ValueError(f"{value!r}: name each one once")
+    return tuple(pairs)
+
+
 def parse_styles(value: str) -> tuple[str, ...]:
-    """`print` or a mixture such as `print,binarized` (each line draws one, equally likely)."""
-    styles = tuple(OLD_STYLE_NAMES.get(s.strip(), s.strip()) for s in value.split(",") if s.strip())
-    unknown = [s for s in styles if s not in STYLES]
-    if not styles or unknown:
-        raise ValueError(f"unknown style {', '.join(unknown) or repr(value)}; use {', '.join(STYLES)} "
-                         "or several joined by commas")
-    return styles
+    """`print`, a mixture such as `print,binarized` (each line draws one, equally likely), or
+    one with shares, `scanned:3,print:1`."""
+    return tuple(name for name, _ in parse_weighted(value, STYLES, "style", OLD_STYLE_NAMES))
 
 
 @dataclass(frozen=True)
@@ -59,7 +82,8 @@ class GenerateConfig:
     background_dir: str | None = None      # pictures for --background image (default: trdg's)
     lang: str = "en"                       # en, ko, zh, or several joined by commas: codes' forms, defaults
     orientation: str = "horizontal"        # or vertical: columns of upright characters, top to bottom
-    text: str = "lines"                    # lines of prose, words and codes; or words: sign tokens
+    text: str = "lines"                    # lines of prose, words and codes; words: sign tokens; receipt:
+                                           # receipt lines; or a mixture with shares (lines:2,words:1)
 
     # Options that change how the work is spread, not what is made.
     EXECUTION: ClassVar[tuple[str, ...]] = ("workers", "shard")
@@ -93,11 +117,23 @@ class GenerateConfig:
         check_finite(self)
         self.shard_pair()
         self.langs()
-        if self.text not in ("lines", "words"):
-            raise OcrpipeError(f"--text {self.text}: use lines or words")
+        try:
+            parse_styles(self.style)
+        except ValueError as e:
+            raise OcrpipeError(f"--style {self.style}: {e}") from None
+        try:
+            parse_weighted(self.text, TEXTS, "text")
+        except ValueError as e:
+            raise OcrpipeError(f"--text {self.text}: {e}") from None
         if self.orientation not in ("horizontal", "vertical"):
             raise OcrpipeError(f"--orientation {self.orientation}: use horizontal or vertical")
-        if self.orientation == "vertical" and "scanned" in self.style.split(","):
+        overrides = [name for name in ("skew", "blur", "background", "distortion", "text_color")
+                     if getattr(self, name) is not None]
+        if overrides and set(parse_styles(self.style)) == {"scanned"}:
+            raise OcrpipeError(f"--{overrides[0].replace('_', '-')}: the scanned style draws its own geometry and ink "
+                               "and takes no effect overrides; leave it out, or use it with a style that does "
+                               "(print, binarized, scene, receipt, screen)")
+        if self.orientation == "vertical" and "scanned" in parse_styles(self.style):
             raise OcrpipeError("--orientation vertical: the scanned style draws horizontal lines only; "
                                "use --style print, binarized or scene for vertical lines")
         if self.count < 1:
@@ -118,10 +154,6 @@ class GenerateConfig:
             raise OcrpipeError(f"--height {self.height}: too small to draw text; use 12 or more (32 is the default)")
         if not 0 <= self.codes_fraction <= 1:
             raise OcrpipeError("--codes-fraction must be between 0 and 1")
-        try:
-            parse_styles(self.style)
-        except ValueError as e:
-            raise OcrpipeError(f"--style {self.style}: {e}") from None
         if self.background_dir:
             check_picture_folder(Path(self.background_dir))
 

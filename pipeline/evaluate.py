@@ -33,8 +33,8 @@ from pipeline.utils.files import (atomic_write_bytes, atomic_write_json, atomic_
 from pipeline.models.inference import predictions
 from pipeline.run.manifest import Manifest
 from pipeline.utils.provenance import now
-from pipeline.evaluation.metrics import (Tally, bucket, confusions, edit_distance, mostly_words, score_normalized,
-                                         script_errors)
+from pipeline.evaluation.metrics import (Tally, bucket, confidence_ranking, confusions, edit_distance, mostly_words,
+                                         score_normalized, script_errors)
 from pipeline.datasets.building import Rules, write_shard
 from pipeline.datasets.shards import read_meta
 from pipeline.utils.progress import bar
@@ -174,8 +174,11 @@ def _evaluate(config: EvalConfig, run_dir: Path, show_progress: bool | None) -> 
                 raise OcrpipeError(f"the lines were packed at height {data.dataset.height} with "
                                    f"{data.dataset.channels} channel(s), the model reads {model.config.height} and "
                                    f"{model.config.channels}; pack them with --height {model.config.height}")
+            # Tesseract's language is checked before the model reads a line: a missing one is an error now.
+            language = tesseract.language_for(data.dataset.labels) if config.compare else ""
             records, seconds = _predict(model, charset, to_text, data, config, runtime, show_progress)
-            compare = _tesseract(records, data, Path(scratch), tesseract_version) if config.compare else None
+            compare = (_tesseract(records, data, Path(scratch), tesseract_version, language)
+                       if config.compare else None)
             return _write(config, run_dir, manifest, name, checkpoint_path, state, data, records, seconds,
                           runtime.gpu_name or runtime.device.type, compare)
     finally:
@@ -214,7 +217,8 @@ def _predict(model: Any, charset: Any, to_text: Decoder, data: EvalSet, config: 
     return records, seconds
 
 
-def _tesseract(records: list[dict[str, Any]], data: EvalSet, scratch: Path, version: str | None) -> dict[str, Any]:
+def _tesseract(records: list[dict[str, Any]], data: EvalSet, scratch: Path, version: str | None,
+               language: str) -> dict[str, Any]:
     """Tesseract on the same lines: the original image files where there are some, else the
     normalized pixels scaled to twice their height (Tesseract wants ~20 px letters)."""
     images, used_originals = [], 0
@@ -231,7 +235,6 @@ def _tesseract(records: list[dict[str, Any]], data: EvalSet, scratch: Path, vers
         images.append(path)
     references = [r["reference"] for r in records]
     psm = 8 if mostly_words(references) else 7
-    language = tesseract.language_for(references)
     start = time.perf_counter()
     texts = tesseract.read_lines(images, psm=psm, language=language)
     seconds = time.perf_counter() - start
@@ -289,6 +292,8 @@ def _write(config: EvalConfig, run_dir: Path, manifest: Manifest, name: str, che
     report = {"name": name, "created": now(), "lines": len(records), "skipped": data.skipped,
               "restored": data.restored, "headline": headline(metrics, compare, [r for r, _ in pairs]),
               "metrics": metrics, "breakdowns": breakdowns, "confusions": confusions(pairs),
+              "confidence": confidence_ranking([(r["reference"], r["prediction"], r["confidence"]) for r in records],
+                                               "alnum" if mostly_words([r for r, _ in pairs]) else "all"),
               "decoding": decoding, "device": device, "seconds": round(seconds, 2),
               "lines_per_s": round(len(records) / seconds, 1) if seconds else 0.0,
               "checkpoint": {"path": str(checkpoint_path), "sha256": sha256_file(checkpoint_path),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ class PackOutcome:
     lines: int                          # lines processed by this invocation
     seconds: float
     reused_shards: int
+    dropped: dict[str, str] = field(default_factory=dict)   # split -> its source: packed with another charset
 
 
 def _inputs(config: PackConfig, manifest: Manifest, run_dir: Path, force: bool
@@ -50,13 +51,13 @@ def _inputs(config: PackConfig, manifest: Manifest, run_dir: Path, force: bool
         samples = from_folder(Path(config.from_folder))
         listing = [(s.source, s.label) for s in samples]
         return ({config.import_split(): samples}, {config.import_split(): json_digest(listing)},
-                f"folder {config.from_folder}")
+                f"folder {Path(config.from_folder).resolve()}")
     if config.from_lmdb:
         path = Path(config.from_lmdb)
         samples = from_lmdb(path)
         stat = path.stat()
         digest = json_digest([str(path.resolve()), stat.st_size, stat.st_mtime_ns, len(samples)])
-        return {config.import_split(): samples}, {config.import_split(): digest}, f"lmdb {config.from_lmdb}"
+        return {config.import_split(): samples}, {config.import_split(): digest}, f"lmdb {path.resolve()}"
     generated = manifest.require("generate", GenerateResult, force=force)
     samples = from_generate(run_dir, generated, check_hashes=not force)
     digests = {split: info["labels_sha256"] for split, info in generated.splits.items()}
@@ -126,11 +127,18 @@ def _images_unchanged(info: dict[str, Any], digests: list[str]) -> bool:
     return [shard.get("images") for shard in info.get("shards", [])] == digests
 
 
+def _same_source(a: str, b: str) -> bool:
+    """Sources are recorded with absolute paths (eval reads a split's left-out lines from there,
+    from any working directory); earlier releases recorded them as given."""
+    (kind_a, _, where_a), (kind_b, _, where_b) = a.partition(" "), b.partition(" ")
+    return kind_a == kind_b and (where_a == where_b or Path(where_a).resolve() == Path(where_b).resolve())
+
+
 def _refuse_replacing(split: str, source: str, splits: dict[str, Any], run_dir: Path) -> None:
     """An import goes into a split of its own (or updates its own earlier import): replacing
     lines of another source needs --force."""
     held = splits.get(split)
-    if held and held.get("source") != source:
+    if held and not _same_source(str(held.get("source")), source):
         raise OcrpipeError(f"split {split!r} of {run_dir} already holds {held.get('count', 0)} lines from "
                            f"{held.get('source')}; import into a new split (e.g. --split real, then train with "
                            f"--train-split {split} --train-split real), or pass --force to replace them")
@@ -183,9 +191,13 @@ def _pack(config: PackConfig, run_dir: Path, importing: bool, force: bool, show_
     seconds = time.perf_counter() - start
 
     atomic_write_json(run_dir / "charset.json", charset.to_dict())
+    others = {s: i for s, i in earlier.get("splits", {}).items() if s not in splits}
+    dropped: dict[str, str] = {}
     if earlier.get("charset", {}).get("sha256") == charset.sha256():
         # Other splits packed earlier with the same charset stay (e.g. an import next to generate's).
-        splits = {**{s: i for s, i in earlier.get("splits", {}).items() if s not in splits}, **splits}
+        splits = {**others, **splits}
+    else:       # their classes mean other characters now: they must be packed again, and the user told
+        dropped = {s: str(i.get("source", "?")) for s, i in others.items()}
     result = PackResult(
         splits=splits,
         charset={"path": "charset.json", "sha256": charset.sha256(), "size": len(charset), "source": charset_source,
@@ -194,7 +206,7 @@ def _pack(config: PackConfig, run_dir: Path, importing: bool, force: bool, show_
         height=config.height, channels=config.channels,
         lines_per_s=round(processed / seconds, 1) if seconds and processed else 0.0, seconds=round(seconds, 2))
     manifest.finish("pack", result.to_dict())
-    return PackOutcome("done", result, list(inputs), processed, seconds, reused)
+    return PackOutcome("done", result, list(inputs), processed, seconds, reused, dropped)
 
 
 def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[str], source: str,

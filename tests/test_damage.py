@@ -319,3 +319,22 @@ def test_scratch_folders_of_killed_processes_are_removed_by_the_next_one(tmp_pat
     with scratch_dir(tmp_path, "eval") as folder:
         assert folder.is_dir() and not left.exists()
     assert not folder.exists()
+
+
+def test_bit_rot_in_a_shard_is_caught_on_read_even_with_its_size_and_time_unchanged(packed, tmp_path, run_cli):
+    run = copy_run(packed, tmp_path / "run")
+    shard = run / "shards" / "train" / "shard-00000.lmdb"
+    line = shard_dataset(run, "train")[0][1].tobytes()
+    data = bytearray(shard.read_bytes())
+    at = data.find(line) + len(line) // 2
+    assert at > len(line) // 2
+    data[at] ^= 0xFF                                              # one byte of one line's pixels
+    stat = shard.stat()
+    shard.write_bytes(bytes(data))
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    for args in (["train", *TRAIN], ["eval", "--checkpoint", "en-print", "--split", "train", "--no-progress"]):
+        output = one_line_error(run_cli(*args, "--run", run))
+        assert "line 0 is damaged" in output and "ocrpipe pack --force" in output, (args, output)
+    assert run_cli("pack", "--run", run, "--force", "--no-progress").exit_code == 0
+    assert shard_dataset(run, "train")[0][1].tobytes() == line
+    assert run_cli("train", "--run", run, *TRAIN).exit_code == 0

@@ -422,3 +422,32 @@ def test_eval_of_shard_files_never_takes_a_splits_report_name(run, run_cli):
     result = run_cli("eval", "--run", run, "--shards", run / "shards" / "test", "--no-progress")
     assert result.exit_code == 0, result.output
     assert (run / "eval" / "shards-test" / "report.json").is_file() and not (run / "eval" / "test").exists()
+
+
+def test_confidence_ranking_counts_the_wrong_lines_among_the_least_confident():
+    lines = [("a", "a", 0.9), ("b", "x", 0.1), ("c", "c", 0.8), ("d", "y", 0.95)]
+    rank = metrics.confidence_ranking(lines, "raw", share=0.25)
+    assert rank["wrong"] == 2 and rank["caught"] == 0.5          # the least confident line is wrong
+    assert rank["auroc"] == 0.5                                   # 0.1 below both right ones, 0.95 above both
+    perfect = metrics.confidence_ranking([("a", "b", 0.1), ("c", "c", 0.5), ("d", "d", 0.5)], "raw", 0.34)
+    assert perfect["caught"] == 1.0 and perfect["auroc"] == 1.0
+    assert metrics.confidence_ranking([("A", "a", 0.2)], "case")["caught"] is None   # nothing wrong
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
+def test_a_missing_tesseract_language_is_an_error_before_the_model_reads_a_line(tmp_path, run_cli, monkeypatch):
+    installed = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout.split()
+    if "kor" in installed:
+        pytest.skip("tesseract has Korean data here")
+    from pipeline import evaluate
+    from test_pack import line_image
+
+    folder = tmp_path / "ko"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        (folder / name).write_bytes(line_image("line", 200))
+    (folder / "labels.tsv").write_text("a.png\t서울특별시\nb.png\t한국어 텍스트\n", encoding="utf-8")
+    monkeypatch.setattr(evaluate, "_predict", lambda *a, **k: pytest.fail("the model read the lines first"))
+    result = run_cli("eval", "--run", tmp_path / "run", "--checkpoint", "en-print", "--data", folder,
+                     "--compare", "tesseract", "--no-progress")
+    assert result.exit_code == 2 and "no kor data; install it" in result.output, result.output

@@ -6,6 +6,7 @@ import csv
 import os
 import shutil
 import signal
+import types
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,18 @@ def test_the_prior_bias_is_each_class_share_of_the_frames():
     shares = torch.exp(bias).double()
     assert torch.allclose(shares, torch.tensor([11.5, 2, 1, 0.5], dtype=torch.float64) / 15)
     assert abs(float(shares.sum()) - 1) < 1e-6          # a distribution: softmax leaves it as it is
+
+
+def test_the_prior_counts_each_line_as_often_as_the_mix_draws_it():
+    from pipeline.training.build import line_weights
+
+    # The second line drawn 3 times as often: 10 x 0.5 + 5 x 1.5 = 12.5 frames, `a` 2, `b` 0.5.
+    bias = finetune.prior_bias(["ab", "a"], np.array([40, 20]), Charset(list("abc")), np.array([1.0, 3.0]))
+    assert torch.allclose(torch.exp(bias).double(), torch.tensor([9.5, 2, 0.5, 0.5], dtype=torch.float64) / 12.5)
+    data = types.SimpleNamespace(offsets=[0, 3], sizes=[3, 1])
+    weights = line_weights(data, TrainConfig(train_splits=("train", "real"), mix=(0.5, 0.5)))
+    assert weights.tolist() == [0.5 / 3] * 3 + [0.5]                  # the 1-line split counts as much as 3
+    assert line_weights(data, TrainConfig(train_splits=("train", "real"))).tolist() == [0.25] * 4
 
 
 def test_a_fresh_model_starts_at_the_prior_and_a_lower_loss(parent):

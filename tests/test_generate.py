@@ -95,6 +95,17 @@ def test_styles_mix_line_by_line(tmp_path, small_corpus, run_cli):
     assert all(r["background"] == "white" and r["text_color"] == "#000000" for r in rows if r["style"] == "plain")
 
 
+def test_scanned_lines_of_a_mixture_record_what_was_drawn_not_the_overrides(tmp_path, small_corpus, run_cli):
+    run = tmp_path / "run"
+    result = run_cli(*generate_args(run, small_corpus, "--style", "scanned,print", "--skew", "5",
+                                    "--background", "noise", count=60))
+    assert result.exit_code == 0, result.output
+    rows = read_labels(run, "train")
+    scanned = [r for r in rows if r["style"] == "scanned"]
+    assert scanned and all(r["skew"] == "0.00" and r["background"] == "white" for r in scanned)
+    assert all(r["background"] == "noise" for r in rows if r["style"] == "print")
+
+
 def test_different_seeds_give_different_lines(tmp_path, small_corpus, run_cli):
     a, b = tmp_path / "a", tmp_path / "b"
     assert run_cli(*generate_args(a, small_corpus, "--seed", "1")).exit_code == 0
@@ -183,6 +194,9 @@ def test_invisible_text_is_skipped_and_counted_not_labelled(tmp_path, small_corp
     (["--holdout-fonts", "3"], "only 3 font families"),
     (["--text-color", "blurple"], "is not a colour"),
     (["--style", "print,fancy"], "unknown style fancy"),
+    (["--style", "scanned", "--skew", "3"], "--skew: the scanned style draws its own geometry and ink"),
+    (["--style", "print:2,scene:x"], "the share after ':' must be a number"),
+    (["--text", "lines,poems"], "unknown text poems"),
 ])
 def test_bad_options_get_one_line_and_exit_2(tmp_path, small_corpus, run_cli, extra, message):
     run = tmp_path / "run"

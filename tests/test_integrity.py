@@ -67,6 +67,20 @@ def test_an_import_does_not_replace_a_generated_split_unless_asked(generated, ru
     assert sorted(shard_dataset(generated, "train").labels) == ["apple", "banana"]
 
 
+def test_a_repack_with_another_charset_says_which_imported_split_it_left_out(generated, run_cli, tmp_path):
+    assert run_cli("pack", "--run", generated, "--no-progress").exit_code == 0
+    folder = labelled_folder(tmp_path / "lines", [("a.png", "apple"), ("b.png", "banana")])
+    assert run_cli("pack", "--run", generated, "--from-folder", folder, "--split", "real",
+                   "--no-progress").exit_code == 0
+    extra = tmp_path / "extra.txt"
+    extra.write_text("\u00e6\n", encoding="utf-8")             # one more class: every index after it shifts
+    result = run_cli("pack", "--run", generated, "--add-chars", extra, "--force", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert f"split real (folder {folder}) was packed with the earlier charset and is left out now" in result.output
+    assert f"--from-folder {folder} --split real" in result.output
+    assert "real" not in Manifest(generated).stage("pack").result["splits"]
+
+
 def test_an_image_replaced_after_pack_is_noticed(generated, run_cli):
     assert run_cli("pack", "--run", generated, "--no-progress").exit_code == 0
     assert "up to date" in run_cli("pack", "--run", generated, "--no-progress").output
@@ -163,3 +177,36 @@ def test_evaluations_recorded_at_once_never_lose_each_other(tmp_path):
         list(pool.map(record, range(40)))
     record = manifest.stage("eval")
     assert record.status == "done" and sorted(record.result["evaluations"]) == sorted(f"set{k}" for k in range(40))
+
+
+def test_a_folder_named_by_text_refuses_broken_links_and_subfolders_it_would_not_read(tmp_path, run_cli):
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    (folder / "apple.png").write_bytes(line_image("apple", 200))
+    (folder / "banana.png").symlink_to(tmp_path / "gone.png")
+    result = run_cli("pack", "--run", tmp_path / "run", "--from-folder", folder, "--no-progress")
+    assert result.exit_code == 2 and "banana.png is a link to" in result.output and "does not exist" in result.output
+    (folder / "banana.png").unlink()
+    (folder / "more").mkdir()
+    (folder / "more" / "cherry.png").write_bytes(line_image("cherry", 200))
+    for args in (("pack", "--from-folder", folder), ("eval", "--checkpoint", "en-print", "--data", folder)):
+        result = run_cli(*args, "--run", tmp_path / "run", "--no-progress")
+        assert result.exit_code == 2, result.output
+        assert "subfolder more holds 1 images, and only the folder's own images are read" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "run" / "shards").exists()
+
+
+def test_an_imported_split_is_scored_whole_from_any_working_directory(tmp_path, run_cli, monkeypatch):
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    labelled_folder(tmp_path / "work" / "lines", [("a.png", "apple"), ("b.png", "banana")])
+    (tmp_path / "work" / "lines" / "wide.png").write_bytes(line_image("cherry", 4000))   # wider than the cap
+    with open(tmp_path / "work" / "lines" / "labels.tsv", "a", encoding="utf-8") as f:
+        f.write("wide.png\tcherry\n")
+    run = tmp_path / "run"
+    assert run_cli("pack", "--run", run, "--from-folder", "lines", "--split", "real", "--no-progress").exit_code == 0
+    monkeypatch.chdir(tmp_path)                                   # another directory: "lines" is not here
+    result = run_cli("eval", "--run", run, "--checkpoint", "en-print", "--split", "real", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "scored too: 1 too wide" in result.output and "left out" not in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -116,3 +117,37 @@ def test_the_compiled_cnn_does_not_recompile_for_new_widths():
         for width in (64, 96, 128, 160, 256, 512):
             model(torch.rand(2, 1, 32, width), torch.tensor([width, width - 16]))
     assert counter.frame_count == 1
+
+
+def _tight_line(text: str) -> torch.Tensor:
+    """A rendered word cropped to its ink, as (1, 1, 32, W) ink in [0, 1]: glyphs touch both edges."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from conftest import FONTS
+
+    font = ImageFont.truetype(str(FONTS / "DejaVuSans-Bold.ttf"), 26)
+    image = Image.new("L", (400, 40), 0)
+    ImageDraw.Draw(image).text((10, 2), text, fill=255, font=font)
+    image = image.crop(image.getbbox())
+    image = image.resize((round(image.width * 32 / image.height), 32), Image.Resampling.BILINEAR)
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255)[None, None]
+
+
+@pytest.mark.parametrize("shear", [-0.3, 0.3])
+def test_the_shear_of_augmentation_keeps_the_first_and_last_glyph_in_the_line(shear):
+    import torch.nn.functional as F
+
+    from pipeline.training.augment import affine_theta
+
+    line = _tight_line("MW")
+    w = line.shape[-1]
+    batch = F.pad(line, (0, 40))                                  # padding after the line, as in a batch
+    theta = affine_theta(torch.tensor([shear]), torch.tensor([1.0]), torch.tensor([0.0]), torch.tensor([w]),
+                         32, batch.shape[-1])
+    out = F.grid_sample(batch, F.affine_grid(theta, list(batch.shape), align_corners=False),
+                        mode="bilinear", padding_mode="zeros", align_corners=False)
+    assert float(out[..., w:].sum()) < 1e-3                       # nothing pushed into the padding
+    squeeze = float(theta[0, 0, 0])                               # the line is narrowed by this factor
+    assert 1 < squeeze < 1 + 2 * 0.3 * 16 / w + 1e-6
+    assert abs(float(out.sum()) * squeeze / float(line.sum()) - 1) < 0.005     # no ink lost past either edge (a
+    # shear alone loses 2-3% here: parts of the M and the W)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import os
 import re
 import unicodedata
 import urllib.parse
@@ -156,8 +157,9 @@ def from_folder(folder: Path, option: str = "--from-folder") -> Listing:
     if labels.is_file():
         return _from_labels(labels)
     # Hidden files (.DS_Store, ._name.png of macOS copies) are not lines.
-    images = sorted(p for p in folder.iterdir()
-                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith("."))
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    _refuse_unread(folder, entries, option)
+    images = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     if not images:
         raise OcrpipeError(f"{option} {folder}: no labels.tsv and no images named after their text; "
                            "add a labels.tsv (filename<TAB>text) or name images by their text")
@@ -170,6 +172,21 @@ def from_folder(folder: Path, option: str = "--from-folder") -> Listing:
         base = match.group(1) if match and (match.group(1) in stems or bases.count(match.group(1)) > 1) else stem
         samples.append(Sample(source=path.name, label=label_of_name(base), path=str(path)))
     return samples
+
+
+def _refuse_unread(folder: Path, entries: list[Path], option: str) -> None:
+    """What a folder named by text would otherwise skip without a word: a link to an image that
+    is gone, and subfolders of images (a folder's own images are its lines)."""
+    for entry in entries:
+        if entry.is_symlink() and not entry.exists():
+            raise OcrpipeError(f"{option} {folder}: {entry.name} is a link to {os.readlink(entry)}, which does not "
+                               "exist; restore that file or remove the link")
+        if entry.is_dir():
+            inner = sum(1 for p in entry.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if inner:
+                raise OcrpipeError(f"{option} {folder}: subfolder {entry.name} holds {inner} images, and only the "
+                                   "folder's own images are read; move them up, import that folder on its own, or "
+                                   f"list every image in a labels.tsv ({entry.name}/NAME.png<TAB>text)")
 
 
 def from_lmdb(path: Path) -> list[Sample]:

@@ -175,3 +175,37 @@ def bucket(value: int, edges: tuple[int, ...]) -> str:
         if lo <= value < hi:
             return f"{lo}-{hi - 1}"
     return f"{edges[-1]}+" if value >= edges[-1] else f"<{edges[0]}"
+
+
+def confidence_ranking(lines: Sequence[tuple[str, str, float]], normalization: str,
+                       share: float = 0.1) -> dict[str, float | int | None]:
+    """How well the confidence finds the wrong lines of (reference, prediction, confidence)
+    triples, "wrong" meaning not equal under `normalization`: the share of the wrong lines
+    among the `share` least confident lines (`caught`, the recall of flagging that many), and
+    the AUROC, the chance that a wrong line is less confident than a right one (0.5: no
+    better than a coin; ties count half). None where a set has no wrong or no right line."""
+    norm = NORMALIZATIONS[normalization]
+    wrong = [norm(nfc(r)) != norm(nfc(h)) for r, h, _ in lines]
+    n_wrong = sum(wrong)
+    result: dict[str, float | int | None] = {"normalization": normalization, "lines": len(lines),
+                                             "wrong": n_wrong, "share": share, "caught": None, "auroc": None}
+    if not n_wrong:
+        return result
+    order = sorted(range(len(lines)), key=lambda i: (lines[i][2], i))
+    flagged = order[:max(1, round(share * len(lines)))]
+    result["caught"] = round(sum(wrong[i] for i in flagged) / n_wrong, 4)
+    n_right = len(lines) - n_wrong
+    if n_right:
+        # Mann-Whitney: average ranks over ties, then the wrong lines' rank sum.
+        ranks = [0.0] * len(lines)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and lines[order[j + 1]][2] == lines[order[i]][2]:
+                j += 1
+            for k in range(i, j + 1):
+                ranks[order[k]] = (i + j) / 2 + 1
+            i = j + 1
+        above = sum(r for r, w in zip(ranks, wrong) if w) - n_wrong * (n_wrong + 1) / 2
+        result["auroc"] = round(1 - above / (n_wrong * n_right), 4)
+    return result

@@ -68,8 +68,15 @@ def _headline(report: dict[str, Any]) -> str:
     if not head:
         return ""
     versus = f" (Tesseract {_fmt(head['metric'], head['tesseract'])})" if "tesseract" in head else ""
+    rank = report.get("confidence") or {}
+    trust = ""
+    if rank.get("caught") is not None:
+        auroc = f", AUROC {rank['auroc']:.3f}" if rank.get("auroc") is not None else ""
+        trust = (f"<p>Confidence: the {100 * rank['share']:.0f}% least confident lines hold "
+                 f"{100 * rank['caught']:.1f}% of the {rank['wrong']} wrong ones "
+                 f"({html.escape(rank['normalization'])}-normalized){auroc}.</p>")
     return (f"<p><b>{html.escape(head['description'])}: {_fmt(head['metric'], head['value'])}</b>"
-            f"{html.escape(versus)}</p>")
+            f"{html.escape(versus)}</p>{trust}")
 
 
 def _metric_table(systems: dict[str, dict[str, dict[str, float]]]) -> str:

@@ -9,16 +9,17 @@ image, under the text's own pixels (the alpha channel of trdg's text image).
 
 from __future__ import annotations
 
+import io
 import math
 import random
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from pipeline.synth.ink import binarize, speckle
 from pipeline.synth.scanned import ScanFailure, render_scanned
-from pipeline.synth.styles import AUTO_COLOR, Effects
+from pipeline.synth.styles import AUTO_COLOR, Effects, Finish
 from pipeline.synth.trdg_compat import FONTS, seed_all, trdg_images_dir, trdg_modules
 
 MIN_CONTRAST = 40.0   # grey levels between mean text and mean background luminance
@@ -35,7 +36,23 @@ class RenderFailure(Exception):
         self.reason = reason
 
 
-def _background(kind: str, height: int, width: int, image_dir: str | None) -> Image.Image:
+def _paper(height: int, width: int, seed: int) -> Image.Image:
+    """Receipt paper: a light tint, uneven along the roll (a slow ramp and a gentle wave)."""
+    rng = np.random.default_rng(seed ^ 0x9A9E)
+    base = rng.uniform(205, 250)
+    tint = rng.uniform(-8, 8, size=3)
+    x = np.linspace(0, 1, width)
+    shade = base + rng.uniform(-12, 12) * x + rng.uniform(0, 8) * np.sin(2 * np.pi * (rng.uniform(0.5, 3) * x
+                                                                                     + rng.uniform(0, 1)))
+    pixels = shade[None, :, None] + tint[None, None, :] + rng.normal(0, 2.5, size=(height, width, 1))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+
+
+def _background(kind: str, height: int, width: int, image_dir: str | None, seed: int = 0) -> Image.Image:
+    if kind.startswith("#"):
+        return Image.new("RGB", (width, height), kind)
+    if kind == "paper":
+        return _paper(height, width, seed)
     bg = trdg_modules().background
     if kind == "white":
         return bg.plain_white(height, width)
@@ -158,7 +175,9 @@ def _render(text: str, font_path: str, height: int, fx: Effects, seed: int, imag
     image = image.resize((width, inner), Image.Resampling.LANCZOS)
     mask = image.getchannel("A").point(lambda a: 255 if a >= 128 else 0)   # the text's own pixels
 
-    canvas = _background(fx.background, height, width + left + right, image_dir).convert("RGBA")
+    if fx.finish is not None:
+        image = _wear(image, fx.finish, seed)
+    canvas = _background(fx.background, height, width + left + right, image_dir, seed).convert("RGBA")
     if fx.text_color == AUTO_COLOR:
         color = _contrasting_color(canvas, (left, top, left + width, top + inner), seed)
         image = _recolor(image, color)
@@ -167,12 +186,54 @@ def _render(text: str, font_path: str, height: int, fx: Effects, seed: int, imag
     text_mask.paste(mask, (left, top))
     if fx.blur > 0:
         canvas = canvas.filter(ImageFilter.GaussianBlur(fx.blur))
+    if fx.finish is not None:
+        canvas = _degrade(canvas.convert("RGB"), fx.finish)
     out = canvas.convert("RGB" if fx.color else "L")
 
     if fx.binarize or fx.speckle:
         out = _scan_effects(out, fx, seed)
+    if fx.finish is not None and fx.finish.invert:
+        out = ImageOps.invert(out)
     _check_contrast(out, text_mask)
     return Rendered(out, color, skew)
+
+
+def _wear(text: Image.Image, finish: Finish, seed: int) -> Image.Image:
+    """Worn ink on the RGBA text image: coverage faded by a slow wave along the line, and
+    dot-matrix print (ink only near the points of a grid)."""
+    if not (finish.fade or finish.dots):
+        return text
+    alpha = np.asarray(text.getchannel("A"), dtype=np.float32)
+    height, width = alpha.shape
+    if finish.fade:
+        rng = np.random.default_rng(seed ^ 0xFADE)
+        x = np.linspace(0, 1, width)
+        wave = 0.5 + 0.5 * np.sin(2 * np.pi * (rng.uniform(0.3, 2.0) * x + rng.uniform(0, 1)))
+        alpha = alpha * (1 - finish.fade * wave)[None, :]
+    if finish.dots:
+        p = finish.dots
+        yy, xx = np.mgrid[0:height, 0:width]
+        near = ((yy % p) - p / 2 + 0.5) ** 2 + ((xx % p) - p / 2 + 0.5) ** 2 <= (0.45 * p) ** 2
+        alpha = alpha * np.where(near, 1.0, 0.35)
+    return Image.merge("RGBA", (*text.split()[:3], Image.fromarray(np.clip(alpha, 0, 255).astype(np.uint8))))
+
+
+def _degrade(image: Image.Image, finish: Finish) -> Image.Image:
+    """Resolution lost (drawn small, enlarged back), subpixel colour fringes, JPEG."""
+    if finish.scale < 1:
+        size = image.size
+        small = image.resize((max(1, round(size[0] * finish.scale)), max(4, round(size[1] * finish.scale))),
+                             Image.Resampling.BOX)
+        if finish.fringe:
+            r, g, b = small.split()
+            small = Image.merge("RGB", (ImageChops.offset(r, 1, 0), g, ImageChops.offset(b, -1, 0)))
+        image = small.resize(size, Image.Resampling.BICUBIC)
+    if finish.jpeg:
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=finish.jpeg)
+        buffer.seek(0)
+        image = Image.open(buffer).convert("RGB")
+    return image
 
 
 def _scan_effects(image: Image.Image, fx: Effects, seed: int) -> Image.Image:

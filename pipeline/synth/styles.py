@@ -8,9 +8,17 @@
 * scanned  a simulated print-and-scan: ink spread or erosion, justified word spacing, tight crops
          with fragments of the neighbouring lines, paper texture, resolution loss, binarization
          (`pipeline/synth/scanned.py`)
+* receipt  till-roll print: grey, blue or violet ink on tinted paper, faded unevenly along the line,
+         dot-matrix dots, now and then a light-on-dark header; low resolution and JPEG, like a
+         scanned or photographed receipt
+* screen  text on a display: flat colours, light on dark as often as dark on light, drawn small
+         and anti-aliased then enlarged, colour fringes of subpixel rendering, JPEG of a screenshot
+
+A mixture draws one style per line: `scanned,print` equally often, `scanned:3,print:1` by shares.
 
 Command-line overrides (`--skew`, `--blur`, `--background`, `--distortion`,
-`--text-color`) replace one effect of the preset and keep the rest.
+`--text-color`) replace one effect of the preset and keep the rest; the `scanned` style has
+its own geometry and ink and takes none of them (a mixture applies them to its other styles).
 """
 
 from __future__ import annotations
@@ -19,10 +27,10 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
-from pipeline.config import parse_styles
+from pipeline.config import OLD_STYLE_NAMES, STYLES, parse_weighted
 
 AUTO_COLOR = "auto"   # a colour picked against the background under the text
-BACKGROUNDS = ("white", "noise", "quasicrystal", "image")
+BACKGROUNDS = ("white", "noise", "quasicrystal", "image", "paper")   # paper: tinted, uneven
 DISTORTIONS = ("none", "sin", "cos", "random")
 
 
@@ -51,11 +59,24 @@ class ScanParams:
 
 
 @dataclass(frozen=True)
+class Finish:
+    """What happens to a line once drawn (the `receipt` and `screen` styles): its ink worn, its
+    pixels lost, its colours turned."""
+
+    fade: float = 0.0         # uneven ink: the most a slow wave along the line takes of its coverage
+    dots: int = 0             # dot-matrix print: ink only on a grid of this pitch in pixels (0: solid)
+    scale: float = 1.0        # drawn at this share of its size, then enlarged back (< 1: resolution lost)
+    fringe: bool = False      # red and blue shifted a pixel apart at the small size (subpixel text)
+    jpeg: int = 0             # JPEG quality it is stored at and read back (0: not)
+    invert: bool = False      # a negative: light text on a dark ground
+
+
+@dataclass(frozen=True)
 class Effects:
     """Everything that decides how one line looks, besides its text, font and seed."""
 
     text_color: str                       # "#rrggbb"; "#a,#b": trdg draws one between; or AUTO_COLOR
-    background: str                       # one of BACKGROUNDS
+    background: str                       # one of BACKGROUNDS, or a flat colour "#rrggbb"
     skew: float                           # rotation in degrees
     blur: float                           # Gaussian blur radius in pixels
     distortion: str                       # one of DISTORTIONS
@@ -67,6 +88,7 @@ class Effects:
     speckle: float                        # share of pixels flipped to salt and pepper
     color: bool                           # keep RGB (scene) instead of grayscale
     scan: ScanParams | None = None        # the print-and-scan simulation of the `scanned` style
+    finish: Finish | None = None          # wear and loss after drawing (receipt, screen)
 
     def columns(self) -> dict[str, str]:
         """The effect parameters written beside each label."""
@@ -172,15 +194,73 @@ def _scanned(rng: random.Random) -> Effects:
         binarize=scan.threshold, speckle=scan.speckle, color=False, scan=scan)
 
 
-_PRESETS = {"plain": _plain, "print": _print, "binarized": _binarized, "scene": _scene, "scanned": _scanned}
+def _flat(rng: random.Random, lo: int, hi: int, tint: int) -> str:
+    """A flat colour of luminance about lo..hi, each channel moved by up to `tint`."""
+    v = rng.randint(lo, hi)
+    return "#" + "".join(f"{max(0, min(255, v + rng.randint(-tint, tint))):02x}" for _ in range(3))
+
+
+def _receipt(rng: random.Random) -> Effects:
+    """Till rolls as they reach a scanner or a phone: thermal or dot-matrix print, worn."""
+    ink = rng.random()
+    if ink < 0.12:
+        color = rng.choice(("#2a3a9a", "#3b2f8f", "#5a3fa0", "#1f4fa8"))     # blue and violet ribbons
+    else:
+        color = _gray(rng, 0, 95)
+    invert = rng.random() < 0.05
+    finish = Finish(
+        fade=rng.uniform(0.1, 0.55) if rng.random() < 0.45 else 0.0,
+        dots=rng.choice((2, 3)) if rng.random() < 0.2 else 0,
+        scale=rng.uniform(0.4, 0.9) if rng.random() < 0.5 else 1.0,
+        jpeg=rng.randint(25, 80) if rng.random() < 0.5 else 0,
+        invert=invert)
+    return Effects(
+        text_color=color,
+        background=_pick(rng, {"paper": 0.55, "noise": 0.35, "white": 0.1}),
+        skew=rng.uniform(-1.5, 1.5) if rng.random() < 0.5 else 0.0,
+        blur=rng.uniform(0.0, 1.0),
+        distortion="none", distortion_orientation=0,
+        margins=(rng.randint(1, 6), rng.randint(1, 10), rng.randint(1, 6), rng.randint(1, 10)),
+        character_spacing=rng.choice((0, 0, 1, 2)),
+        stroke_width=1 if rng.random() < 0.1 else 0,
+        binarize=0.0, speckle=rng.uniform(0.0, 0.004) if rng.random() < 0.2 else 0.0,
+        color=False, finish=finish)
+
+
+def _screen(rng: random.Random) -> Effects:
+    """UI text: flat colours of either polarity, small anti-aliased glyphs enlarged."""
+    dark_ground = rng.random() < 0.45
+    ground = _flat(rng, 10, 70, 30) if dark_ground else _flat(rng, 200, 255, 25)
+    finish = Finish(
+        scale=rng.uniform(0.35, 0.75) if rng.random() < 0.7 else 1.0,
+        fringe=rng.random() < 0.3,
+        jpeg=rng.randint(40, 90) if rng.random() < 0.3 else 0)
+    return Effects(
+        text_color=AUTO_COLOR, background=ground, skew=0.0,
+        blur=rng.uniform(0.0, 0.4) if rng.random() < 0.3 else 0.0,
+        distortion="none", distortion_orientation=0,
+        margins=(rng.randint(1, 6), rng.randint(1, 10), rng.randint(1, 6), rng.randint(1, 10)),
+        character_spacing=0, stroke_width=0, binarize=0.0, speckle=0.0, color=False, finish=finish)
+
+
+_PRESETS = {"plain": _plain, "print": _print, "binarized": _binarized, "scene": _scene, "scanned": _scanned,
+            "receipt": _receipt, "screen": _screen}
 
 
 def draw_effects(style: str, overrides: Overrides, rng: random.Random) -> tuple[str, Effects]:
     """The style and effects of one line: one of the styles given (comma-separated), the
     preset's draw, then the command-line overrides."""
-    styles = parse_styles(style)
-    style = styles[0] if len(styles) == 1 else rng.choice(styles)
+    pairs = parse_weighted(style, STYLES, "style", OLD_STYLE_NAMES)
+    styles = [name for name, _ in pairs]
+    if len(styles) == 1:
+        style = styles[0]
+    elif all(w == 1.0 for _, w in pairs):
+        style = rng.choice(styles)            # as before shares existed: runs made then stay the same
+    else:
+        style = rng.choices(styles, weights=[w for _, w in pairs])[0]
     fx = _PRESETS[style](rng)
+    if fx.scan is not None:        # the print-and-scan simulation draws its own geometry and ink
+        return style, fx
     changes: dict[str, object] = {}
     if overrides.skew is not None:
         changes["skew"] = rng.uniform(-overrides.skew, overrides.skew) if overrides.skew else 0.0

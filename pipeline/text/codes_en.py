@@ -23,11 +23,11 @@ CURRENCIES = ("$", "$", "$", "€", "£", "¥")
 ALPHABET = frozenset(string.ascii_letters + string.digits + " .,:;-/#$%()[]&+@_€£¥")
 
 
-def _digits(rng: random.Random, n: int) -> str:
+def digits(rng: random.Random, n: int) -> str:
     return "".join(rng.choice(string.digits) for _ in range(n))
 
 
-def _letters(rng: random.Random, n: int) -> str:
+def letters(rng: random.Random, n: int) -> str:
     return "".join(rng.choice(string.ascii_uppercase) for _ in range(n))
 
 
@@ -84,24 +84,24 @@ def quantity(rng: random.Random) -> str:
 def code(rng: random.Random) -> str:
     """Invoice numbers, SKUs, serials, plates, hex and version strings."""
     forms: tuple[Callable[[], str], ...] = (
-        lambda: f"{_letters(rng, 3)}-{rng.randint(2000, 2035)}-{_digits(rng, 5)}",
-        lambda: f"{_letters(rng, 2)}{_digits(rng, rng.randint(4, 8))}",
-        lambda: f"{_digits(rng, 5)}-{_letters(rng, 1)}",
+        lambda: f"{letters(rng, 3)}-{rng.randint(2000, 2035)}-{digits(rng, 5)}",
+        lambda: f"{letters(rng, 2)}{digits(rng, rng.randint(4, 8))}",
+        lambda: f"{digits(rng, 5)}-{letters(rng, 1)}",
         lambda: "-".join("".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(4))
                          for _ in range(rng.randint(2, 4))),
-        lambda: f"{_letters(rng, 3)} {_digits(rng, 4)}",
+        lambda: f"{letters(rng, 3)} {digits(rng, 4)}",
         lambda: f"0x{rng.randrange(16 ** rng.randint(2, 8)):X}",
         lambda: f"v{rng.randint(0, 12)}.{rng.randint(0, 30)}.{rng.randint(0, 99)}",
-        lambda: f"#{_digits(rng, rng.randint(3, 7))}",
-        lambda: _digits(rng, rng.randint(8, 13)),
+        lambda: f"#{digits(rng, rng.randint(3, 7))}",
+        lambda: digits(rng, rng.randint(8, 13)),
     )
     return rng.choice(forms)()
 
 
 def phone(rng: random.Random) -> str:
-    forms = (f"({_digits(rng, 3)}) {_digits(rng, 3)}-{_digits(rng, 4)}",
-             f"+{rng.randint(1, 49)} {_digits(rng, 3)} {_digits(rng, 3)} {_digits(rng, 4)}",
-             f"{_digits(rng, 3)}-{_digits(rng, 3)}-{_digits(rng, 4)}")
+    forms = (f"({digits(rng, 3)}) {digits(rng, 3)}-{digits(rng, 4)}",
+             f"+{rng.randint(1, 49)} {digits(rng, 3)} {digits(rng, 3)} {digits(rng, 4)}",
+             f"{digits(rng, 3)}-{digits(rng, 3)}-{digits(rng, 4)}")
     return rng.choice(forms)
 
 
@@ -131,7 +131,7 @@ def citation(rng: random.Random, names: list[str]) -> str:
     """What scientific prose is full of: citations, numbered references, author lists with
     initials, figure, table, equation and page references. `names` are surnames to use."""
     def name() -> str:
-        return rng.choice(names) if names else _letters(rng, 1) + "".join(
+        return rng.choice(names) if names else letters(rng, 1) + "".join(
             rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 8)))
 
     def numbers() -> str:

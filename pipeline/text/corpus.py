@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from pipeline.text import codes, codes_en, signs
+from pipeline.config import TEXTS, parse_weighted
+from pipeline.text import codes, codes_en, receipts, signs
 from pipeline.errors import OcrpipeError
 from pipeline.utils.files import read_text_file
 from pipeline.text.labels import clean_label
@@ -158,7 +159,8 @@ class Corpus:
         self.sources = list(sources)
         self.codes_fraction = codes_fraction
         self.langs = tuple(langs)
-        self.text = text              # "lines", or "words": sign tokens from the word lists
+        self.text = text              # "lines", "words" (sign tokens), "receipt", or a mixture of them
+        self.kinds = parse_weighted(text, TEXTS, "text")
         self._codes_words = next((s.words for s in self.sources if isinstance(s, WordList)), [])
         self._names = _surnames(self._codes_words)
 
@@ -168,7 +170,7 @@ class Corpus:
         if not paths:
             raise OcrpipeError("no --corpus given; name at least one text file")
         corpus = cls([read_source(Path(p)) for p in paths], codes_fraction, langs, text)
-        if text == "words" and not (corpus._codes_words or corpus.running_words()):
+        if corpus.draws("words") and not (corpus._codes_words or corpus.running_words()):
             raise OcrpipeError("--text words draws its words from the corpus, which has none; add a word list "
                                "(one word per line, like corpora/words.txt) or prose with --corpus")
         return corpus
@@ -189,7 +191,8 @@ class Corpus:
 
     def characters(self) -> set[str]:
         """Every character a sampled line can contain (capitals included, for caps fonts)."""
-        chars = set(codes.alphabet(self.langs)) | (signs.ALPHABET if self.text == "words" else set())
+        chars = (set(codes.alphabet(self.langs)) | (signs.ALPHABET if self.draws("words") else set())
+                 | (receipts.ALPHABET if self.draws("receipt") else set()))
         for source in self.sources:
             for entry in source.entries():
                 chars.update(entry)
@@ -221,15 +224,24 @@ class Corpus:
             if isinstance(source, Prose):
                 source.typeset_fraction = 0.0
 
+    def draws(self, kind: str) -> bool:
+        """Whether lines of this kind (lines, words, receipt) are among those sampled."""
+        return any(name == kind for name, _ in self.kinds)
+
     def sample(self, rng: random.Random, min_words: int, max_words: int) -> str:
-        """One line of text: NFC, single spaces, never empty."""
+        """One line of text: NFC, single spaces, never empty. Of a mixture of kinds, one is
+        drawn per line; a words line of a mixture is one token (a cropped word)."""
+        if len(self.kinds) > 1:
+            kind = rng.choices([k for k, _ in self.kinds], weights=[w for _, w in self.kinds])[0]
+            if kind == "words":
+                return self._words(rng, 1)
+            if kind == "receipt":
+                return self._receipt(rng)
+        elif self.text == "receipt":
+            return self._receipt(rng)
         n = rng.randint(min_words, max_words)
         if self.text == "words":              # numbers are among the sign tokens: no code lines
-            # Half the words from the word lists (every word alike), half from running prose (as often
-            # as text uses them): signs hold both rare names and the commonest words.
-            lists = self._codes_words and (rng.random() < 0.5 or not self.running_words())
-            pool = self._codes_words if lists else self.running_words()
-            return clean_label(signs.line(rng, pool, n, self._ascii_pool(lists)))
+            return self._words(rng, n)
         if not self.sources or rng.random() < self.codes_fraction:
             lang = self.langs[0] if len(self.langs) == 1 else rng.choice(self.langs)
             text = codes.line(rng, self._codes_words, n, lang)
@@ -239,6 +251,17 @@ class Corpus:
             if isinstance(source, Prose) and source.latin and rng.random() < CITE:
                 text = _cite(text, codes_en.citation(rng, self._names), rng)
         return clean_label(text)
+
+
+    def _words(self, rng: random.Random, n: int) -> str:
+        # Half the words from the word lists (every word alike), half from running prose (as often
+        # as text uses them): signs hold both rare names and the commonest words.
+        lists = bool(self._codes_words) and (rng.random() < 0.5 or not self.running_words())
+        pool = self._codes_words if lists else self.running_words()
+        return clean_label(signs.line(rng, pool, n, self._ascii_pool(lists)))
+
+    def _receipt(self, rng: random.Random) -> str:
+        return clean_label(receipts.line(rng, self._ascii_pool(bool(self._codes_words))))
 
 
 def _surnames(words: list[str]) -> list[str]:

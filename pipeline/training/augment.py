@@ -1,6 +1,7 @@
 """Light on-the-fly augmentation of a batch of ink images, on the device it trains on.
 
-Each line independently: with probability `p` each, a small affine warp (shear, vertical
+Each line independently: with probability `p` each, a small affine warp (shear, the line
+narrowed by as much so that no edge glyph leaves it; vertical
 scale and shift), Gaussian noise, and a change of contrast and of brightness; with
 probability `p / 2`, bolder (dilated) or, more rarely, thinner (eroded) strokes. Random numbers come from a generator seeded per step, so a resumed
 run augments exactly as an uninterrupted one. Padding columns are zeroed again afterwards.
@@ -12,6 +13,27 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.models.crnn import column_mask
+
+
+def affine_theta(shear: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, widths: torch.Tensor,
+                 height: int, width: int) -> torch.Tensor:
+    """The (N, 2, 3) output-to-input maps of `F.affine_grid` for lines `widths` pixels wide in a
+    batch `width` wide: a shear that moves the top and bottom rows by up to +-shear x height / 2
+    pixels, a vertical scale and shift. A shear alone would push the first or last glyph's edge
+    out of [0, width of the line) (past 0, or into the padding the mask zeroes) while the label
+    keeps it: the line is narrowed by that much too, so every column of ink stays in the line."""
+    n = shear.shape[0]
+    t = shear * height / 2                                   # the largest horizontal move, pixels
+    w = widths.to(shear.dtype).clamp(min=1)
+    a = (w + 2 * t.abs()) / w                                # input columns per output column
+    b = -t.abs()                                             # output column 0 reads input column -|t|
+    theta = torch.zeros(n, 2, 3, device=shear.device, dtype=shear.dtype)
+    theta[:, 0, 0] = a
+    theta[:, 0, 1] = 2 * t / width
+    theta[:, 0, 2] = a - 1 + (0.5 - 0.5 * a + b) * 2 / width
+    theta[:, 1, 1] = scale
+    theta[:, 1, 2] = shift
+    return theta
 
 
 def augment(images: torch.Tensor, widths: torch.Tensor, generator: torch.Generator, p: float = 0.5
@@ -31,12 +53,7 @@ def augment(images: torch.Tensor, widths: torch.Tensor, generator: torch.Generat
     shear = (rand(n) * 0.6 - 0.3) * pick
     scale = 1 + (rand(n) * 0.2 - 0.1) * pick
     shift = (rand(n) * 0.16 - 0.08) * pick
-    aspect = x.shape[2] / x.shape[3]
-    theta = torch.zeros(n, 2, 3, device=device)
-    theta[:, 0, 0] = 1
-    theta[:, 0, 1] = shear * aspect
-    theta[:, 1, 1] = scale
-    theta[:, 1, 2] = shift
+    theta = affine_theta(shear, scale, shift, widths.to(device), x.shape[2], x.shape[3])
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from pipeline.config import TrainConfig
@@ -55,6 +56,15 @@ def batching(config: TrainConfig, widths: Any, height: int, device: str) -> tupl
     return 2 * config.batch_size, int(config.batch_size * height * mean)
 
 
+def line_weights(data: TrainData, config: TrainConfig) -> np.ndarray:
+    """How often the training draws each line of the train splits, relative to the others:
+    a split's --mix share spread over its lines."""
+    weights = np.empty(sum(data.sizes))
+    for start, size, share in zip(data.offsets, data.sizes, config.shares(data.sizes)):
+        weights[start:start + size] = share / max(size, 1)
+    return weights
+
+
 def compile_cnn(model: torch.nn.Module, backend: str = "inductor") -> None:
     """torch.compile the model's CNN (`encode`) with a dynamic width: batch widths (multiples
     of 16) then share one graph instead of compiling one per width. The recurrent layers stay
@@ -69,7 +79,7 @@ def build(config: TrainConfig, pack: PackResult, run_dir: Path, rt: Runtime,
     data = train_data(pack, run_dir, config)
     model_config, model, charset, parent = build_model(config, pack, data.charset)
     if not (parent or saved):      # a resume loads its weights below
-        start_at_prior(model, data.train.labels, data.train.widths, charset)
+        start_at_prior(model, data.train.labels, data.train.widths, charset, line_weights(data, config))
     model = model.to(rt.device).to(memory_format=torch.channels_last)
     optimizer, scheduler = make_optimizer(model, config)
     state, schedule_change = TrainState(lines_by_source=[0] * len(data.names)), ""

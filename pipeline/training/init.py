@@ -58,21 +58,29 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
     return model_config, model, grown, info
 
 
-def prior_bias(labels: Sequence[str], widths: np.ndarray, charset: Charset) -> torch.Tensor:
+def prior_bias(labels: Sequence[str], widths: np.ndarray, charset: Charset,
+               weights: np.ndarray | None = None) -> torch.Tensor:
     """(classes,) log of each class's share of the CTC frames of lines `labels` `widths`
     pixels wide: a character's count over all frames (half a count for a class no line
-    has), the blank the rest."""
-    counts = Counter(c for label in labels for c in label)
-    frames = max(int(ctc_frames(np.asarray(widths, dtype=np.int64)).sum()), 1)
+    has), the blank the rest. `weights` (one per line) count each line as often as the
+    training draws it (`--mix`); without them every line counts once."""
+    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w * (len(labels) / max(float(w.sum()), 1e-12))          # the same total: half counts stay small
+    counts: Counter[str] = Counter()
+    for label, weight in zip(labels, w):
+        for c, n in Counter(label).items():
+            counts[c] += n * weight
+    frames = max(float((ctc_frames(np.asarray(widths, dtype=np.int64)) * w).sum()), 1.0)
     chars = np.array([max(counts[c], 0.5) for c in charset.chars], dtype=np.float64)
     blank = max(frames - chars.sum(), 0.5)
     return torch.from_numpy(np.log(np.concatenate([[blank], chars]) / frames)).float()
 
 
-def start_at_prior(model: torch.nn.Module, labels: Sequence[str], widths: np.ndarray, charset: Charset) -> None:
+def start_at_prior(model: torch.nn.Module, labels: Sequence[str], widths: np.ndarray, charset: Charset,
+                   weights: np.ndarray | None = None) -> None:
     """Set a fresh model's classifier bias to `prior_bias` of its training lines."""
     with torch.no_grad():
-        model.head.bias.copy_(prior_bias(labels, widths, charset))
+        model.head.bias.copy_(prior_bias(labels, widths, charset, weights))
 
 
 def set_cnn_frozen(model: torch.nn.Module, frozen: bool) -> None:
