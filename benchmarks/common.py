@@ -47,6 +47,21 @@ def timed(command: Sequence[str], env: dict[str, str] | None = None, cwd: Path |
     return seconds
 
 
+def ocrpipe(*args: object) -> float:
+    """Run one ocrpipe command in this process; its seconds. Stops the script on failure."""
+    from click.testing import CliRunner
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from pipeline.cli import cli
+
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    if result.exit_code != 0:
+        sys.exit(f"ocrpipe {' '.join(map(str, args))} failed:\n{result.output[-2000:]}")
+    return time.perf_counter() - start
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

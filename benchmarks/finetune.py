@@ -25,25 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from pathlib import Path
 
-from common import ROOT, machine, scratch, table, today
-
-sys.path.insert(0, str(ROOT))
-from pipeline.cli import cli  # noqa: E402
-
-
-def ocrpipe(*args: object) -> float:
-    """Run one ocrpipe command in this process; its seconds. Stops the script on failure."""
-    from click.testing import CliRunner
-
-    start = time.perf_counter()
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    if result.exit_code != 0:
-        sys.exit(f"ocrpipe {' '.join(map(str, args))} failed:\n{result.output[-2000:]}")
-    return time.perf_counter() - start
+from common import machine, ocrpipe, scratch, table, today
 
 
 def halves(data: Path, work: Path) -> tuple[Path, Path]:

@@ -332,8 +332,8 @@ class DecodeConfig:
     lexicon: str | None = None             # a word list that corrects decoded words (with --beam)
     oov_cost: float = 4.0                  # nats charged to a word outside the lexicon
     lm: tuple[str, ...] = ()               # text files (or folders of *.txt) for a character n-gram model
-    lm_weight: float = 0.3                 # its weight in beam search; 0.3 and 0.5 were the best of a
-    lm_bonus: float = 0.5                  # grid on uw3-dev with the bundled corpora (see README)
+    lm_weight: float = 0.3                 # its weight in beam search; 0.3 and 0.5 are within two edits of
+    lm_bonus: float = 0.5                  # the best of a grid on uw3-dev (benchmarks/lm_grid.py, README)
 
     def validate(self) -> None:
         check_finite(self)

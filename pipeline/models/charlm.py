@@ -20,8 +20,9 @@ from typing import Iterable, Sequence
 from pipeline.errors import OcrpipeError
 from pipeline.utils.files import read_text_file
 
-ORDER = 6          # characters of context + 1; on uw3-dev with the bundled corpora 6 read best (raw CER
-                   # 0.60%), 5 and 7 worse (0.62%, 0.63%): longer contexts are too rare in 4.5 MB of text
+ORDER = 6          # characters of context + 1; on uw3-dev with the bundled corpora and en-print 6 read best
+                   # (raw CER 0.52%), 5 and 7 worse (0.53%, 0.56%; benchmarks/lm_grid.py): longer contexts
+                   # are too rare in 4.5 MB of text
 START = "\n"       # what a line's first character is conditioned on
 
 

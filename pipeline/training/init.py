@@ -5,7 +5,7 @@ A fresh model's classifier starts at the classes' prior: its bias is the log of 
 share of the training frames (the blank fills most of them). CTC otherwise spends its first
 steps learning that prior from uniform scores, emitting nothing but blanks, and the more
 classes, the longer (3,870 Chinese classes, 1,500 steps at lr 2e-3: validation CER 27.4%
-from the prior, 89.4% from PyTorch's default small random bias).
+from the prior, 89.4% from PyTorch's default small random bias, measured at commit 99566ec).
 
 A fine-tuning keeps the parent's architecture, height and channels. Its charset is the
 parent's, then the characters of this run's pack the parent lacks: appended, so every known

@@ -1,0 +1,132 @@
+"""English models on every look, beside Tesseract: real scanned lines, receipt crops, cropped
+words, and generated grey print in typefaces no bundled model was trained on.
+
+    python benchmarks/english.py --shared ../shared/data [--models en,en-print] [--lm corpora]
+
+Sets (each `ocrpipe eval --data ... --compare tesseract`, greedy, and `--beam 10 --lm corpora`):
+
+* uw3-dev: 200 scanned journal lines; CER raw and all-normalized;
+* sroie-dev: 300 receipt crops; CER all-normalized (case-insensitive, whitespace collapsed:
+  the transcriptions are upper case whatever the print shows) and of letters and digits;
+* iiit5k-train: 2,000 cropped words; words right, case-insensitive letters and digits;
+* held-out print: the test split of `generate --style print` (1,000 lines, seed 11) drawn in
+  14 faces of 5 families in none of the bundled fonts (Noto Sans and Serif, Cantarell,
+  Inconsolata, Comic Neue: Debian's fonts-noto-core, fonts-cantarell, fonts-inconsolata,
+  fonts-comic-neue), text split by the same hash as every run (no test text is a training
+  text of a run with the default fractions); CER raw and all-normalized.
+
+Also, per model and set, how well the confidence ranks wrong lines first (the share of the
+wrong lines among the 10% least confident, greedy). Prints markdown tables with the date
+and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from common import ROOT, machine, ocrpipe, scratch, table, today
+
+sys.path.insert(0, str(ROOT))
+from pipeline.evaluation.metrics import NORMALIZATIONS, confidence_ranking  # noqa: E402
+
+HELDOUT_FONTS = [f"/usr/share/fonts/truetype/noto/Noto{family}-{face}.ttf"
+                 for family in ("Sans", "Serif") for face in ("Regular", "Bold", "Italic")]
+HELDOUT_FONTS += [f"/usr/share/fonts/opentype/cantarell/Cantarell-{face}.otf"
+                  for face in ("Thin", "Light", "Regular", "Bold", "ExtraBold")]
+HELDOUT_FONTS += ["/usr/share/fonts/truetype/inconsolata/Inconsolata.otf",
+                  "/usr/share/fonts/opentype/comic-neue/ComicNeue-Regular.otf",
+                  "/usr/share/fonts/opentype/comic-neue/ComicNeue-Bold.otf"]
+# (set, how it is given to eval, the metrics shown: (normalization, metric))
+CER_RAW, CER_ALL, WORDS = ("raw", "cer"), ("all", "cer"), ("alnum", "exact_match")
+
+
+def heldout_print(work: Path) -> Path:
+    missing = [f for f in HELDOUT_FONTS if not Path(f).is_file()]
+    if missing:
+        sys.exit(f"{missing[0]} is missing: apt-get install fonts-noto-core fonts-cantarell fonts-inconsolata "
+                 "fonts-comic-neue")
+    run = work / "heldout-print"
+    fonts = [arg for f in HELDOUT_FONTS for arg in ("--fonts", f)]
+    ocrpipe("generate", "--run", run, *fonts, "--count", 20000, "--style", "print", "--seed", 11, "--no-progress")
+    return run
+
+
+def evaluate(model: str, source: list[str], work: Path, name: str, compare: bool, lm: str | None) -> dict:
+    args = ["eval", "--run", work / "evals", "--checkpoint", model, *source, "--name", name, "--no-progress"]
+    if compare:
+        args += ["--compare", "tesseract"]
+    if lm:
+        args += ["--beam", "10", "--lm", lm]
+    ocrpipe(*args)
+    return json.loads((work / "evals" / "eval" / name / "report.json").read_text(encoding="utf-8"))
+
+
+def cell(report: dict, key: tuple[str, str], compare: bool = False) -> str:
+    value = (report["compare"] if compare else report)["metrics"][key[0]][key[1]]
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
+def ranked(rank: dict) -> list[str]:
+    return [str(rank["wrong"]), f"{100 * rank['caught']:.1f}%" if rank["caught"] is not None else "n/a",
+            f"{rank['auroc']:.3f}" if rank["auroc"] is not None else "n/a"]
+
+
+def normalized_lines(work: Path, report: dict, normalization: str) -> list[tuple[str, str, float]]:
+    """(reference, prediction, confidence) of an evaluation, both texts normalized as its set is
+    scored, so lines of several sets can be ranked together."""
+    norm = NORMALIZATIONS[normalization]
+    with open(work / "evals" / "eval" / report["name"] / "predictions.tsv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return [(norm(r["reference"]), norm(r["prediction"]), float(r["confidence"])) for r in rows]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, required=True,
+                        help="the folder holding uw3-dev, sroie-dev, iiit5k-train")
+    parser.add_argument("--models", default="en,en-print")
+    parser.add_argument("--lm", default=str(ROOT / "corpora"))
+    args = parser.parse_args()
+    models = args.models.split(",")
+    with scratch("ocrpipe-english-") as work:
+        run = heldout_print(work)
+        sets = {"uw3-dev": (["--data", str(args.shared / "uw3-dev")], (CER_RAW, CER_ALL)),
+                "sroie-dev": (["--data", str(args.shared / "sroie-dev")], (CER_ALL, ("alnum", "cer"))),
+                "iiit5k-train": (["--data", str(args.shared / "iiit5k-train")], (WORDS,)),
+                "held-out print": (["--shards", str(run / "shards" / "test")], (CER_RAW, CER_ALL))}
+        ocrpipe("pack", "--run", run, "--no-progress")
+        rows, trust, pooled = [], [], {}
+        for label, (source, keys) in sets.items():
+            reports = {}
+            for i, model in enumerate(models):
+                for lm in (None, args.lm):
+                    reports[model, lm] = evaluate(model, source, work, f"{model}-{label}-{bool(lm)}".replace(" ", "-"),
+                                                  compare=i == 0 and lm is None, lm=lm)
+            first = reports[models[0], None]
+            for key in keys:
+                metric = f"{key[0]} {'words right' if key[1] == 'exact_match' else 'CER'}"
+                row = [label, metric, cell(first, key, compare=True)]
+                for model in models:
+                    row += [cell(reports[model, None], key), cell(reports[model, args.lm], key)]
+                rows.append(row)
+            speed = [f"{reports[m, lm]['lines_per_s']:.0f}" for m in models for lm in (None, args.lm)]
+            rows.append([label, "lines/s", f"{first['compare']['lines_per_s']:.0f}", *speed])
+            for model in models:
+                rank = reports[model, None]["confidence"]
+                trust.append([label, model, *ranked(rank)])
+                pooled.setdefault(model, []).extend(normalized_lines(work, reports[model, None], rank["normalization"]))
+        for model in models:
+            trust.append(["all four together", model, *ranked(confidence_ranking(pooled[model], "raw"))])
+    header = ["set", "metric", "Tesseract"] + [f"{m}{suffix}" for m in models for suffix in ("", " + LM")]
+    print(f"{today()}, {machine()}; greedy, and `--beam 10 --lm {Path(args.lm).name}` (+ LM)\n")
+    print(table(header, rows))
+    print("\nConfidence (greedy): wrong lines, the share of them among the 10% least confident, AUROC\n")
+    print(table(["set", "model", "wrong lines", "in the lowest 10%", "AUROC"], trust))
+
+
+if __name__ == "__main__":
+    main()
