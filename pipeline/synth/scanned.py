@@ -17,7 +17,9 @@ Bounds that keep the label true to the image:
 
 * The crop never enters the band between the x-height line and the baseline, and cuts at most
   MAX_CUT of the ascender zone (font ascender top to x-height line) and of the descender zone
-  (baseline to font descender bottom). Lines with a rotation or wave are never cut.
+  (baseline to font descender bottom). Lines with a rotation or wave are never cut, nor is a
+  line on the side where one of its letters has a mark (an accent above, a cedilla below), and
+  a cut never goes through a piece of ink smaller than the x-height (a comma's tail, a dot).
 * Every connected piece of ink of the clean line (a glyph, the dot of an i, a comma), at scan
   resolution, keeps at least MIN_KEPT of its pixels through print, crop and scan, and the
   line's ink grows at most MAX_GROWTH times; otherwise `RenderFailure` ("ink_lost",
@@ -30,6 +32,7 @@ arguments.
 from __future__ import annotations
 
 import math
+import unicodedata
 
 import cv2
 import numpy as np
@@ -89,7 +92,7 @@ def _print(ink: np.ndarray, p: ScanParams, size: int) -> np.ndarray:
     return (cv2.GaussianBlur(ink, (0, 0), sigma) > p.ink_level).astype(np.float32)
 
 
-def _window(clean: np.ndarray, zones: dict[str, int], p: ScanParams, size: int, bent: bool
+def _window(clean: np.ndarray, zones: dict[str, int], p: ScanParams, size: int, bent: bool, text: str = ""
             ) -> tuple[int, int, int, int]:
     """Rows [top, bottom) and columns [left, right) of the crop on the high-resolution line.
 
@@ -102,16 +105,49 @@ def _window(clean: np.ndarray, zones: dict[str, int], p: ScanParams, size: int, 
     if not len(rows):
         raise ScanFailure("empty_render", "no ink")
     ascender, descender = min(zones["ascender"], int(rows[0])), max(zones["descender"], int(rows[-1]) + 1)
-    if p.cut_top > 0 and not bent:
+    above, below = _marked(text)
+    if p.cut_top > 0 and not bent and not above:
         top = zones["ascender"] + int(min(p.cut_top, MAX_CUT) * (zones["x_height"] - zones["ascender"]))
     else:
         top = ascender - round(max(0.0, -p.cut_top) * size)
-    if p.cut_bottom > 0 and not bent:
+    if p.cut_bottom > 0 and not bent and not below:
         bottom = zones["descender"] - int(min(p.cut_bottom, MAX_CUT) * (zones["descender"] - zones["baseline"]))
     else:
         bottom = descender + round(max(0.0, -p.cut_bottom) * size)
+    top, bottom = _spare_small_pieces(clean, top, bottom, zones["baseline"] - zones["x_height"])
     margin = round(0.12 * size)
     return top, bottom, max(0, int(cols[0]) - margin), int(cols[-1]) + 1 + margin
+
+
+# Combining marks drawn below the letter (cedilla, ogonek, comma and dot below): often one piece
+# of ink with it, so the piece check cannot see them cut.
+MARKS_BELOW = frozenset("\u0323\u0326\u0327\u0328\u032e\u0331")
+
+
+def _marked(text: str) -> tuple[bool, bool]:
+    """Whether `text` has letters with a mark above / below them: a cut on that side could take
+    the mark (an accent on a capital, a cedilla) and leave another letter, so none is made."""
+    above = below = False
+    for ch in set(text):
+        marks = unicodedata.normalize("NFD", ch)[1:]
+        below |= any(m in MARKS_BELOW for m in marks)
+        above |= any(unicodedata.combining(m) and m not in MARKS_BELOW for m in marks)
+    return above, below
+
+
+def _spare_small_pieces(clean: np.ndarray, top: int, bottom: int, x_height: int) -> tuple[int, int]:
+    """Move a cut past any small piece of ink it would go through (a comma's tail, an accent,
+    the dot of an i): such a piece cut in part reads as another mark (a comma as a period)
+    and keeps enough of itself to pass the piece check."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats((clean > 0.5).astype(np.uint8), connectivity=8)
+    for y, h in zip(stats[1:count, cv2.CC_STAT_TOP], stats[1:count, cv2.CC_STAT_HEIGHT]):
+        if h >= x_height:
+            continue
+        if y < top < y + h:
+            top = int(y)
+        if y < bottom < y + h:
+            bottom = int(y + h)
+    return top, bottom
 
 
 def _fragments(line: np.ndarray, p: ScanParams, size: int, rng: np.random.Generator
@@ -160,7 +196,7 @@ def render_scanned(text: str, font_path: str, height: int, fx: Effects, seed: in
     if bent:   # rows moved: the zones are no longer rows, and no cut is made
         zones = {k: v + (clean.shape[0] - typeset.shape[0]) // 2 for k, v in zones.items()}
     printed = _print(clean, p, size)
-    top, bottom, left, right = _window(clean, zones, p, size, bent)
+    top, bottom, left, right = _window(clean, zones, p, size, bent, text)
     above, below = _fragments(printed, p, size, rng)
 
     # Fragments of the neighbouring lines show in the margins only, a gap away from this
