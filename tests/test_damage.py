@@ -338,3 +338,18 @@ def test_bit_rot_in_a_shard_is_caught_on_read_even_with_its_size_and_time_unchan
     assert run_cli("pack", "--run", run, "--force", "--no-progress").exit_code == 0
     assert shard_dataset(run, "train")[0][1].tobytes() == line
     assert run_cli("train", "--run", run, *TRAIN).exit_code == 0
+
+
+def test_a_changed_label_in_a_shard_is_caught_when_it_is_opened(packed, tmp_path, run_cli):
+    run = copy_run(packed, tmp_path / "run")
+    shard = run / "shards" / "train" / "shard-00000.lmdb"
+    label = shard_dataset(run, "train").labels[0]
+    data = bytearray(shard.read_bytes())
+    at = data.find(('"' + label + '"').encode()) + 1
+    assert at > 0
+    data[at] = ord("Q") if data[at] != ord("Q") else ord("R")         # a label still valid JSON, but another
+    stat = shard.stat()
+    shard.write_bytes(bytes(data))
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))         # same size, same time
+    output = one_line_error(run_cli("train", *TRAIN, "--run", run))
+    assert "its labels are damaged" in output and "ocrpipe pack --force" in output

@@ -12,6 +12,7 @@ One shard is one LMDB file (`shard-NNNNN.lmdb`, no lock file) holding:
     __crc32__    uint32 array: the CRC-32 of every line's pixels, checked on each read, so a
                  shard damaged on disk after pack (same size, same time) is an error, not
                  silently wrong pixels (shards of earlier releases have none and are read unchecked)
+    __labels_crc32__  the CRC-32 of __labels__, checked when the shard is opened
     %09d         line i: raw uint8 pixels, row-major (height, width, channels)
 
 Reading a line is an LMDB lookup and `np.frombuffer`: ~1-2 µs, against ~100-150 µs to
@@ -95,9 +96,11 @@ class ShardWriter:
         self._flush()
         meta = {"format": FORMAT, "height": self.height, "channels": self.channels, "count": len(self.widths),
                 "charset_sha256": self.charset_sha256, "fingerprint": fingerprint, "stats": stats}
+        labels = json.dumps(self.labels, ensure_ascii=False).encode("utf-8")
         self._put([(b"__widths__", np.asarray(self.widths, dtype=np.uint32).tobytes()),
                    (b"__lengths__", np.asarray([len(t) for t in self.labels], dtype=np.uint32).tobytes()),
-                   (b"__labels__", json.dumps(self.labels, ensure_ascii=False).encode("utf-8")),
+                   (b"__labels__", labels),
+                   (b"__labels_crc32__", str(zlib.crc32(labels)).encode()),
                    (b"__sources__", json.dumps(self.sources, ensure_ascii=False).encode("utf-8")),
                    (b"__fonts__", json.dumps(self.fonts, ensure_ascii=False).encode("utf-8")),
                    (b"__crc32__", np.asarray(self.crcs, dtype=np.uint32).tobytes()),
@@ -208,7 +211,13 @@ class ShardReader:
                                      "pack it with `ocrpipe pack` or import it with --from-lmdb")
                 self.meta = meta
                 self.widths = np.frombuffer(txn.get(b"__widths__"), dtype=np.uint32).copy()
-                self.labels: list[str] = json.loads(txn.get(b"__labels__"))
+                raw_labels = txn.get(b"__labels__")
+                labels_crc = txn.get(b"__labels_crc32__")
+                if labels_crc is not None and zlib.crc32(raw_labels) != int(labels_crc):
+                    raise ShardError(f"{self.path}: its labels are damaged (they no longer match the checksum pack "
+                                     "wrote: the file changed on disk); re-run `ocrpipe pack --force` to write the "
+                                     "shards again")
+                self.labels: list[str] = json.loads(raw_labels)
                 lengths = txn.get(b"__lengths__")
                 self.label_lengths = (np.frombuffer(lengths, dtype=np.uint32).copy() if lengths is not None
                                       else np.array([len(t) for t in self.labels], dtype=np.uint32))
@@ -218,6 +227,9 @@ class ShardReader:
                 self.crcs = np.frombuffer(crcs, dtype=np.uint32).copy() if crcs is not None else None
         except lmdb.Error as e:
             raise ShardError(f"{self.path} is not a readable LMDB file ({e}); re-run `ocrpipe pack`") from None
+        except (ValueError, TypeError):        # an index that no longer parses: damaged on disk
+            raise ShardError(f"{self.path}: its index is damaged (the file changed on disk); re-run "
+                             "`ocrpipe pack --force` to write the shards again") from None
         self.height, self.channels = int(self.meta["height"]), int(self.meta["channels"])
 
     def __len__(self) -> int:
