@@ -311,7 +311,7 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 @click.option("--workers", type=click.IntRange(0), default=None,
               help="Loader processes; 0 loads in the training process  [default: 0 on CPU, up to 8 with CUDA]")
 @click.option("--init", default=None,
-              help="Start from this checkpoint's weights: a best.pt/last.pt or a bundled model (en-print).")
+              help="Start from this checkpoint's weights: a best.pt/last.pt or a bundled model (en, en-print).")
 @click.option("--train-split", "train_splits", multiple=True, default=("train",), show_default=True,
               help="A packed split to train on; repeat to train on several.")
 @click.option("--mix", callback=_parse_mix, default=None,
@@ -356,7 +356,7 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
         click.echo(f"skipped {result.skipped_batches} batches whose loss was not finite")
     if result.init:
         new = result.init["new_characters"]
-        click.echo(f"started from {result.init['path']} ({result.init['charset_size'] - 1} characters"
+        click.echo(f"started from {result.init['path']} ({result.init['charset_size']} characters"
                    + (f"; {len(new)} new: {new!r})" if new else ")"))
     if len(result.lines_by_source) > 1:
         click.echo("lines per split: " + ", ".join(f"{k} {v}" for k, v in result.lines_by_source.items()))
@@ -417,8 +417,8 @@ def decode_config(options: dict[str, Any]) -> DecodeConfig:
 
 @cli.command(name="eval")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Model to evaluate: a checkpoint or a bundled model (en-print)  "
-                   "[default: the run's train/best.pt, else en-print]")
+              help="Model to evaluate: a checkpoint or a bundled model (en, en-print)  "
+                   "[default: the run's train/best.pt, else en]")
 @click.option("--split", default=None, help="A packed split of the run  [default: test]")
 @click.option("--shards", type=click.Path(), default=None, help="Shard files: one, or a folder of shard-*.lmdb.")
 @click.option("--data", type=click.Path(file_okay=False), default=None,
@@ -477,8 +477,8 @@ def _counts(reasons: dict[str, int]) -> str:
     return ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in reasons.items())
 
 
-CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en-print)  [default: the run's best.pt when it has a "
-                   "finished training, else en-print]")
+CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en, en-print)  [default: the run's best.pt when it has a "
+                   "finished training, else en]")
 
 
 @cli.command()

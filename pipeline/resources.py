@@ -38,7 +38,7 @@ def default_corpus(langs: tuple[str, ...] = ("en",)) -> tuple[str, ...]:
 
 
 # -- bundled models ---------------------------------------------------------------------------
-DEFAULT_MODEL = "en-print"      # models/en-print.pt: English print lines, see models/en-print.md
+DEFAULT_MODEL = "en"      # models/en.pt: English of every look, see models/en.md (en-print: scans)
 
 
 def bundled_models() -> dict[str, Path]:

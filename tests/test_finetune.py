@@ -162,6 +162,8 @@ def test_resume_of_a_mixed_fine_tuning_is_exact(parent, tmp_path, run_cli, monke
     whole = run_cli("train", "--run", run, *options)
     assert whole.exit_code == 0, whole.output
     assert "lines per split: train" in whole.output and "started from" in whole.output
+    chars = torch.load(parent / "train" / "best.pt", weights_only=False)["charset"]
+    assert f"({len(chars)} characters" in whole.output     # the parent's characters, the blank aside
 
     at_augment_call(monkeypatch, 4, lambda: os.kill(os.getpid(), signal.SIGINT))
     assert run_cli("train", "--run", other, *options).exit_code == 130
