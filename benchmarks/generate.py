@@ -41,6 +41,17 @@ def ocrpipe(run: Path, fonts: Path, count: int, workers: int, style: str) -> lis
             "--test-fraction", "0", "--no-progress"]
 
 
+PICTURED = ("plain", "print", "binarized", "scene", "scanned", "receipt", "screen")
+
+
+def picture(work: Path, fonts: Path) -> None:
+    """benchmarks/styles.png: the first three lines of a 10-line run of each style."""
+    for style in PICTURED:
+        timed(ocrpipe(work / f"sample-{style}", fonts, 10, 1, style), cwd=ROOT)
+    picture_sheet({s: sorted((work / f"sample-{s}" / "images" / "train").glob("*.png"))[:3] for s in PICTURED},
+                  ROOT / "benchmarks" / "styles.png")
+
+
 def trdg(out: Path, fonts: Path, texts: Path, count: int, workers: int) -> list[str]:
     # -b 1: plain white; -na 2: files named by index; -m: the margins of ocrpipe's plain style.
     return [sys.executable, "-c", TRDG_CLI, "-i", str(texts), "-c", str(count), "-f", "32", "-t", str(workers),
@@ -99,7 +110,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only-cjk", action="store_true", help="only the Korean and Chinese rows")
+    parser.add_argument("--picture-only", action="store_true", help="only benchmarks/styles.png, no timing")
     args = parser.parse_args()
+    if args.picture_only:
+        work = Path(tempfile.mkdtemp(prefix="ocrpipe-bench-"))
+        try:
+            picture(work, ROOT / "fonts")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if args.only_cjk:
         work = Path(tempfile.mkdtemp(prefix="ocrpipe-bench-"))
         try:
@@ -138,10 +157,7 @@ def main() -> None:
             seconds = median([timed(ocrpipe(work / f"{style}{r}", fonts, args.count, args.workers, style),
                                     cwd=env_cwd) for r in range(args.repeats)])
             rows.append([f"ocrpipe generate --style {style}", f"{args.count / seconds:.0f}", ""])
-        timed(ocrpipe(work / "plain-sample", fonts, 10, 1, "plain"), cwd=env_cwd)
-        picture_sheet({s: sorted((work / (f"{s}0" if s != "plain" else "plain-sample") / "images" / "train")
-                                 .glob("*.png"))[:3] for s in ("plain", "print", "binarized", "scene", "scanned")},
-                      ROOT / "benchmarks" / "styles.png")
+        picture(work, fonts)
         single = median([timed(ocrpipe(work / f"single{r}", fonts, args.count, 1, "plain"), cwd=env_cwd)
                          for r in range(args.repeats)])
         scaling = single / median(ours)
