@@ -96,7 +96,7 @@ def killed_at_random(run: Path, stage: str, rng: random.Random, longest: float) 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command(run, STAGES[stage]), env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    time.sleep(rng.uniform(0.5, 0.9 * longest))
+    time.sleep(rng.uniform(0.05, 0.9 * longest))
     landed = process.poll() is None
     if landed:
         os.killpg(process.pid, signal.SIGKILL)
