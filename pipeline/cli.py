@@ -368,8 +368,8 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
                f"log: {run_dir / 'train' / 'metrics.jsonl'}")
 
 
-def _percent(value: float | None, places: int = 2) -> str:
-    return "n/a" if value is None else f"{100 * value:.{places}f}%"
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
 def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
@@ -440,6 +440,7 @@ def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
     """Measure a model: mean edit distance, CER, WER, exact lines; a report."""
     from pipeline import evaluate as stage
     from pipeline.config import EvalConfig
+    from pipeline.evaluation.metrics import describe_ranking
 
     decoding = decode_config(options)
     outcome = stage.run(EvalConfig(**options, decoding=decoding), run_dir, show_progress=show_progress)
@@ -461,11 +462,9 @@ def evaluate(run_dir: Path, show_progress: bool | None, **options: Any) -> None:
         click.echo(line)
     versus = f" (tesseract {_percent(head['tesseract'])})" if "tesseract" in head else ""
     click.echo(f"headline: {head['description']} {_percent(head['value'])}{versus}")
-    rank = report.get("confidence")
-    if rank and rank["caught"] is not None:
-        auroc = f", AUROC {rank['auroc']:.3f}" if rank["auroc"] is not None else ""
-        click.echo(f"confidence: the {_percent(rank['share'], 0)} least confident lines hold "
-                   f"{_percent(rank['caught'], 1)} of the {rank['wrong']} wrong ones ({rank['normalization']}-normalized){auroc}")
+    trust = describe_ranking(report.get("confidence") or {})
+    if trust:
+        click.echo(f"confidence: {trust}")
     scripts = {k: v for k, v in report["breakdowns"].get("by_script", {}).items() if v["chars"]}
     if len(scripts) > 1 and ({"hangul", "han", "kana"} & set(scripts)):
         click.echo("CER by script: " + ", ".join(f"{k} {_percent(v['cer'])} of {v['chars']}"

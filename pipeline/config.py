@@ -118,7 +118,7 @@ class GenerateConfig:
         self.shard_pair()
         self.langs()
         try:
-            parse_styles(self.style)
+            styles = set(parse_styles(self.style))
         except ValueError as e:
             raise OcrpipeError(f"--style {self.style}: {e}") from None
         try:
@@ -129,11 +129,11 @@ class GenerateConfig:
             raise OcrpipeError(f"--orientation {self.orientation}: use horizontal or vertical")
         overrides = [name for name in ("skew", "blur", "background", "distortion", "text_color")
                      if getattr(self, name) is not None]
-        if overrides and set(parse_styles(self.style)) == {"scanned"}:
+        if overrides and styles == {"scanned"}:
             raise OcrpipeError(f"--{overrides[0].replace('_', '-')}: the scanned style draws its own geometry and ink "
                                "and takes no effect overrides; leave it out, or use it with a style that does "
                                "(print, binarized, scene, receipt, screen)")
-        if self.orientation == "vertical" and "scanned" in parse_styles(self.style):
+        if self.orientation == "vertical" and "scanned" in styles:
             raise OcrpipeError("--orientation vertical: the scanned style draws horizontal lines only; "
                                "use --style print, binarized or scene for vertical lines")
         if self.count < 1:

@@ -233,8 +233,7 @@ def _tesseract(records: list[dict[str, Any]], data: EvalSet, scratch: Path, vers
         path = scratch / f"line-{record['index']:07d}.png"
         image.resize((image.width * 2, image.height * 2), Image.Resampling.BICUBIC).save(path)
         images.append(path)
-    references = [r["reference"] for r in records]
-    psm = 8 if mostly_words(references) else 7
+    psm = 8 if mostly_words([r["reference"] for r in records]) else 7
     start = time.perf_counter()
     texts = tesseract.read_lines(images, psm=psm, language=language)
     seconds = time.perf_counter() - start

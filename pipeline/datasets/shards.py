@@ -39,6 +39,9 @@ INITIAL_MAP_SIZE = 64 << 20     # grown by doubling when full: no terabyte reser
 FLUSH_EVERY = 256               # lines per write transaction
 
 
+REPACK = "re-run `ocrpipe pack --force` to write the shards again"   # for a shard changed on disk
+
+
 class ShardError(OcrpipeError):
     pass
 
@@ -215,8 +218,7 @@ class ShardReader:
                 labels_crc = txn.get(b"__labels_crc32__")
                 if labels_crc is not None and zlib.crc32(raw_labels) != int(labels_crc):
                     raise ShardError(f"{self.path}: its labels are damaged (they no longer match the checksum pack "
-                                     "wrote: the file changed on disk); re-run `ocrpipe pack --force` to write the "
-                                     "shards again")
+                                     f"wrote: the file changed on disk); {REPACK}")
                 self.labels: list[str] = json.loads(raw_labels)
                 lengths = txn.get(b"__lengths__")
                 self.label_lengths = (np.frombuffer(lengths, dtype=np.uint32).copy() if lengths is not None
@@ -228,8 +230,7 @@ class ShardReader:
         except lmdb.Error as e:
             raise ShardError(f"{self.path} is not a readable LMDB file ({e}); re-run `ocrpipe pack`") from None
         except (ValueError, TypeError):        # an index that no longer parses: damaged on disk
-            raise ShardError(f"{self.path}: its index is damaged (the file changed on disk); re-run "
-                             "`ocrpipe pack --force` to write the shards again") from None
+            raise ShardError(f"{self.path}: its index is damaged (the file changed on disk); {REPACK}") from None
         self.height, self.channels = int(self.meta["height"]), int(self.meta["channels"])
 
     def __len__(self) -> int:
@@ -248,8 +249,7 @@ class ShardReader:
             if raw is None or len(raw) != height * int(self.widths[i]) * channels or (
                     self.crcs is not None and zlib.crc32(raw) != self.crcs[i]):
                 raise ShardError(f"{self.path}: line {i} is damaged (its pixels no longer match the checksum "
-                                 "pack wrote: the file changed on disk); re-run `ocrpipe pack --force` to "
-                                 "write the shards again")
+                                 f"pack wrote: the file changed on disk); {REPACK}")
         return [np.frombuffer(raw, dtype=np.uint8).reshape(height, -1, channels) for raw in raws]
 
     def image(self, i: int) -> np.ndarray:

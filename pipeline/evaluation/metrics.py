@@ -209,3 +209,13 @@ def confidence_ranking(lines: Sequence[tuple[str, str, float]], normalization: s
         above = sum(r for r, w in zip(ranks, wrong) if w) - n_wrong * (n_wrong + 1) / 2
         result["auroc"] = round(1 - above / (n_wrong * n_right), 4)
     return result
+
+
+def describe_ranking(rank: dict[str, float | int | None]) -> str | None:
+    """`confidence_ranking`'s result in words (for the command and report.html), or None when
+    the set has no wrong line to rank."""
+    if rank.get("caught") is None:
+        return None
+    auroc = f", AUROC {rank['auroc']:.3f}" if rank.get("auroc") is not None else ""
+    return (f"the {100 * float(rank['share']):.0f}% least confident lines hold {100 * float(rank['caught']):.1f}% "
+            f"of the {rank['wrong']} wrong ones ({rank['normalization']}-normalized){auroc}")

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 from rapidfuzz.distance import Levenshtein
 
+from pipeline.evaluation.metrics import describe_ranking
 from pipeline.text.scripts import SCRIPTS
 
 CJK_FONTS = ('"Noto Sans CJK KR", "Noto Sans CJK SC", "Source Han Sans", "Apple SD Gothic Neo", "Malgun Gothic", '
@@ -68,13 +69,8 @@ def _headline(report: dict[str, Any]) -> str:
     if not head:
         return ""
     versus = f" (Tesseract {_fmt(head['metric'], head['tesseract'])})" if "tesseract" in head else ""
-    rank = report.get("confidence") or {}
-    trust = ""
-    if rank.get("caught") is not None:
-        auroc = f", AUROC {rank['auroc']:.3f}" if rank.get("auroc") is not None else ""
-        trust = (f"<p>Confidence: the {100 * rank['share']:.0f}% least confident lines hold "
-                 f"{100 * rank['caught']:.1f}% of the {rank['wrong']} wrong ones "
-                 f"({html.escape(rank['normalization'])}-normalized){auroc}.</p>")
+    ranking = describe_ranking(report.get("confidence") or {})
+    trust = f"<p>Confidence: {html.escape(ranking)}.</p>" if ranking else ""
     return (f"<p><b>{html.escape(head['description'])}: {_fmt(head['metric'], head['value'])}</b>"
             f"{html.escape(versus)}</p>{trust}")
 

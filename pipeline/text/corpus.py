@@ -231,16 +231,15 @@ class Corpus:
     def sample(self, rng: random.Random, min_words: int, max_words: int) -> str:
         """One line of text: NFC, single spaces, never empty. Of a mixture of kinds, one is
         drawn per line; a words line of a mixture is one token (a cropped word)."""
-        if len(self.kinds) > 1:
-            kind = rng.choices([k for k, _ in self.kinds], weights=[w for _, w in self.kinds])[0]
-            if kind == "words":
-                return self._words(rng, 1)
-            if kind == "receipt":
-                return self._receipt(rng)
-        elif self.text == "receipt":
+        mixed = len(self.kinds) > 1
+        kind = rng.choices([k for k, _ in self.kinds], weights=[w for _, w in self.kinds])[0] if mixed \
+            else self.kinds[0][0]
+        if kind == "receipt":
             return self._receipt(rng)
+        if kind == "words" and mixed:
+            return self._words(rng, 1)
         n = rng.randint(min_words, max_words)
-        if self.text == "words":              # numbers are among the sign tokens: no code lines
+        if kind == "words":                   # numbers are among the sign tokens: no code lines
             return self._words(rng, n)
         if not self.sources or rng.random() < self.codes_fraction:
             lang = self.langs[0] if len(self.langs) == 1 else rng.choice(self.langs)
