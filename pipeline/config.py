@@ -44,7 +44,7 @@ def parse_weighted(value: str, names: tuple[str, ...], what: str, aliases: dict[
     unknown = [n for n, _ in pairs if n not in names]
     if not pairs or unknown:
         raise ValueError(f"unknown {what} {', '.join(unknown) or repr(value)}; use {', '.join(names)}, or several "
-                         "joined by commas, each with an optional share (e.g. scanned:3,print:1)")
+                         f"joined by commas, each with an optional share (e.g. {names[0]}:3,{names[1]}:1)")
     if len({n for n, _ in pairs}) != len(pairs):
         raise ValueError(f"{value!r}: name each one once")
     return tuple(pairs)
