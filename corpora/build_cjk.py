@@ -1,23 +1,28 @@
-"""Rebuild the Korean (corpora/ko) and Chinese (corpora/zh) corpora from their packages.
+"""Rebuild the Korean (corpora/ko), Chinese (corpora/zh) and Traditional Chinese
+(corpora/zh-Hant) corpora from their packages.
 
 Maintainers only: users get the built files with the repository. Needs the built fonts of
-fonts/ko and fonts/zh (a paragraph is kept only when every font of its language draws all of
-it), `msgpack` (`pip install msgpack`) and the packages unpacked under one folder:
+fonts/ko, fonts/zh and fonts/zh-Hant (a paragraph is kept only when every font of its language
+draws all of it), `msgpack` (`pip install msgpack`) and the packages unpacked under one folder:
 
-    apt-get download debian-faq-ko debian-faq-zh-cn debian-reference-zh-cn
+    apt-get download debian-faq-ko debian-faq-zh-cn debian-reference-zh-cn debian-reference-zh-tw
     for p in *.deb; do dpkg-deb -x $p DIR; done
-    pip download --no-deps konlpy==0.6.0 wordfreq==3.1.1    # then unzip both wheels into DIR
+    pip download --no-deps konlpy==0.6.0 wordfreq==3.1.1 opencc-python-reimplemented==0.1.7
+    # then unzip the three wheels into DIR
     python corpora/build_cjk.py DIR
 
+wordfreq keeps Chinese in simplified characters; the Traditional word list is its Chinese list
+converted by OpenCC's `s2twp` (simplified to Taiwan's Traditional characters and phrasing).
+
 Also writes the charset files (`ko/ksx1001.chars`: the 2,350 Hangul syllables of KS X 1001;
-`zh/gb2312-level1.chars`: the 3,755 characters of GB2312 level 1), for `ocrpipe pack --charset`.
+`zh/gb2312-level1.chars`: the 3,755 characters of GB2312 level 1; `zh-Hant/big5-level1.chars`:
+the 5,401 frequently used characters of Big5), for `ocrpipe pack --add-chars`.
 """
 
 from __future__ import annotations
 
 import gzip
 import html.parser
-import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -25,9 +30,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 FONTS = HERE.parent / "fonts"
 sys.path.insert(0, str(HERE.parent))
-from pipeline.codes_local import GB2312_LEVEL1, KSX1001_HANGUL  # noqa: E402
-from pipeline.corpus import normalize  # noqa: E402
-from pipeline.scripts import script_of  # noqa: E402
+from pipeline.text.codes_cjk import BIG5_LEVEL1, GB2312_LEVEL1, KSX1001_HANGUL  # noqa: E402
+from pipeline.text.labels import clean_label as normalize  # noqa: E402
+from pipeline.text.scripts import script_of  # noqa: E402
 
 
 class Paragraphs(html.parser.HTMLParser):
@@ -89,21 +94,23 @@ def keep(paragraphs: list[str], allowed: set[str], script: str, min_share: float
     return list(dict.fromkeys(out))
 
 
-def wordfreq_words(root: Path, name: str, allowed: set[str], script: str, count: int) -> list[str]:
-    """The `count` most frequent words of a wordfreq list written wholly in `script`."""
+def wordfreq_words(root: Path, name: str, allowed: set[str], script: str, count: int,
+                   convert: object = None) -> list[str]:
+    """The `count` most frequent words of a wordfreq list written wholly in `script` (after
+    `convert`, when given: a function of one word)."""
     import msgpack
 
     data = msgpack.unpackb(gzip.decompress((root / "wordfreq" / "data" / name).read_bytes()), raw=False)
-    words = []
+    words: list[str] = []
     for bucket in data[1:]:            # data[0] is the format header; buckets go from frequent to rare
         for word in bucket:
-            word = unicodedata.normalize("NFC", word)
+            word = unicodedata.normalize("NFC", convert(word) if convert else word)  # type: ignore[operator]
             if (set(word) <= allowed and all(script_of(ch) == script for ch in word)
                     and len(word) >= (2 if script == "hangul" else 1)):    # lone Korean particles are no words
                 words.append(word)
         if len(words) >= count:
             break
-    return words[:count]
+    return list(dict.fromkeys(words))[:count]
 
 
 def write(path: Path, lines: list[str]) -> None:
@@ -130,7 +137,25 @@ def main(root: Path) -> None:
 
     write(HERE / "ko" / "ksx1001.chars", [KSX1001_HANGUL])
     write(HERE / "zh" / "gb2312-level1.chars", [GB2312_LEVEL1])
+    traditional(root)
+
+
+def traditional(root: Path) -> None:
+    """corpora/zh-Hant: the Debian Reference in Taiwan's Traditional Chinese and a word list."""
+    sys.path.insert(0, str(root))
+    from opencc import OpenCC
+
+    hant = drawable_by_all(FONTS / "zh-Hant")
+    (HERE / "zh-Hant").mkdir(exist_ok=True)
+    reference = sorted((root / "usr/share/debian-reference").glob("*.zh-tw.html"))
+    write(HERE / "zh-Hant" / "debian-reference.txt", keep(paragraphs_of(reference), hant, "han"))
+    write(HERE / "zh-Hant" / "words.txt", wordfreq_words(root, "large_zh.msgpack.gz", hant, "han", 30000,
+                                                         OpenCC("s2twp").convert))
+    write(HERE / "zh-Hant" / "big5-level1.chars", [BIG5_LEVEL1])
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    if sys.argv[2:] == ["--zh-Hant"]:      # only the Traditional Chinese files
+        traditional(Path(sys.argv[1]))
+    else:
+        main(Path(sys.argv[1]))

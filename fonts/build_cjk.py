@@ -1,8 +1,10 @@
-"""Rebuild the Korean (fonts/ko) and Chinese (fonts/zh) fonts from their Debian packages.
+"""Rebuild the Korean (fonts/ko), Chinese (fonts/zh) and Traditional Chinese (fonts/zh-Hant)
+fonts from their Debian packages.
 
 Maintainers only: users get the built files with the repository. Needs fontTools
 (`pip install fonttools`) and the unpacked Debian packages (`apt-get download fonts-noto-cjk
-fonts-nanum fonts-wqy-microhei fonts-lxgw-wenkai`, then `dpkg-deb -x PACKAGE.deb DIR` for each)
+fonts-nanum fonts-wqy-microhei fonts-lxgw-wenkai fonts-cwtex-heib fonts-cwtex-kai`, then
+`dpkg-deb -x PACKAGE.deb DIR` for each)
 under one folder:
 
     python fonts/build_cjk.py DIR
@@ -12,6 +14,7 @@ listed below, which keeps fonts/ small enough to travel; their names are kept (t
 fonts' reserved font name is "Source", which they do not carry). The Nanum fonts (OFL, reserved
 font names "Nanum...") are copied unmodified, as their license requires for the name. LXGW
 WenKai (OFL, reserved font names "LXGW" and "霞鹜") is subset and renamed "Ocrpipe Kai".
+cwTeX HeiBold and cwTeX Kai (GPL-2+, no reserved names) are subset like WenQuanYi Micro Hei.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from pipeline.codes_local import GB2312_LEVEL1  # noqa: E402
+from pipeline.text.codes_cjk import BIG5_LEVEL1, GB2312_LEVEL1  # noqa: E402
 
 
 def common() -> set[int]:
@@ -36,6 +39,7 @@ def common() -> set[int]:
 
 KOREAN = set(range(0xAC00, 0xD7A4)) | set(range(0x3131, 0x318F))    # all 11,172 syllables + jamo
 CHINESE = set(map(ord, GB2312_LEVEL1))                                 # GB2312 level 1: 3,755
+TRADITIONAL = set(map(ord, BIG5_LEVEL1))                               # Big5 level 1: 5,401
 
 SUBSETS = {  # output file: (package path, index in the collection, characters)
     "ko/NotoSansCJKkr-Regular.otf": ("opentype/noto/NotoSansCJK-Regular.ttc", 1, KOREAN),
@@ -45,6 +49,9 @@ SUBSETS = {  # output file: (package path, index in the collection, characters)
     "zh/NotoSerifCJKsc-Regular.otf": ("opentype/noto/NotoSerifCJK-Regular.ttc", 2, CHINESE),
     "zh/wqy-microhei-subset.ttf": ("truetype/wqy/wqy-microhei.ttc", 0, CHINESE),
     "zh/OcrpipeKai-Regular.ttf": ("truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf", 0, CHINESE),
+    "zh-Hant/wqy-microhei-big5.ttf": ("truetype/wqy/wqy-microhei.ttc", 0, TRADITIONAL),
+    "zh-Hant/cwTeXHeiBold-big5.ttf": ("truetype/cwtex/cwheib.ttf", 0, TRADITIONAL),
+    "zh-Hant/cwTeXKai-big5.ttf": ("truetype/cwtex/cwkai.ttf", 0, TRADITIONAL),
 }
 # LXGW WenKai's reserved font names ("LXGW", "霞鹜") may not name a modified version: the subset
 # is renamed (OFL 1.1, condition 3).
@@ -72,6 +79,7 @@ def main(unpacked: Path) -> None:
 
     fonts = unpacked / "usr" / "share" / "fonts"
     for out, (source, index, chars) in SUBSETS.items():
+        (HERE / out).parent.mkdir(exist_ok=True)
         font = TTFont(fonts / source, fontNumber=index, lazy=False)
         options = subset.Options()
         options.layout_features = ["*"]          # keep vert/vrt2 (vertical forms) and the rest

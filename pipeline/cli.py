@@ -125,8 +125,9 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 @cli.command()
 @click.option("--lang", default="en", show_default=True,
-              help="en, ko (Korean), zh (Chinese, simplified), or several joined by commas to mix them: picks "
-                   "the bundled fonts and corpora of each and the local forms of dates, prices and numbers.")
+              help="en, ko (Korean), zh (Chinese, simplified), zh-Hant (Chinese, Traditional, as in Taiwan), or "
+                   "several joined by commas to mix them: picks the bundled fonts and corpora of each and the "
+                   "local forms of dates, prices and numbers.")
 @click.option("--text", default="lines", show_default=True,
               help="lines: prose, word-list words and codes; words: sign tokens (capitals, brands, numbers, web "
               "addresses) from the word lists, for cropped words (use with --max-words 1); receipt: till-roll "
@@ -135,10 +136,11 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--orientation", type=click.Choice(["horizontal", "vertical"]), default="horizontal",
               show_default=True, help="vertical: columns of upright characters read top to bottom (CJK signs, "
               "book spines); pack turns them into horizontal model input.")
-@click.option("--fonts", multiple=True, help="Font file or folder; repeatable  [default: the bundled fonts "
-              "of --lang: fonts/ for en, fonts/ko, fonts/zh]")
+@click.option("--fonts", multiple=True, help="Font file or folder, or a bundled set by name (en, ko, zh, "
+              "zh-Hant, or display: the poster and sign faces of fonts/display); repeatable  [default: the bundled "
+              "fonts of --lang: fonts/ for en, fonts/ko, fonts/zh, fonts/zh-Hant]")
 @click.option("--corpus", multiple=True, help="Text file (word list or prose); repeatable  "
-              "[default: the bundled corpora of --lang: corpora/*.txt for en, corpora/ko, corpora/zh]")
+              "[default: the bundled corpora of --lang: corpora/*.txt for en, corpora/ko, corpora/zh, corpora/zh-Hant]")
 @click.option("--count", type=click.IntRange(1), default=10_000, show_default=True, help="Lines in total.")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.05, show_default=True,
               help="Share of the lines for the val split (picks best.pt during training).")
@@ -186,10 +188,10 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
     """Render text-line images and labels with trdg."""
     from pipeline import generate as stage
     from pipeline.config import GenerateConfig
-    from pipeline.resources import default_corpus, default_fonts
+    from pipeline.resources import default_corpus, default_fonts, expand_fonts
 
     langs = GenerateConfig(lang=options["lang"]).langs()
-    options["fonts"] = tuple(options["fonts"]) or default_fonts(langs)
+    options["fonts"] = expand_fonts(tuple(options["fonts"])) or default_fonts(langs)
     options["corpus"] = tuple(options["corpus"]) or default_corpus(langs)
     config = GenerateConfig(**options)
     outcome = stage.run(config, run_dir, force=force, show_progress=show_progress)

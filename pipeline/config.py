@@ -17,8 +17,8 @@ from pipeline.errors import OcrpipeError
 # The values some options take. The code behind each lives where it does its work (the code
 # lines in pipeline.text.codes, the presets in pipeline.synth.styles, the models in
 # pipeline.models.crnn); the names are here, so that checking an option imports none of it.
-LANGS = ("en", "ko", "zh")
-STYLES = ("plain", "print", "binarized", "scene", "scanned", "receipt", "screen")
+LANGS = ("en", "ko", "zh", "zh-Hant")
+STYLES = ("plain", "print", "binarized", "scene", "scanned", "receipt", "screen", "wild")
 TEXTS = ("lines", "words", "receipt")
 OLD_STYLE_NAMES = {"scan": "binarized"}      # names of earlier releases, still accepted
 ARCHS = ("crnn", "crnn-small", "crnn-resnet")
@@ -80,7 +80,7 @@ class GenerateConfig:
     distortion: str | None = None
     text_color: str | None = None
     background_dir: str | None = None      # pictures for --background image (default: trdg's)
-    lang: str = "en"                       # en, ko, zh, or several joined by commas: codes' forms, defaults
+    lang: str = "en"                       # en, ko, zh, zh-Hant, or several joined by commas: codes' forms, defaults
     orientation: str = "horizontal"        # or vertical: columns of upright characters, top to bottom
     text: str = "lines"                    # lines of prose, words and codes; words: sign tokens; receipt:
                                            # receipt lines; or a mixture with shares (lines:2,words:1)
@@ -129,12 +129,13 @@ class GenerateConfig:
             raise OcrpipeError(f"--orientation {self.orientation}: use horizontal or vertical")
         overrides = [name for name in ("skew", "blur", "background", "distortion", "text_color")
                      if getattr(self, name) is not None]
-        if overrides and styles == {"scanned"}:
-            raise OcrpipeError(f"--{overrides[0].replace('_', '-')}: the scanned style draws its own geometry and ink "
-                               "and takes no effect overrides; leave it out, or use it with a style that does "
-                               "(print, binarized, scene, receipt, screen)")
-        if self.orientation == "vertical" and "scanned" in styles:
-            raise OcrpipeError("--orientation vertical: the scanned style draws horizontal lines only; "
+        if overrides and styles <= {"scanned", "wild"}:
+            raise OcrpipeError(f"--{overrides[0].replace('_', '-')}: the {' and '.join(sorted(styles))} style draws "
+                               "its own geometry and ink and takes no effect overrides; leave it out, or use it "
+                               "with a style that does (print, binarized, scene, receipt, screen)")
+        horizontal_only = sorted(styles & {"scanned", "wild"})
+        if self.orientation == "vertical" and horizontal_only:
+            raise OcrpipeError(f"--orientation vertical: the {horizontal_only[0]} style draws horizontal lines only; "
                                "use --style print, binarized or scene for vertical lines")
         if self.count < 1:
             raise OcrpipeError("--count must be at least 1")

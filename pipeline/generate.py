@@ -115,7 +115,8 @@ def prepare(config: GenerateConfig, run_dir: Path) -> tuple[LineMaker, dict[str,
         held = set(random.Random(derive_seed(config.seed, "holdout")).sample(families, config.holdout_fonts))
     seen = [f for f in usable if f.family not in held]
     test_fonts = [f for f in usable if f.family in held] or seen
-    maker = LineMaker(config, corpus, {"train": seen, "val": seen, "test": test_fonts}, run_dir)
+    maker = LineMaker(config, corpus, {"train": seen, "val": seen, "test": test_fonts}, run_dir,
+                      photo_dir=_photo_dir())
 
     inputs = {
         "fonts": [{"path": relative_to(f.path, run_dir), "sha256": sha256_file(f.path), "family": f.family,
@@ -246,3 +247,14 @@ def _merge(run_dir: Path, parts: Path, chunks: list[Chunk], sizes: dict[str, int
     return GenerateResult(splits=splits, skipped=skipped, examples=examples, fonts=dict(sorted(fonts.items())),
                           height=height, lines_per_s=round(made / seconds, 1) if seconds else 0.0,
                           seconds=round(seconds, 2))
+
+
+def _photo_dir() -> str | None:
+    """The bundled backgrounds/ photographs, when installed (the wild style's pictures)."""
+    from pipeline.errors import OcrpipeError
+    from pipeline.resources import bundled
+
+    try:
+        return str(bundled("backgrounds"))
+    except OcrpipeError:
+        return None

@@ -19,15 +19,29 @@ def bundled(name: str) -> Path:
     raise OcrpipeError(f"the bundled {name}/ folder is not installed here; name your own with {option}")
 
 
-def default_fonts(langs: tuple[str, ...] = ("en",)) -> tuple[str, ...]:
-    """The bundled fonts of each language: fonts/ itself for en (Latin), fonts/ko, fonts/zh."""
+FONT_SETS = ("en", "ko", "zh", "zh-Hant", "display")   # bundled sets --fonts takes by name (display: fonts/display)
+
+
+def font_set(name: str) -> tuple[str, ...]:
+    """The files of one bundled font set: fonts/ itself for en (Latin), else fonts/NAME."""
     from pipeline.synth.fonts import FONT_SUFFIXES
 
     root = bundled("fonts")
+    folder = root if name == "en" else root / name
+    return tuple(str(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in FONT_SUFFIXES)
+
+
+def default_fonts(langs: tuple[str, ...] = ("en",)) -> tuple[str, ...]:
+    """The bundled fonts of each language: fonts/ itself for en (Latin), fonts/ko, fonts/zh."""
+    return tuple(f for lang in langs for f in font_set(lang))
+
+
+def expand_fonts(values: tuple[str, ...]) -> tuple[str, ...]:
+    """--fonts values with the names of bundled sets (FONT_SETS) replaced by their files; a
+    file or folder of that name in the working directory wins over the set."""
     out: list[str] = []
-    for lang in langs:
-        folder = root if lang == "en" else root / lang
-        out += [str(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in FONT_SUFFIXES]
+    for value in values:
+        out += font_set(value) if value in FONT_SETS and not Path(value).exists() else [value]
     return tuple(out)
 
 

@@ -27,17 +27,28 @@ def version() -> str:
     return first[0].strip() if first else "tesseract"
 
 
-# Tesseract's language for the script most of the references are in (simplified Chinese for Han:
-# the script of the bundled Chinese corpus).
-LANGUAGES = {"hangul": ("kor", "tesseract-ocr-kor"), "han": ("chi_sim", "tesseract-ocr-chi-sim")}
+# Tesseract's language for the script most of the references are in; Han is simplified unless
+# more of its characters are Traditional-only (Big5 level 1, not GB2312) than simplified-only.
+LANGUAGES = {"hangul": ("kor", "tesseract-ocr-kor"), "han": ("chi_sim", "tesseract-ocr-chi-sim"),
+             "han-traditional": ("chi_tra", "tesseract-ocr-chi-tra")}
+
+
+def _traditional(references: Sequence[str]) -> bool:
+    from pipeline.text.codes_cjk import BIG5_LEVEL1, GB2312_LEVEL1
+
+    chars = Counter(ch for text in references for ch in text)
+    only_tra, only_sim = set(BIG5_LEVEL1) - set(GB2312_LEVEL1), set(GB2312_LEVEL1) - set(BIG5_LEVEL1)
+    return sum(n for ch, n in chars.items() if ch in only_tra) > sum(n for ch, n in chars.items() if ch in only_sim)
 
 
 def language_for(references: Sequence[str]) -> str:
-    """`eng`, or `kor`/`chi_sim` when most letters of the references are Hangul or Han; a
+    """`eng`, or `kor`/`chi_sim`/`chi_tra` when most letters of the references are Hangul or Han; a
     one-line error when Tesseract lacks that language's data."""
     counts = Counter(script_of(ch) for text in references for ch in text)
     letters = {k: n for k, n in counts.items() if k in ("latin", "hangul", "han", "kana")}
     script = max(letters, key=letters.get) if letters else "latin"
+    if script == "han" and _traditional(references):
+        script = "han-traditional"
     language, package = LANGUAGES.get(script, ("eng", "tesseract-ocr-eng"))
     done = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True)
     if language not in (done.stdout + done.stderr).split():

@@ -59,7 +59,8 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise OcrpipeError(f"--fonts {path}: no such file or folder; check the path")
+            raise OcrpipeError(f"--fonts {path}: no such file or folder; check the path, or name a bundled "
+                               "set (en, ko, zh, zh-Hant, display)")
     return sorted(dict.fromkeys(p.resolve() for p in found))
 
 

@@ -56,6 +56,7 @@ class LineMaker:
     corpus: Corpus
     fonts_by_split: dict[str, list[Font]]
     run_dir: Path
+    photo_dir: str | None = None     # the wild style's pictures when --background-dir is not given
 
     def __post_init__(self) -> None:
         c = self.config
@@ -92,7 +93,7 @@ class LineMaker:
                                      random.Random(derive_seed(c.seed, "fx", split, index, attempt)))
             try:
                 out = render(text, str(font.path), c.height, fx, derive_seed(c.seed, "rng", split, index, attempt),
-                             c.background_dir, vertical=c.orientation == "vertical")
+                             c.background_dir, vertical=c.orientation == "vertical", photo_dir=self.photo_dir)
                 break
             except RenderFailure as e:
                 failure = e

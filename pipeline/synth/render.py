@@ -21,6 +21,7 @@ from pipeline.synth.ink import binarize, speckle
 from pipeline.synth.scanned import ScanFailure, render_scanned
 from pipeline.synth.styles import AUTO_COLOR, Effects, Finish
 from pipeline.synth.trdg_compat import FONTS, seed_all, trdg_images_dir, trdg_modules
+from pipeline.synth.wild import WildFailure, render_wild
 
 MIN_CONTRAST = 40.0   # grey levels between mean text and mean background luminance
 MAX_SKEW_GROWTH = 0.5   # rotation may add at most half the text height
@@ -122,23 +123,24 @@ def _vertical_text(text: str, font_path: str, color: str, size: int, spacing: in
 
 
 def render(text: str, font_path: str, height: int, fx: Effects, seed: int,
-           image_dir: str | None = None, vertical: bool = False) -> Rendered:
+           image_dir: str | None = None, vertical: bool = False, photo_dir: str | None = None) -> Rendered:
     """Render `text` in `font_path` at `height` pixels with effects `fx`; with `vertical`, a
     column `height` pixels wide (characters top to bottom), as an upright image.
 
     Every random number drawn here (trdg's and ours) comes from `seed`, so the image is a
-    pure function of the arguments. Raises RenderFailure when the result is unusable.
+    pure function of the arguments. Raises RenderFailure when the result is unusable. The
+    wild style draws on the pictures of `image_dir`, else of `photo_dir` (backgrounds/).
     """
     if vertical:
         if fx.scan is not None:
             raise RenderFailure("not_vertical", "the scanned style draws horizontal lines only")
         out = _render(text, font_path, height, fx, seed, image_dir, vertical=True)
         return Rendered(out.image.transpose(Image.Transpose.ROTATE_270), out.text_color, out.skew)
-    return _render(text, font_path, height, fx, seed, image_dir)
+    return _render(text, font_path, height, fx, seed, image_dir, photo_dir=photo_dir)
 
 
 def _render(text: str, font_path: str, height: int, fx: Effects, seed: int, image_dir: str | None = None,
-            vertical: bool = False) -> Rendered:
+            vertical: bool = False, photo_dir: str | None = None) -> Rendered:
     if fx.scan is not None:
         try:
             return Rendered(render_scanned(text, font_path, height, fx, seed), "#000000", 0.0)
@@ -146,6 +148,15 @@ def _render(text: str, font_path: str, height: int, fx: Effects, seed: int, imag
             raise RenderFailure(e.reason, e.detail) from None
         except TRDG_ERRORS as e:
             raise RenderFailure("render_error", f"{type(e).__name__}: {e}") from None
+    if fx.wild is not None:
+        try:
+            image = render_wild(text, font_path, height, fx.wild, seed, image_dir or photo_dir or trdg_images_dir(),
+                                MIN_CONTRAST)
+        except WildFailure as e:
+            raise RenderFailure(e.reason, e.detail) from None
+        except TRDG_ERRORS as e:
+            raise RenderFailure("render_error", f"{type(e).__name__}: {e}") from None
+        return Rendered(image, AUTO_COLOR, fx.wild.rotate)
     seed_all(seed)
     FONTS.use_layout_for(text)
     top, left, bottom, right = fx.margins

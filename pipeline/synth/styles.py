@@ -11,14 +11,18 @@
 * receipt  till-roll print: grey, blue or violet ink on tinted paper, faded unevenly along the line,
          dot-matrix dots, now and then a light-on-dark header; low resolution and JPEG, like a
          scanned or photographed receipt
+* wild  words in the wild: display typefaces (add `--fonts display`), photographs, gradients and
+         textures, outlines, shadows and extrusions, gradient and textured fills, stretch, curve,
+         rotation and perspective, loose or tight crops with neighbouring letters, resolution loss,
+         blur and JPEG (`pipeline/synth/wild.py`)
 * screen  text on a display: flat colours, light on dark as often as dark on light, drawn small
          and anti-aliased then enlarged, colour fringes of subpixel rendering, JPEG of a screenshot
 
 A mixture draws one style per line: `scanned,print` equally often, `scanned:3,print:1` by shares.
 
 Command-line overrides (`--skew`, `--blur`, `--background`, `--distortion`,
-`--text-color`) replace one effect of the preset and keep the rest; the `scanned` style has
-its own geometry and ink and takes none of them (a mixture applies them to its other styles).
+`--text-color`) replace one effect of the preset and keep the rest; the `scanned` and `wild`
+styles have their own geometry and ink and take none of them (a mixture applies them to its other styles).
 """
 
 from __future__ import annotations
@@ -72,6 +76,33 @@ class Finish:
 
 
 @dataclass(frozen=True)
+class WildParams:
+    """How one word of the `wild` style looks (see pipeline/synth/wild.py). Lengths are shares
+    of the font size (or, for margins, of the word's height after geometry)."""
+
+    stretch: float            # horizontal scale: < 1 condensed, > 1 extended
+    outline: float            # stroke around the glyphs in another colour (0: none)
+    shadow: float             # drop shadow or extrusion depth (0: none)
+    shadow_dir: float         # its sideways share (-1 left .. 1 right of its depth)
+    extrude: bool             # a solid extrusion instead of a soft shadow
+    fill: str                 # solid, gradient or texture
+    contrast: float           # least grey levels between fill and the ground under it
+    background: str           # photo, texture, gradient or flat
+    rotate: float             # degrees
+    curve: float              # baseline arc: rise at the ends (negative: a smile)
+    perspective: float        # how much shorter the far side is (0: none)
+    perspective_side: bool    # the right side is the far one
+    margin_top: float
+    margin_bottom: float
+    margin_left: float
+    margin_right: float
+    neighbours: bool          # letters of the neighbouring words at the edges
+    low_res: float            # the crop's height before enlarging, share of the output (1: none)
+    blur: float               # output pixels
+    jpeg: int                 # JPEG quality (0: not)
+
+
+@dataclass(frozen=True)
 class Effects:
     """Everything that decides how one line looks, besides its text, font and seed."""
 
@@ -89,6 +120,7 @@ class Effects:
     color: bool                           # keep RGB (scene) instead of grayscale
     scan: ScanParams | None = None        # the print-and-scan simulation of the `scanned` style
     finish: Finish | None = None          # wear and loss after drawing (receipt, screen)
+    wild: WildParams | None = None        # the words-in-the-wild drawing of the `wild` style
 
     def columns(self) -> dict[str, str]:
         """The effect parameters written beside each label."""
@@ -243,8 +275,38 @@ def _screen(rng: random.Random) -> Effects:
         character_spacing=0, stroke_width=0, binarize=0.0, speckle=0.0, color=False, finish=finish)
 
 
+def _wild(rng: random.Random) -> Effects:
+    """Words on signs, covers, cards and labels. Ranges chosen by looking at cropped words:
+    most crops are plain and near-level, a minority carry each effect."""
+    neighbours = rng.random() < 0.2
+    wild = WildParams(
+        stretch=rng.uniform(0.7, 1.35) if rng.random() < 0.4 else 1.0,
+        outline=rng.uniform(0.03, 0.08) if rng.random() < 0.15 else 0.0,
+        shadow=rng.uniform(0.04, 0.12) if rng.random() < 0.15 else 0.0,
+        shadow_dir=rng.uniform(-1.0, 1.0),
+        extrude=rng.random() < 0.4,
+        fill=_pick(rng, {"solid": 0.8, "gradient": 0.12, "texture": 0.08}),
+        contrast=rng.uniform(45, 150),
+        background=_pick(rng, {"photo": 0.4, "texture": 0.15, "gradient": 0.2, "flat": 0.25}),
+        rotate=rng.uniform(-6.0, 6.0) if rng.random() < 0.5 else 0.0,
+        curve=rng.uniform(-0.35, 0.35) if rng.random() < 0.12 else 0.0,
+        perspective=rng.uniform(0.03, 0.2) if rng.random() < 0.25 else 0.0,
+        perspective_side=rng.random() < 0.5,
+        margin_top=rng.uniform(0.0, 0.35), margin_bottom=rng.uniform(0.0, 0.35),
+        margin_left=rng.uniform(0.0, 0.3) if neighbours else rng.uniform(0.0, 0.6),
+        margin_right=rng.uniform(0.0, 0.3) if neighbours else rng.uniform(0.0, 0.6),
+        neighbours=neighbours,
+        low_res=rng.uniform(0.3, 0.9) if rng.random() < 0.45 else 1.0,
+        blur=rng.uniform(0.0, 1.2) if rng.random() < 0.4 else 0.0,
+        jpeg=rng.randint(20, 85) if rng.random() < 0.4 else 0)
+    return Effects(
+        text_color=AUTO_COLOR, background=wild.background, skew=wild.rotate, blur=wild.blur, distortion="none",
+        distortion_orientation=0, margins=(0, 0, 0, 0), character_spacing=0, stroke_width=0,
+        binarize=0.0, speckle=0.0, color=True, wild=wild)
+
+
 _PRESETS = {"plain": _plain, "print": _print, "binarized": _binarized, "scene": _scene, "scanned": _scanned,
-            "receipt": _receipt, "screen": _screen}
+            "receipt": _receipt, "screen": _screen, "wild": _wild}
 
 
 def draw_effects(style: str, overrides: Overrides, rng: random.Random) -> tuple[str, Effects]:
@@ -259,7 +321,7 @@ def draw_effects(style: str, overrides: Overrides, rng: random.Random) -> tuple[
     else:
         style = rng.choices(styles, weights=[w for _, w in pairs])[0]
     fx = _PRESETS[style](rng)
-    if fx.scan is not None:        # the print-and-scan simulation draws its own geometry and ink
+    if fx.scan is not None or fx.wild is not None:    # these draw their own geometry and ink
         return style, fx
     changes: dict[str, object] = {}
     if overrides.skew is not None:

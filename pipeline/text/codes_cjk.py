@@ -1,6 +1,7 @@
-"""Numbers, dates, prices, phone numbers, addresses, names and mixed Latin lines as Korean and
-Chinese documents and signs write them: 2026년 11월 22일, 12,000원, 2026年11月22日, ¥1,280,
-"삼성 Galaxy S24 울트라", "iPhone 15 价格". Like `pipeline.text.codes_en`, every function draws from the
+"""Numbers, dates, prices, phone numbers, addresses, names and mixed Latin lines as Korean,
+Chinese and Taiwanese documents and signs write them: 2026년 11월 22일, 12,000원,
+2026年11月22日, ¥1,280, 民國115年12月2日, NT$1,280, "삼성 Galaxy S24 울트라", "iPhone 15 价格",
+"華碩 ZenBook 14 價格". Like `pipeline.text.codes_en`, every function draws from the
 `random.Random` it is given. The place, brand and label words are common nouns and names of
 cities and districts; people's names are a common surname and random syllables (characters)."""
 
@@ -26,6 +27,23 @@ def _euc(encoding: str, leads: range) -> str:
 
 KSX1001_HANGUL = _euc("euc-kr", range(0xB0, 0xC9))         # the 2,350 syllables of KS X 1001
 GB2312_LEVEL1 = _euc("gb2312", range(0xB0, 0xD8))          # the 3,755 characters of GB2312 level 1
+
+
+def _big5_level1() -> str:
+    """The 5,401 frequently used characters of Big5 (0xA440-0xC67E), Taiwan's common set."""
+    out = []
+    for lead in range(0xA4, 0xC7):
+        for trail in (*range(0x40, 0x7F), *range(0xA1, 0xFF)):
+            if (lead, trail) > (0xC6, 0x7E):
+                break
+            try:
+                out.append(bytes([lead, trail]).decode("big5"))
+            except UnicodeDecodeError:
+                pass
+    return "".join(out)
+
+
+BIG5_LEVEL1 = _big5_level1()
 
 TABLES = {
     "ko": {
@@ -58,17 +76,42 @@ TABLES = {
         "latin": ("iPhone 15", "Mate 60 Pro", "Pro Max", "USB-C", "Wi-Fi", "LED", "5G", "AI", "SSD 1TB",
                   "Bluetooth", "OLED", "Type-C", "CPU", "App"),
     },
+    "zh-Hant": {
+        "weekdays": "一二三四五六日",
+        "surnames": "陳林黃張李王吳劉蔡楊許鄭謝郭洪曾邱廖賴周徐蘇葉莊",
+        "cities": ("臺北市", "新北市", "桃園市", "臺中市", "臺南市", "高雄市", "基隆市", "新竹市", "嘉義市",
+                   "宜蘭縣", "花蓮縣", "屏東縣"),
+        "districts": ("信義區", "大安區", "中正區", "中山區", "板橋區", "西屯區", "東區", "前鎮區", "苓雅區",
+                      "北區", "竹北市"),
+        "roads": ("忠孝東路", "信義路", "仁愛路", "中山北路", "民生東路", "復興南路", "中正路", "文化路",
+                  "民族路", "建國路"),
+        "sections": "一二三四五六七",
+        "labels": ("合計", "總計", "小計", "稅額", "金額", "單價", "數量", "訂單編號", "發票號碼", "統一編號",
+                   "電話", "地址", "日期", "收款", "找零", "現金", "信用卡", "悠遊卡", "會員", "折扣", "收銀員",
+                   "營業人", "載具"),
+        "brands": ("華碩", "宏碁", "統一", "全家", "義美", "鼎泰豐", "捷安特", "台積電", "中華電信", "蘋果"),
+        "things": ("價格", "手機", "電腦", "平板", "耳機", "充電器", "傳輸線", "套餐", "新品", "正品", "特價",
+                   "牛奶", "咖啡", "麵包", "礦泉水", "珍珠奶茶", "便當"),
+        "latin": ("iPhone 15", "ZenBook 14", "Pro Max", "USB-C", "Wi-Fi", "LED", "5G", "AI", "SSD 1TB",
+                  "Bluetooth", "OLED", "Type-C", "CPU", "App", "7-ELEVEN", "LINE Pay"),
+    },
 }
-SYLLABLES = {"ko": KSX1001_HANGUL, "zh": GB2312_LEVEL1}
-PUNCTUATION = {"ko": "", "zh": "：，。（）、；！？"}    # Chinese documents print full-width punctuation
+SYLLABLES = {"ko": KSX1001_HANGUL, "zh": GB2312_LEVEL1, "zh-Hant": BIG5_LEVEL1}
+# Chinese documents print full-width punctuation
+PUNCTUATION = {"ko": "", "zh": "：，。（）、；！？", "zh-Hant": "：，。（）、；！？「」"}
+CHINESE = ("zh", "zh-Hant")
+
+
+_KO_ZH = "₩¥￥元원년월일시분초年月日时分星期号楼室"         # one set for both, as the first releases had
+LOCAL_CHARS = {"ko": _KO_ZH, "zh": _KO_ZH, "zh-Hant": "NT$元年月日時分星期號樓之段巷弄民國上午下午臺幣新"}
 
 
 def alphabet(lang: str) -> frozenset[str]:
     """Every character these generators can emit for `lang`."""
     t = TABLES[lang]
-    chars = set(SYLLABLES[lang]) | set(PUNCTUATION[lang]) | set("₩¥￥元원년월일시분초年月日时分星期号楼室")
-    for key in ("weekdays", "surnames"):
-        chars |= set(t[key])
+    chars = set(SYLLABLES[lang]) | set(PUNCTUATION[lang]) | set(LOCAL_CHARS[lang])
+    for key in ("weekdays", "surnames", "sections"):
+        chars |= set(t.get(key, ""))
     for key in ("cities", "districts", "roads", "labels", "brands", "things", "latin"):
         chars |= set("".join(t[key]))
     return frozenset(chars)
@@ -82,6 +125,10 @@ def price(rng: random.Random, lang: str) -> str:
     if lang == "ko":
         value = _won(rng)
         return rng.choice((f"{value:,}원", f"₩{value:,}", f"{value:,} 원", f"{value}원"))
+    if lang == "zh-Hant":
+        value = rng.choice((rng.randint(1, 99) * 10, rng.randint(1, 9999), rng.randint(1, 99999)))
+        return rng.choice((f"NT${value:,}", f"NT$ {value:,}", f"${value:,}", f"{value}元", f"{value:,} 元",
+                           f"新臺幣{value:,}元"))
     value = rng.choice((rng.randint(1, 99), rng.randint(1, 9999), round(rng.uniform(0, 500), 2)))
     amount = f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
     return rng.choice((f"¥{amount}", f"￥{amount}", f"{value}元", f"{amount} 元", f"人民币{amount}元"))
@@ -93,6 +140,11 @@ def date(rng: random.Random, lang: str) -> str:
     if lang == "ko":
         forms = (f"{year}년 {month}월 {day}일", f"{year}. {month}. {day}.", f"{year}.{month:02d}.{day:02d}",
                  f"{month}월 {day}일 ({weekday})", f"{year}-{month:02d}-{day:02d}", f"{year}년 {month}월")
+    elif lang == "zh-Hant":                    # the Republic of China (民國) era counts from 1912
+        roc = year - 1911
+        forms = (f"民國{roc}年{month}月{day}日", f"{roc}/{month:02d}/{day:02d}", f"{roc}.{month:02d}.{day:02d}",
+                 f"{year}年{month}月{day}日", f"{year}/{month:02d}/{day:02d}", f"{month}月{day}日（{weekday}）",
+                 f"{roc}年{month}月")
     else:
         forms = (f"{year}年{month}月{day}日", f"{year}-{month:02d}-{day:02d}", f"{month}月{day}日 星期{weekday}",
                  f"{year}/{month:02d}/{day:02d}", f"{year}年{month}月", f"{year}.{month:02d}.{day:02d}")
@@ -101,7 +153,8 @@ def date(rng: random.Random, lang: str) -> str:
 
 def time_of_day(rng: random.Random, lang: str) -> str:
     hour, minute = rng.randint(0, 23), rng.randint(0, 59)
-    local = f"{hour}시 {minute}분" if lang == "ko" else f"{hour}时{minute:02d}分"
+    local = {"ko": f"{hour}시 {minute}분", "zh": f"{hour}时{minute:02d}分",
+             "zh-Hant": f"{'上午' if hour < 12 else '下午'}{hour % 12 or 12}:{minute:02d}"}[lang]
     return rng.choice((f"{hour:02d}:{minute:02d}", local))
 
 
@@ -110,6 +163,9 @@ def phone(rng: random.Random, lang: str) -> str:
     if lang == "ko":
         return rng.choice((f"010-{d(4)}-{d(4)}", f"02-{d(3)}-{d(4)}", f"0{rng.randint(31, 64)}-{d(3)}-{d(4)}",
                            f"+82 10-{d(4)}-{d(4)}", f"1588-{d(4)}"))
+    if lang == "zh-Hant":
+        return rng.choice((f"09{d(2)}-{d(3)}-{d(3)}", f"(02){d(4)}-{d(4)}", f"02-{d(4)}-{d(4)}",
+                           f"0{rng.randint(3, 8)}-{d(3)}-{d(4)}", f"+886 9{d(2)} {d(3)} {d(3)}", f"0800-{d(3)}-{d(3)}"))
     return rng.choice((f"1{rng.randint(30, 99)} {d(4)} {d(4)}", f"1{rng.randint(30, 99)}{d(8)}",
                        f"010-{d(8)}", f"+86 1{rng.randint(30, 99)}-{d(4)}-{d(4)}", f"400-{d(3)}-{d(4)}"))
 
@@ -121,6 +177,11 @@ def address(rng: random.Random, lang: str) -> str:
     if lang == "ko":
         tail = rng.choice(("", f", {rng.randint(1, 30)}층", f" {rng.randint(101, 1502)}호"))
         return f"{city} {district} {road} {number}{tail}"
+    if lang == "zh-Hant":                # 臺北市信義區信義路五段7號12樓之3
+        section = f"{rng.choice(t['sections'])}段" if rng.random() < 0.5 else ""
+        lane = rng.choice(("", f"{rng.randint(1, 300)}巷", f"{rng.randint(1, 300)}巷{rng.randint(1, 30)}弄"))
+        tail = rng.choice(("", f"{rng.randint(1, 30)}樓", f"{rng.randint(1, 30)}樓之{rng.randint(1, 9)}"))
+        return f"{city}{district}{road}{section}{lane}{number}號{tail}"
     tail = rng.choice(("", f"{rng.randint(1, 30)}楼", f"{rng.randint(1, 30)}号楼{rng.randint(101, 2502)}室"))
     return f"{city}{district}{road}{number}号{tail}"
 
@@ -155,10 +216,10 @@ def token(rng: random.Random, lang: str) -> str:
 
 def line(rng: random.Random, words: list[str], n_words: int, lang: str) -> str:
     """A receipt-, form- or sign-like line: a label and a value, or a few values and words."""
-    colon = "：" if lang == "zh" and rng.random() < 0.5 else ":"
+    colon = "：" if lang in CHINESE and rng.random() < 0.5 else ":"
     if rng.random() < 0.35:
         return f"{rng.choice(TABLES[lang]['labels'])}{colon} {token(rng, lang)}"
-    joiner = "" if lang == "zh" and rng.random() < 0.3 else " "
+    joiner = "" if lang in CHINESE and rng.random() < 0.3 else " "
     pieces = [token(rng, lang) if not words or rng.random() < 0.5 else rng.choice(words)
               for _ in range(max(1, min(n_words, 4)))]
     return joiner.join(pieces)

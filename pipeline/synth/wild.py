@@ -1,0 +1,271 @@
+"""Words in the wild (`--style wild`): a word as signs, covers, cards and labels show it.
+
+The word is drawn with Pillow at a working size as three masks: its fill, its outline (the
+fill grown by a stroke) and its shadow or extrusion (the outline moved down and aside). The
+masks go through the same geometry (horizontal stretch, a curved baseline, rotation,
+perspective), are cropped around the word's fill with a loose or tight margin (never into
+it), and are coloured over a background: a photograph (`backgrounds/`), a gradient, a flat
+colour or a texture. Fills are solid, two-colour gradients, or a texture. Then the crop
+shrinks to the output height through a lower resolution (a small crop enlarged), with blur and
+JPEG. Letters of the neighbouring words may show at the edges, as in loose real crops.
+
+Bounds, checked on every word (a word that fails is rejected and counted, never labelled):
+* no pixel of the word's fill lies outside the crop (margins are >= 0, measured on the mask
+  after all geometry);
+* the mean luminance under the fill differs from the background's (outside the grown mask)
+  by at least MIN_CONTRAST grey levels on the final image (render.MIN_CONTRAST).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from pipeline.synth.styles import WildParams
+
+WORK_SIZE = 48          # font size the masks are drawn at (pixels); the output is resized from it
+_LUMA = np.array([0.299, 0.587, 0.114])
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class WildFailure(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason, self.detail = reason, detail
+
+
+@lru_cache(maxsize=64)
+def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, size)
+
+
+@lru_cache(maxsize=4)
+def _photos(folder: str) -> tuple[Image.Image, ...]:
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    if not files:
+        raise WildFailure("no_backgrounds", f"no JPEG or PNG pictures in {folder}")
+    return tuple(Image.open(p).convert("RGB") for p in files)
+
+
+def _masks(text: str, font_path: str, p: WildParams, rng: random.Random) -> tuple[Image.Image, ...]:
+    """(word, fill, outline, shadow) masks at the working size; `fill` adds neighbour letters."""
+    font = _font(font_path, WORK_SIZE)
+    stroke = round(p.outline * WORK_SIZE)
+    left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
+    gap = round(WORK_SIZE * rng.uniform(0.35, 0.8))
+    pad = WORK_SIZE + gap
+    size = (right - left + 2 * pad, bottom - top + 2 * pad)
+    origin = (pad - left, pad - top)
+    word = Image.new("L", size, 0)
+    ImageDraw.Draw(word).text(origin, text, fill=255, font=font)
+    fill = word.copy()
+    if p.neighbours:
+        draw = ImageDraw.Draw(fill)
+        before = rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        after = rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        draw.text((origin[0] - gap - font.getlength(before), origin[1]), before, fill=255, font=font)
+        draw.text((origin[0] + font.getlength(text) + gap, origin[1]), after, fill=255, font=font)
+    outline = fill.filter(ImageFilter.MaxFilter(2 * stroke + 1)) if stroke else fill
+    shadow = Image.new("L", size, 0)
+    if p.shadow:
+        dx, dy = round(p.shadow * WORK_SIZE * p.shadow_dir), round(p.shadow * WORK_SIZE)
+        steps = max(1, abs(dy)) if p.extrude else 1
+        for k in range(1, steps + 1):
+            shadow.paste(255, (round(dx * k / steps), round(dy * k / steps)), outline)
+        if not p.extrude:
+            shadow = shadow.filter(ImageFilter.GaussianBlur(WORK_SIZE * 0.04))
+    return word, fill, outline, shadow
+
+
+def _curve(mask: np.ndarray, amount: float) -> np.ndarray:
+    """Columns moved up or down along an arc: `amount` is the rise at the ends, in pixels."""
+    if not amount:
+        return mask
+    height, width = mask.shape
+    x = np.linspace(-1.0, 1.0, width)
+    shifts = np.round(amount * (x ** 2)).astype(int)
+    out = np.zeros_like(mask)
+    for shift in np.unique(shifts):
+        cols = shifts == shift
+        out[:, cols] = np.roll(mask[:, cols], -shift, axis=0)
+    return out
+
+
+def _perspective_coeffs(size: tuple[int, int], p: WildParams) -> tuple[float, ...]:
+    """Coefficients for Image.transform(PERSPECTIVE): one side of the word nearer than the other."""
+    w, h = size
+    d = p.perspective * h
+    if p.perspective_side:             # the right side farther away: drawn shorter
+        dst = [(0, 0), (w, d), (w, h - d), (0, h)]
+    else:
+        dst = [(0, d), (w, 0), (w, h), (0, h - d)]
+    src = [(0, 0), (w, 0), (w, h), (0, h)]
+    matrix = []
+    for (x, y), (u, v) in zip(dst, src):
+        matrix.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        matrix.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    rhs = np.array([c for pair in src for c in pair], dtype=np.float64)
+    return tuple(np.linalg.solve(np.array(matrix, dtype=np.float64), rhs))
+
+
+def _geometry(masks: tuple[Image.Image, ...], p: WildParams) -> list[Image.Image]:
+    """The same stretch, curve, rotation and perspective applied to every mask."""
+    out = []
+    coeffs = None
+    for mask in masks:
+        if p.stretch != 1.0:
+            mask = mask.resize((max(1, round(mask.width * p.stretch)), mask.height), Image.Resampling.BILINEAR)
+        if p.curve:
+            mask = Image.fromarray(_curve(np.asarray(mask), p.curve * WORK_SIZE))
+        if p.rotate:
+            mask = mask.rotate(p.rotate, resample=Image.Resampling.BILINEAR, expand=True)
+        if p.perspective:
+            coeffs = coeffs or _perspective_coeffs(mask.size, p)
+            mask = mask.transform(mask.size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR)
+        out.append(mask)
+    return out
+
+
+def _crop_box(word: Image.Image, p: WildParams) -> tuple[int, int, int, int]:
+    box = word.point(lambda a: 255 if a >= 64 else 0).getbbox()
+    if box is None:
+        raise WildFailure("empty_render", "no text pixels")
+    x0, y0, x1, y1 = box
+    h = y1 - y0
+    box = (x0 - round(p.margin_left * h), y0 - round(p.margin_top * h),
+           x1 + round(p.margin_right * h), y1 + round(p.margin_bottom * h))
+    return (max(0, box[0]), max(0, box[1]), min(word.width, box[2]), min(word.height, box[3]))
+
+
+def _background(kind: str, size: tuple[int, int], rng: random.Random, photo_dir: str) -> Image.Image:
+    """A photograph's crop, a texture, a flat colour or a gradient, `size` pixels."""
+    w, h = size
+    if kind == "photo":
+        photo = rng.choice(_photos(photo_dir))
+        scale = rng.uniform(0.3, 1.0)
+        cw, ch = max(8, round(photo.width * scale)), max(8, round(photo.width * scale * h / w))
+        ch = min(ch, photo.height)
+        x, y = rng.randint(0, photo.width - cw), rng.randint(0, photo.height - ch)
+        return photo.crop((x, y, x + cw, y + ch)).resize(size, Image.Resampling.BILINEAR)
+    if kind == "texture":
+        g = np.random.default_rng(rng.getrandbits(32))
+        small = g.uniform(0, 255, size=(max(2, h // 8), max(2, w // 8), 3)).astype(np.uint8)
+        base = np.array(_random_rgb(rng), dtype=np.float32)
+        noise = np.asarray(Image.fromarray(small).resize(size, Image.Resampling.BICUBIC), dtype=np.float32)
+        mix = rng.uniform(0.15, 0.6)
+        return Image.fromarray(np.clip(base * (1 - mix) + noise * mix, 0, 255).astype(np.uint8))
+    first = _random_rgb(rng)
+    if kind == "flat":
+        return Image.new("RGB", size, first)
+    return _gradient(size, first, _random_rgb(rng), rng.random() < 0.5)
+
+
+def _random_rgb(rng: random.Random) -> tuple[int, int, int]:
+    return rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255)
+
+
+def _gradient(size: tuple[int, int], a: tuple[int, ...], b: tuple[int, ...], vertical: bool) -> Image.Image:
+    w, h = size
+    t = np.linspace(0, 1, h if vertical else w, dtype=np.float32)
+    line = np.asarray(a, np.float32)[None, :] * (1 - t[:, None]) + np.asarray(b, np.float32)[None, :] * t[:, None]
+    pixels = np.broadcast_to(line[:, None, :], (h, w, 3)) if vertical else np.broadcast_to(line[None], (h, w, 3))
+    return Image.fromarray(np.ascontiguousarray(pixels).astype(np.uint8))
+
+
+def _luma(rgb: tuple[int, ...] | np.ndarray) -> float:
+    return float(np.asarray(rgb, dtype=np.float64) @ _LUMA)
+
+
+def _far_color(under: float, rng: random.Random, lo: float, hi: float) -> tuple[int, int, int]:
+    """A random colour whose luminance is lo..hi grey levels away from `under` (darker or
+    lighter, whichever fits)."""
+    gap = rng.uniform(lo, hi)
+    target = under - gap if (under - gap >= 0 and (under + gap > 255 or rng.random() < 0.5)) else under + gap
+    target = min(255.0, max(0.0, target))
+    rgb = np.array(_random_rgb(rng), dtype=np.float64)
+    lum = _luma(rgb)
+    if target < lum:
+        rgb = rgb * (target / max(lum, 1e-6))
+    else:
+        rgb = rgb + (255 - rgb) * ((target - lum) / max(1e-6, 255 - lum))
+    r, g, b = (int(v) for v in np.clip(np.round(rgb), 0, 255))
+    return r, g, b
+
+
+def _paint(bg: Image.Image, masks: list[Image.Image], p: WildParams, rng: random.Random,
+           photo_dir: str) -> Image.Image:
+    """Shadow, outline and fill coloured over the background."""
+    word, fill, outline, shadow = masks
+    ink = np.asarray(word) >= 128
+    if not ink.any():
+        raise WildFailure("empty_render", "no text pixels")
+    under = float(np.asarray(bg.convert("L"), dtype=np.float32)[ink].mean())
+    fill_rgb = _far_color(under, rng, p.contrast, p.contrast + 90)
+    out = bg.copy()
+    if p.shadow:
+        out.paste(_far_color(under, rng, 40, 120) if rng.random() < 0.4 else (20, 20, 20), (0, 0), shadow)
+    if p.outline:
+        out.paste(_far_color(_luma(fill_rgb), rng, 70, 160), (0, 0), outline)
+    if p.fill == "gradient":
+        second = _far_color(under, rng, p.contrast, p.contrast + 90)
+        out.paste(_gradient(out.size, fill_rgb, second, rng.random() < 0.7), (0, 0), fill)
+    elif p.fill == "texture":
+        texture = _background("texture", out.size, rng, photo_dir)
+        shift = np.asarray(fill_rgb, np.float32) - np.asarray(texture, np.float32).mean(axis=(0, 1))
+        textured = np.clip(np.asarray(texture, np.float32) * 0.5 + np.asarray(fill_rgb, np.float32) * 0.5
+                           + shift * 0.5, 0, 255).astype(np.uint8)
+        out.paste(Image.fromarray(textured), (0, 0), fill)
+    else:
+        out.paste(fill_rgb, (0, 0), fill)
+    return out
+
+
+def _finish(image: Image.Image, height: int, p: WildParams) -> Image.Image:
+    """To the output height through a lower resolution, with blur and JPEG."""
+    width = max(1, round(image.width * height / image.height))
+    if p.low_res < 1.0:
+        small_h = max(6, round(height * p.low_res))
+        image = image.resize((max(1, round(width * small_h / height)), small_h), Image.Resampling.BOX)
+    image = image.resize((width, height), Image.Resampling.BICUBIC if p.low_res < 1.0 else Image.Resampling.LANCZOS)
+    if p.blur:
+        image = image.filter(ImageFilter.GaussianBlur(p.blur))
+    if p.jpeg:
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=p.jpeg)
+        buffer.seek(0)
+        image = Image.open(buffer).convert("RGB")
+    return image
+
+
+def render_wild(text: str, font_path: str, height: int, p: WildParams, seed: int,
+                photo_dir: str, min_contrast: float) -> Image.Image:
+    """One word in the wild, `height` pixels high, RGB; raises WildFailure when unusable."""
+    rng = random.Random(seed ^ 0x3A1D)
+    if not text.strip():
+        raise WildFailure("empty_render", "no text")
+    masks = _geometry(_masks(text, font_path, p, rng), p)
+    box = _crop_box(masks[0], p)
+    masks = [m.crop(box) for m in masks]
+    image = _paint(_background(p.background, masks[0].size, rng, photo_dir), masks, p, rng, photo_dir)
+    out = _finish(image, height, p)
+    word = masks[0].resize(out.size, Image.Resampling.BILINEAR)
+    grown = masks[2].filter(ImageFilter.MaxFilter(3)).resize(out.size, Image.Resampling.BILINEAR)
+    _check_contrast(out, np.asarray(word) >= 128, np.asarray(grown) >= 16, min_contrast)
+    return out
+
+
+def _check_contrast(image: Image.Image, ink: np.ndarray, grown: np.ndarray, min_contrast: float) -> None:
+    luminance = np.asarray(image.convert("L"), dtype=np.float32)
+    ground = ~grown
+    if not ink.any():
+        raise WildFailure("empty_render", "no text pixels")
+    if not ground.any():
+        return
+    contrast = abs(float(luminance[ink].mean()) - float(luminance[ground].mean()))
+    if contrast < min_contrast:
+        raise WildFailure("low_contrast", f"{contrast:.0f} grey levels")

@@ -1,0 +1,102 @@
+"""The `wild` style (words on signs, covers and cards) and the bundled display fonts."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+
+from conftest import FONTS, generate_args
+from pipeline.resources import bundled, expand_fonts
+from pipeline.synth import wild
+from pipeline.synth.render import MIN_CONTRAST, RenderFailure, render
+from pipeline.synth.styles import Overrides, draw_effects
+from test_generate import read_labels, snapshot
+
+DISPLAY = sorted((FONTS / "display").glob("*.[ot]tf"))
+PHOTOS = str(bundled("backgrounds"))
+
+
+def _params(seed: int) -> wild.WildParams:
+    style, fx = draw_effects("wild", Overrides(), random.Random(seed))
+    assert style == "wild" and fx.wild is not None
+    return fx.wild
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_no_geometry_pushes_ink_of_the_word_out_of_its_crop(seed):
+    font = str(DISPLAY[seed % len(DISPLAY)])
+    p = _params(seed)
+    masks = wild._geometry(wild._masks("Quickly 42", font, p, random.Random(seed)), p)
+    word = np.asarray(masks[0]) >= 64                     # a quarter coverage or more
+    x0, y0, x1, y1 = wild._crop_box(masks[0], p)
+    assert word.sum() > 0 and word[y0:y1, x0:x1].sum() == word.sum()
+
+
+def test_wild_words_are_the_same_for_1_and_2_workers(tmp_path, small_corpus, run_cli):
+    fonts = [a for f in DISPLAY[:6] for a in ("--fonts", str(f))]
+    args = ("--text", "words", "--max-words", "1", "--style", "wild", *fonts)
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_cli(*generate_args(one, small_corpus, *args, "--workers", "1", count=120)).exit_code == 0
+    assert run_cli(*generate_args(two, small_corpus, *args, "--workers", "2", count=120)).exit_code == 0
+    assert snapshot(one) == snapshot(two)
+    rows = read_labels(one, "train")
+    assert rows and {r["style"] for r in rows} == {"wild"}
+    assert len({r["family"] for r in rows}) >= 4          # the display families, named in the labels
+
+
+def test_a_word_without_contrast_is_rejected_not_labelled(monkeypatch):
+    grey = (128, 128, 128)
+    monkeypatch.setattr(wild, "_far_color", lambda under, rng, lo, hi: grey)
+    monkeypatch.setattr(wild, "_random_rgb", lambda rng: grey)
+    _, fx = draw_effects("wild", Overrides(), random.Random(3))
+    fx = dataclasses.replace(fx, wild=dataclasses.replace(fx.wild, background="flat", outline=0.0, shadow=0.0))
+    with pytest.raises(RenderFailure, match="low_contrast"):
+        render("CAFE", str(DISPLAY[0]), 32, fx, 1, photo_dir=PHOTOS)
+
+
+def test_rendered_words_keep_their_ink_above_the_contrast_bound():
+    kept = 0
+    for seed in range(30):
+        _, fx = draw_effects("wild", Overrides(), random.Random(seed))
+        try:
+            out = render("Motel", str(DISPLAY[seed % len(DISPLAY)]), 32, fx, seed, photo_dir=PHOTOS)
+        except RenderFailure as e:
+            assert e.reason in ("low_contrast", "empty_render")
+            continue
+        kept += 1
+        assert out.image.height == 32 and out.image.mode == "RGB"
+    assert kept >= 25                                     # rejections are the exception
+    assert MIN_CONTRAST == 40.0                           # the bound README and wild.py state
+
+
+def test_wild_takes_no_effect_overrides_and_no_vertical(tmp_path, small_corpus, run_cli):
+    result = run_cli(*generate_args(tmp_path / "a", small_corpus, "--style", "wild", "--skew", "2"))
+    assert result.exit_code == 2 and "the wild style draws its own geometry" in result.output
+    result = run_cli(*generate_args(tmp_path / "b", small_corpus, "--style", "wild", "--orientation", "vertical"))
+    assert result.exit_code == 2 and "wild style draws horizontal lines only" in result.output
+
+
+def test_bundled_font_sets_are_named_on_the_command_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    files = expand_fonts(("display", "en"))
+    assert any("/display/" in f for f in files) and any(f.endswith("DejaVuSans.ttf") for f in files)
+    assert len([f for f in files if "/display/" in f]) == len(DISPLAY) >= 100
+    (tmp_path / "display").mkdir()                        # a folder of that name wins over the set
+    assert expand_fonts(("display",)) == ("display",)
+
+
+def test_display_fonts_and_photographs_are_recorded_with_their_licenses():
+    readme = (FONTS / "display" / "README.md").read_text(encoding="utf-8")
+    for font in DISPLAY:
+        assert f"`{font.name}`" in readme
+    for package in {line.split("|")[3].split(" (")[0].strip() for line in readme.splitlines()
+                    if line.startswith("| `")}:
+        assert (FONTS / "LICENSES" / f"{package}.copyright").is_file()
+    photos = bundled("backgrounds")
+    notes = (photos / "README.md").read_text(encoding="utf-8")
+    pictures = sorted(photos.glob("*.jpg"))
+    assert pictures and all(f"`{p.name}`" in notes for p in pictures)
+    assert (photos / "mate-backgrounds.copyright").is_file()
