@@ -41,7 +41,7 @@ def ocrpipe(run: Path, fonts: Path, count: int, workers: int, style: str) -> lis
             "--test-fraction", "0", "--no-progress"]
 
 
-PICTURED = ("plain", "print", "binarized", "scene", "scanned", "receipt", "screen")
+PICTURED = ("plain", "print", "binarized", "scene", "scanned", "receipt", "screen", "wild")
 
 
 def picture(work: Path, fonts: Path) -> None:
@@ -104,6 +104,23 @@ def cjk(work: Path, args: argparse.Namespace) -> None:
                 layout_rows))
 
 
+def words(work: Path, args: argparse.Namespace) -> None:
+    """Cropped words per second: the wild style with the display faces, beside scene."""
+    rows = []
+    for style, fonts in (("scene", ["en"]), ("wild", ["en", "display"])):
+        seconds = []
+        for r in range(args.repeats):
+            command = ocrpipe(work / f"words-{style}{r}", ROOT / "fonts", args.count, args.workers, style)
+            command = command[:command.index("--fonts")] + command[command.index("--fonts") + 2:]
+            seconds.append(timed(command + ["--text", "words", "--max-words", "1"]
+                                 + [a for f in fonts for a in ("--fonts", f)], cwd=ROOT))
+        rows.append([f"ocrpipe generate --style {style} --text words --max-words 1 --fonts {' --fonts '.join(fonts)}",
+                     f"{args.count / median(seconds):.0f}"])
+    print(f"{today()}, {machine()}; {args.count} words at height 32, {args.workers} workers, "
+          f"median of {args.repeats}; whole commands, start-up included")
+    print(table(["command", "words/s"], rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=3000)
@@ -111,6 +128,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only-cjk", action="store_true", help="only the Korean and Chinese rows")
     parser.add_argument("--picture-only", action="store_true", help="only benchmarks/styles.png, no timing")
+    parser.add_argument("--only-words", action="store_true", help="only the cropped-word rows (scene, wild)")
     args = parser.parse_args()
     if args.picture_only:
         work = Path(tempfile.mkdtemp(prefix="ocrpipe-bench-"))
@@ -119,10 +137,10 @@ def main() -> None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return
-    if args.only_cjk:
+    if args.only_cjk or args.only_words:
         work = Path(tempfile.mkdtemp(prefix="ocrpipe-bench-"))
         try:
-            cjk(work, args)
+            (cjk if args.only_cjk else words)(work, args)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return
@@ -167,6 +185,7 @@ def main() -> None:
         print(table(["command", "lines/s", "vs trdg CLI"], rows))
         print(f"ocrpipe plain, {args.workers} workers vs 1: {scaling:.2f}x")
         cjk(work, args)
+        words(work, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
