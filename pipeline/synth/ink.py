@@ -1,10 +1,13 @@
-"""Binarization and speckle, the two pixel effects of the `binarized` and `scanned` styles, in
-one place: render applies them to 8-bit images (ink dark, 0..255), the scan simulation to ink
-coverage (ink bright, 0..1)."""
+"""Pixel effects shared by the styles, in one place: binarization and speckle (the `binarized`
+and `scanned` styles; render applies them to 8-bit images, ink dark, 0..255, the scan
+simulation to ink coverage, ink bright, 0..1) and a JPEG round trip (`receipt`, `screen`, `wild`)."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+from PIL import Image
 
 
 def binarize(values: np.ndarray, level: float, full: float, dark_ink: bool) -> np.ndarray:
@@ -20,3 +23,11 @@ def speckle(values: np.ndarray, share: float, rng: np.random.Generator, full: fl
     """`share` of the pixels, drawn from `rng`, flipped to their opposite (`full - value`)."""
     flip = rng.random(values.shape) < share
     return np.where(flip, full - values, values).astype(values.dtype)
+
+
+def jpeg(image: Image.Image, quality: int) -> Image.Image:
+    """The image stored as JPEG at `quality` and read back (RGB): blocks and ringing."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    buffer.seek(0)
+    return Image.open(buffer).convert("RGB")

@@ -9,7 +9,6 @@ image, under the text's own pixels (the alpha channel of trdg's text image).
 
 from __future__ import annotations
 
-import io
 import math
 import random
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
-from pipeline.synth.ink import binarize, speckle
+from pipeline.synth.ink import binarize, jpeg, speckle
 from pipeline.synth.scanned import ScanFailure, render_scanned
 from pipeline.synth.styles import AUTO_COLOR, Effects, Finish
 from pipeline.synth.trdg_compat import FONTS, seed_all, trdg_images_dir, trdg_modules
@@ -239,12 +238,7 @@ def _degrade(image: Image.Image, finish: Finish) -> Image.Image:
             r, g, b = small.split()
             small = Image.merge("RGB", (ImageChops.offset(r, 1, 0), g, ImageChops.offset(b, -1, 0)))
         image = small.resize(size, Image.Resampling.BICUBIC)
-    if finish.jpeg:
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=finish.jpeg)
-        buffer.seek(0)
-        image = Image.open(buffer).convert("RGB")
-    return image
+    return jpeg(image, finish.jpeg) if finish.jpeg else image
 
 
 def _scan_effects(image: Image.Image, fx: Effects, seed: int) -> Image.Image:

@@ -18,7 +18,6 @@ Bounds, checked on every word (a word that fails is rejected and counted, never 
 
 from __future__ import annotations
 
-import io
 import random
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from pipeline.synth.ink import jpeg
 from pipeline.synth.styles import WildParams
 
 WORK_SIZE = 48          # font size the masks are drawn at (pixels); the output is resized from it
@@ -234,12 +234,7 @@ def _finish(image: Image.Image, height: int, p: WildParams) -> Image.Image:
     image = image.resize((width, height), Image.Resampling.BICUBIC if p.low_res < 1.0 else Image.Resampling.LANCZOS)
     if p.blur:
         image = image.filter(ImageFilter.GaussianBlur(p.blur))
-    if p.jpeg:
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=p.jpeg)
-        buffer.seek(0)
-        image = Image.open(buffer).convert("RGB")
-    return image
+    return jpeg(image, p.jpeg) if p.jpeg else image
 
 
 def render_wild(text: str, font_path: str, height: int, p: WildParams, seed: int,
