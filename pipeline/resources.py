@@ -32,7 +32,8 @@ def font_set(name: str) -> tuple[str, ...]:
 
 
 def default_fonts(langs: tuple[str, ...] = ("en",)) -> tuple[str, ...]:
-    """The bundled fonts of each language: fonts/ itself for en (Latin), fonts/ko, fonts/zh."""
+    """The bundled fonts of each language: fonts/ itself for en (Latin), fonts/ko, fonts/zh,
+    fonts/zh-Hant."""
     return tuple(f for lang in langs for f in font_set(lang))
 
 

@@ -1,6 +1,7 @@
 """Pixel effects shared by the styles, in one place: binarization and speckle (the `binarized`
 and `scanned` styles; render applies them to 8-bit images, ink dark, 0..255, the scan
-simulation to ink coverage, ink bright, 0..1) and a JPEG round trip (`receipt`, `screen`, `wild`)."""
+simulation to ink coverage, ink bright, 0..1), a JPEG round trip (`receipt`, `screen`, `wild`)
+and a colour brought to a luminance (the colours picked against a background)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import io
 
 import numpy as np
 from PIL import Image
+
+LUMA = np.array([0.299, 0.587, 0.114])   # ITU-R 601, as Pillow's convert("L")
 
 
 def binarize(values: np.ndarray, level: float, full: float, dark_ink: bool) -> np.ndarray:
@@ -31,3 +34,14 @@ def jpeg(image: Image.Image, quality: int) -> Image.Image:
     image.save(buffer, format="JPEG", quality=quality)
     buffer.seek(0)
     return Image.open(buffer).convert("RGB")
+
+
+def with_luminance(rgb: np.ndarray, target: float) -> tuple[int, int, int]:
+    """The colour `rgb` (0..255, float) darkened or lightened to luminance `target`, rounded."""
+    lum = float(rgb @ LUMA)
+    if target < lum:
+        rgb = rgb * (target / max(lum, 1e-6))
+    else:
+        rgb = rgb + (255 - rgb) * ((target - lum) / max(1e-6, 255 - lum))
+    r, g, b = (int(v) for v in np.clip(np.round(rgb), 0, 255))
+    return r, g, b

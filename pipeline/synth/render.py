@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
-from pipeline.synth.ink import binarize, jpeg, speckle
+from pipeline.synth.ink import binarize, jpeg, speckle, with_luminance
 from pipeline.synth.scanned import ScanFailure, render_scanned
 from pipeline.synth.styles import AUTO_COLOR, Effects, Finish
 from pipeline.synth.trdg_compat import FONTS, seed_all, trdg_images_dir, trdg_modules
@@ -24,7 +24,6 @@ from pipeline.synth.wild import WildFailure, render_wild
 
 MIN_CONTRAST = 40.0   # grey levels between mean text and mean background luminance
 MAX_SKEW_GROWTH = 0.5   # rotation may add at most half the text height
-_LUMA = np.array([0.299, 0.587, 0.114])   # ITU-R 601, as Pillow's convert("L")
 TRDG_ERRORS = (ValueError, OSError, ZeroDivisionError, IndexError)   # how trdg's rendering fails
 
 
@@ -77,13 +76,7 @@ def _contrasting_color(background: Image.Image, box: tuple[int, int, int, int], 
     rng = random.Random(seed ^ 0x5EED)
     under = float(np.asarray(background.convert("L").crop(box), dtype=np.float32).mean())
     target = rng.uniform(0, max(0.0, under - 110)) if under > 128 else rng.uniform(min(255.0, under + 110), 255)
-    rgb = np.array([rng.uniform(0, 255) for _ in range(3)])
-    lum = float(rgb @ _LUMA)
-    if target < lum:
-        rgb = rgb * (target / lum)
-    else:
-        rgb = rgb + (255 - rgb) * ((target - lum) / max(1e-6, 255 - lum))
-    return "#{:02x}{:02x}{:02x}".format(*np.clip(np.round(rgb), 0, 255).astype(int))
+    return "#{:02x}{:02x}{:02x}".format(*with_luminance(np.array([rng.uniform(0, 255) for _ in range(3)]), target))
 
 
 def _recolor(image: Image.Image, color: str) -> Image.Image:
@@ -149,12 +142,13 @@ def _render(text: str, font_path: str, height: int, fx: Effects, seed: int, imag
             raise RenderFailure("render_error", f"{type(e).__name__}: {e}") from None
     if fx.wild is not None:
         try:
-            image = render_wild(text, font_path, height, fx.wild, seed, image_dir or photo_dir or trdg_images_dir(),
-                                MIN_CONTRAST)
+            image, ink, ground = render_wild(text, font_path, height, fx.wild, seed,
+                                             image_dir or photo_dir or trdg_images_dir())
         except WildFailure as e:
             raise RenderFailure(e.reason, e.detail) from None
         except TRDG_ERRORS as e:
             raise RenderFailure("render_error", f"{type(e).__name__}: {e}") from None
+        _check_contrast(image, ink, ground)
         return Rendered(image, AUTO_COLOR, fx.wild.rotate)
     seed_all(seed)
     FONTS.use_layout_for(text)
@@ -204,7 +198,8 @@ def _render(text: str, font_path: str, height: int, fx: Effects, seed: int, imag
         out = _scan_effects(out, fx, seed)
     if fx.finish is not None and fx.finish.invert:
         out = ImageOps.invert(out)
-    _check_contrast(out, text_mask)
+    ink = np.asarray(text_mask) > 0
+    _check_contrast(out, ink, ~ink)
     return Rendered(out, color, skew)
 
 
@@ -250,13 +245,14 @@ def _scan_effects(image: Image.Image, fx: Effects, seed: int) -> Image.Image:
     return Image.fromarray(pixels)
 
 
-def _check_contrast(image: Image.Image, text_mask: Image.Image) -> None:
+def _check_contrast(image: Image.Image, ink: np.ndarray, ground: np.ndarray) -> None:
+    """The mean luminance under the text's pixels (`ink`) and under the ground around them at
+    least MIN_CONTRAST apart on the final image, else RenderFailure."""
     luminance = np.asarray(image.convert("L"), dtype=np.float32)
-    ink = np.asarray(text_mask) > 0
     if not ink.any():
         raise RenderFailure("empty_render", "no text pixels")
-    if ink.all():
+    if not ground.any():
         return
-    contrast = abs(float(luminance[ink].mean()) - float(luminance[~ink].mean()))
+    contrast = abs(float(luminance[ink].mean()) - float(luminance[ground].mean()))
     if contrast < MIN_CONTRAST:
         raise RenderFailure("low_contrast", f"{contrast:.0f} grey levels")

@@ -114,6 +114,12 @@ class FontCache:
         return getattr(ImageFont, name)
 
 
+def cached_font(path: str, size: int) -> ImageFont.FreeTypeFont:
+    """A font with remembered glyphs, laid out as Pillow's own default does (raqm where this
+    Pillow has it): the same object for the life of the worker process."""
+    return _load_font(str(path), int(size), ImageFont.Layout.RAQM)
+
+
 @functools.lru_cache(maxsize=256)
 def _load_font(path: str, size: int, engine: int) -> ImageFont.FreeTypeFont:
     try:

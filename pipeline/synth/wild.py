@@ -19,29 +19,26 @@ Bounds, checked on every word (a word that fails is rejected and counted, never 
 from __future__ import annotations
 
 import random
+import string
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter
 
-from pipeline.synth.ink import jpeg
+from pipeline.synth.ink import LUMA, jpeg, with_luminance
 from pipeline.synth.styles import WildParams
+from pipeline.synth.trdg_compat import cached_font
 
 WORK_SIZE = 48          # font size the masks are drawn at (pixels); the output is resized from it
-_LUMA = np.array([0.299, 0.587, 0.114])
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+NEIGHBOURS = string.ascii_lowercase + string.ascii_uppercase + string.digits   # letters at a loose crop's edges
 
 
 class WildFailure(Exception):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason, self.detail = reason, detail
-
-
-@lru_cache(maxsize=64)
-def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, size)
 
 
 @lru_cache(maxsize=4)
@@ -54,7 +51,7 @@ def _photos(folder: str) -> tuple[Image.Image, ...]:
 
 def _masks(text: str, font_path: str, p: WildParams, rng: random.Random) -> tuple[Image.Image, ...]:
     """(word, fill, outline, shadow) masks at the working size; `fill` adds neighbour letters."""
-    font = _font(font_path, WORK_SIZE)
+    font = cached_font(font_path, WORK_SIZE)
     stroke = round(p.outline * WORK_SIZE)
     left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
     gap = round(WORK_SIZE * rng.uniform(0.35, 0.8))
@@ -66,8 +63,7 @@ def _masks(text: str, font_path: str, p: WildParams, rng: random.Random) -> tupl
     fill = word.copy()
     if p.neighbours:
         draw = ImageDraw.Draw(fill)
-        before = rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-        after = rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        before, after = rng.choice(NEIGHBOURS), rng.choice(NEIGHBOURS)
         draw.text((origin[0] - gap - font.getlength(before), origin[1]), before, fill=255, font=font)
         draw.text((origin[0] + font.getlength(text) + gap, origin[1]), after, fill=255, font=font)
     outline = fill.filter(ImageFilter.MaxFilter(2 * stroke + 1)) if stroke else fill
@@ -177,8 +173,8 @@ def _gradient(size: tuple[int, int], a: tuple[int, ...], b: tuple[int, ...], ver
     return Image.fromarray(np.ascontiguousarray(pixels).astype(np.uint8))
 
 
-def _luma(rgb: tuple[int, ...] | np.ndarray) -> float:
-    return float(np.asarray(rgb, dtype=np.float64) @ _LUMA)
+def _luma(rgb: tuple[int, ...]) -> float:
+    return float(np.asarray(rgb, dtype=np.float64) @ LUMA)
 
 
 def _far_color(under: float, rng: random.Random, lo: float, hi: float) -> tuple[int, int, int]:
@@ -187,14 +183,7 @@ def _far_color(under: float, rng: random.Random, lo: float, hi: float) -> tuple[
     gap = rng.uniform(lo, hi)
     target = under - gap if (under - gap >= 0 and (under + gap > 255 or rng.random() < 0.5)) else under + gap
     target = min(255.0, max(0.0, target))
-    rgb = np.array(_random_rgb(rng), dtype=np.float64)
-    lum = _luma(rgb)
-    if target < lum:
-        rgb = rgb * (target / max(lum, 1e-6))
-    else:
-        rgb = rgb + (255 - rgb) * ((target - lum) / max(1e-6, 255 - lum))
-    r, g, b = (int(v) for v in np.clip(np.round(rgb), 0, 255))
-    return r, g, b
+    return with_luminance(np.array(_random_rgb(rng), dtype=np.float64), target)
 
 
 def _paint(bg: Image.Image, masks: list[Image.Image], p: WildParams, rng: random.Random,
@@ -238,8 +227,10 @@ def _finish(image: Image.Image, height: int, p: WildParams) -> Image.Image:
 
 
 def render_wild(text: str, font_path: str, height: int, p: WildParams, seed: int,
-                photo_dir: str, min_contrast: float) -> Image.Image:
-    """One word in the wild, `height` pixels high, RGB; raises WildFailure when unusable."""
+                photo_dir: str) -> tuple[Image.Image, np.ndarray, np.ndarray]:
+    """One word in the wild, `height` pixels high, RGB, with the masks its contrast is measured
+    on (render checks it): the word's fill, and the ground outside its grown outline. Raises
+    WildFailure when there is nothing to draw."""
     rng = random.Random(seed ^ 0x3A1D)
     if not text.strip():
         raise WildFailure("empty_render", "no text")
@@ -250,17 +241,5 @@ def render_wild(text: str, font_path: str, height: int, p: WildParams, seed: int
     out = _finish(image, height, p)
     word = masks[0].resize(out.size, Image.Resampling.BILINEAR)
     grown = masks[2].filter(ImageFilter.MaxFilter(3)).resize(out.size, Image.Resampling.BILINEAR)
-    _check_contrast(out, np.asarray(word) >= 128, np.asarray(grown) >= 16, min_contrast)
-    return out
+    return out, np.asarray(word) >= 128, ~(np.asarray(grown) >= 16)
 
-
-def _check_contrast(image: Image.Image, ink: np.ndarray, grown: np.ndarray, min_contrast: float) -> None:
-    luminance = np.asarray(image.convert("L"), dtype=np.float32)
-    ground = ~grown
-    if not ink.any():
-        raise WildFailure("empty_render", "no text pixels")
-    if not ground.any():
-        return
-    contrast = abs(float(luminance[ink].mean()) - float(luminance[ground].mean()))
-    if contrast < min_contrast:
-        raise WildFailure("low_contrast", f"{contrast:.0f} grey levels")
