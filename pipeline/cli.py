@@ -161,8 +161,14 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--style", default="print", show_default=True,
               help="Effect preset: plain (no effects), print, binarized (thresholded strokes, speckle), "
                    "scene (colour, distortion), scanned (a simulated print-and-scan), receipt (worn till-roll "
-                   "print), screen (UI text, both polarities); several joined by commas mix them line by "
-                   "line, equally or by shares (print,binarized or scanned:3,print:2,receipt:1).")
+                   "print), screen (UI text, both polarities), wild (words on signs, covers and cards: add "
+                   "--fonts display); several joined by commas mix them line by line, equally or by shares "
+                   "(print,binarized or scanned:3,print:2,receipt:1).")
+@click.option("--wild-parts", default="all", show_default=True,
+              help="What the wild style draws beyond a plain word on a flat colour: grounds (photographs, "
+                   "textures, gradients), effects (outlines, shadows, gradient and textured fills), geometry "
+                   "(stretch, curve, rotation, perspective), degrade (resolution loss, blur, JPEG), crops "
+                   "(loose margins, neighbouring letters); all, none, or some joined by commas.")
 @click.option("--codes-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="Share of lines of numbers, dates, prices and codes.")
 @click.option("--holdout-fonts", type=click.IntRange(0), default=0, show_default=True,

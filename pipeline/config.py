@@ -84,12 +84,14 @@ class GenerateConfig:
     orientation: str = "horizontal"        # or vertical: columns of upright characters, top to bottom
     text: str = "lines"                    # lines of prose, words and codes; words: sign tokens; receipt:
                                            # receipt lines; or a mixture with shares (lines:2,words:1)
+    wild_parts: str = "all"                # what the wild style draws beyond a plain word (WILD_PARTS)
 
     # Options that change how the work is spread, not what is made.
     EXECUTION: ClassVar[tuple[str, ...]] = ("workers", "shard")
     # Options added after runs were made: at their default they stay out of the fingerprint,
     # so those runs still count as up to date.
-    LATER: ClassVar[dict[str, Any]] = {"lang": "en", "orientation": "horizontal", "text": "lines"}
+    LATER: ClassVar[dict[str, Any]] = {"lang": "en", "orientation": "horizontal", "text": "lines",
+                                       "wild_parts": "all"}
 
     def output_fields(self) -> dict[str, Any]:
         """The fields that decide the output bytes: resuming needs these to be unchanged."""
@@ -103,6 +105,19 @@ class GenerateConfig:
             raise OcrpipeError(f"--lang {self.lang}: unknown language {', '.join(unknown) or '(none)'}; "
                                f"use {', '.join(LANGS)}, or several joined by commas (e.g. ko,en)")
         return langs
+
+    def wild_part_set(self) -> frozenset[str]:
+        """--wild-parts as a set of WILD_PARTS (`all`: every one; `none`: a plain word on a flat ground)."""
+        parts = {part.strip() for part in self.wild_parts.split(",") if part.strip()}
+        if parts == {"all"}:
+            return frozenset(WILD_PARTS)
+        if parts == {"none"}:
+            return frozenset()
+        unknown = sorted(parts - set(WILD_PARTS))
+        if unknown or not parts:
+            raise OcrpipeError(f"--wild-parts {self.wild_parts}: unknown part {', '.join(unknown) or '(none)'}; "
+                               f"use all, none, or some of {','.join(WILD_PARTS)} joined by commas")
+        return frozenset(parts)
 
     def shard_pair(self) -> tuple[int, int]:
         try:
@@ -133,6 +148,10 @@ class GenerateConfig:
             raise OcrpipeError(f"--{overrides[0].replace('_', '-')}: the {' and '.join(sorted(styles))} style draws "
                                "its own geometry and ink and takes no effect overrides; leave it out, or use it "
                                "with a style that does (print, binarized, scene, receipt, screen)")
+        self.wild_part_set()
+        if self.wild_parts != "all" and "wild" not in styles:
+            raise OcrpipeError(f"--wild-parts {self.wild_parts}: only the wild style draws these parts; "
+                               "add wild to --style or leave --wild-parts out")
         horizontal_only = sorted(styles & {"scanned", "wild"})
         if self.orientation == "vertical" and horizontal_only:
             raise OcrpipeError(f"--orientation vertical: the {horizontal_only[0]} style draws horizontal lines only; "
@@ -158,6 +177,13 @@ class GenerateConfig:
         if self.background_dir:
             check_picture_folder(Path(self.background_dir))
 
+
+# What the wild style adds to a plain word, each of which --wild-parts can leave out:
+# grounds: photographs, textures and gradients (else a flat colour); effects: outlines, shadows and
+# extrusions, gradient and textured fills (else a solid fill); geometry: stretch, curve, rotation,
+# perspective; degrade: resolution loss, blur, JPEG; crops: loose margins and neighbouring letters
+# (else a margin of 8% of the word's height on each side).
+WILD_PARTS = ("grounds", "effects", "geometry", "degrade", "crops")
 
 MAX_MODEL_HEIGHT = 128    # beyond it memory grows without a gain in reading (see check_model_height)
 MAX_LINES = 100_000_000   # lines one generate plans: more is a job for several runs (or --seed)

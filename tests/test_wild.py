@@ -100,3 +100,53 @@ def test_display_fonts_and_photographs_are_recorded_with_their_licenses():
     pictures = sorted(photos.glob("*.jpg"))
     assert pictures and all(f"`{p.name}`" in notes for p in pictures)
     assert (photos / "mate-backgrounds.copyright").is_file()
+
+
+@pytest.mark.parametrize("radius", [1, 2, 4])
+def test_grow_is_pillows_max_filter_pixel_for_pixel(radius):
+    from PIL import Image, ImageFilter
+
+    mask = Image.fromarray((np.random.default_rng(radius).random((37, 61)) > 0.93).astype(np.uint8) * 200)
+    assert np.array_equal(np.asarray(wild._grow(mask, radius)),
+                          np.asarray(mask.filter(ImageFilter.MaxFilter(2 * radius + 1))))
+
+
+def test_geometry_warps_shared_and_empty_masks_as_it_warps_the_others():
+    """An outline of width 0 is the fill object itself and a word without shadow has an empty
+    shadow: both are taken over instead of warped again, with the pixels a warp would give."""
+    from PIL import Image
+
+    p = dataclasses.replace(_params(5), rotate=4.0, perspective=0.1, curve=0.2, stretch=1.2, outline=0.0, shadow=0.0)
+    word, fill, outline, shadow = wild._masks("Sale 24", str(DISPLAY[0]), p, random.Random(5))
+    assert outline is fill and shadow.getbbox() is None
+    fast = wild._geometry((word, fill, outline, shadow), p)
+    slow = [wild._geometry((m.copy(),), p)[0] for m in (word, fill)] + \
+        [wild._geometry((Image.new("L", word.size, 255), shadow.copy()), p)[1]]
+    assert np.array_equal(np.asarray(fast[1]), np.asarray(slow[1]))
+    assert np.array_equal(np.asarray(fast[2]), np.asarray(slow[1]))
+    assert fast[3].size == slow[2].size and slow[2].getbbox() is None and fast[3].getbbox() is None
+
+
+def test_wild_parts_leave_out_what_they_name_and_keep_the_words(tmp_path, small_corpus, run_cli):
+    from pipeline.synth.styles import limit_wild
+
+    plain = limit_wild(_params(2), frozenset())
+    assert (plain.background, plain.fill, plain.outline, plain.shadow) == ("flat", "solid", 0.0, 0.0)
+    assert (plain.rotate, plain.curve, plain.perspective, plain.stretch) == (0.0, 0.0, 0.0, 1.0)
+    assert (plain.low_res, plain.blur, plain.jpeg, plain.neighbours) == (1.0, 0.0, 0, False)
+    only = limit_wild(_params(2), frozenset({"geometry"}))
+    assert only.rotate == _params(2).rotate and only.background == "flat"
+
+    fonts = [a for f in DISPLAY[:4] for a in ("--fonts", str(f))]
+    args = ("--text", "words", "--max-words", "1", "--style", "wild", *fonts)
+    every, none = tmp_path / "every", tmp_path / "none"
+    assert run_cli(*generate_args(every, small_corpus, *args, count=40)).exit_code == 0
+    assert run_cli(*generate_args(none, small_corpus, *args, "--wild-parts", "none", count=40)).exit_code == 0
+    texts = [(r["text"], r["font"]) for r in read_labels(every, "train")]
+    assert texts == [(r["text"], r["font"]) for r in read_labels(none, "train")]   # the same words, drawn plainly
+    assert {r["background"] for r in read_labels(none, "train")} == {"flat"}
+
+    result = run_cli(*generate_args(tmp_path / "c", small_corpus, "--wild-parts", "geometry"))
+    assert result.exit_code == 2 and "only the wild style draws these parts" in result.output
+    result = run_cli(*generate_args(tmp_path / "d", small_corpus, *args, "--wild-parts", "shadows"))
+    assert result.exit_code == 2 and "unknown part shadows" in result.output

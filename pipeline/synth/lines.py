@@ -60,7 +60,8 @@ class LineMaker:
 
     def __post_init__(self) -> None:
         c = self.config
-        self.overrides = Overrides(c.skew, c.blur, c.background, c.distortion, c.text_color)
+        self.overrides = Overrides(c.skew, c.blur, c.background, c.distortion, c.text_color,
+                                   c.wild_part_set())
 
     def text_and_font(self, split: str, index: int) -> tuple[str, Font]:
         """The line's text and the font that draws it (a pure function of seed, split, index)."""

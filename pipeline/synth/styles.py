@@ -31,7 +31,7 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
-from pipeline.config import OLD_STYLE_NAMES, STYLES, parse_weighted
+from pipeline.config import OLD_STYLE_NAMES, STYLES, WILD_PARTS, parse_weighted
 
 AUTO_COLOR = "auto"   # a colour picked against the background under the text
 BACKGROUNDS = ("white", "noise", "quasicrystal", "image", "paper")   # paper: tinted, uneven
@@ -138,6 +138,7 @@ class Overrides:
     background: str | None = None
     distortion: str | None = None
     text_color: str | None = None
+    wild_parts: frozenset[str] = frozenset(WILD_PARTS)    # what the wild style may draw (--wild-parts)
 
 
 def _gray(rng: random.Random, lo: int, hi: int) -> str:
@@ -305,6 +306,27 @@ def _wild(rng: random.Random) -> Effects:
         binarize=0.0, speckle=0.0, color=True, wild=wild)
 
 
+PLAIN_MARGIN = 0.08     # the margin of a word whose crop is not varied (--wild-parts without crops)
+
+
+def limit_wild(wild: WildParams, parts: frozenset[str]) -> WildParams:
+    """The word as drawn, less the parts of the wild style that are left out (config.WILD_PARTS).
+    The draw itself is unchanged, so a word keeps its text, font and the parts it keeps."""
+    changes: dict[str, object] = {}
+    if "grounds" not in parts:
+        changes |= {"background": "flat"}
+    if "effects" not in parts:
+        changes |= {"outline": 0.0, "shadow": 0.0, "fill": "solid"}
+    if "geometry" not in parts:
+        changes |= {"stretch": 1.0, "rotate": 0.0, "curve": 0.0, "perspective": 0.0}
+    if "degrade" not in parts:
+        changes |= {"low_res": 1.0, "blur": 0.0, "jpeg": 0}
+    if "crops" not in parts:
+        changes |= {"neighbours": False, "margin_top": PLAIN_MARGIN, "margin_bottom": PLAIN_MARGIN,
+                    "margin_left": PLAIN_MARGIN, "margin_right": PLAIN_MARGIN}
+    return dataclasses.replace(wild, **changes) if changes else wild
+
+
 _PRESETS = {"plain": _plain, "print": _print, "binarized": _binarized, "scene": _scene, "scanned": _scanned,
             "receipt": _receipt, "screen": _screen, "wild": _wild}
 
@@ -321,6 +343,9 @@ def draw_effects(style: str, overrides: Overrides, rng: random.Random) -> tuple[
     else:
         style = rng.choices(styles, weights=[w for _, w in pairs])[0]
     fx = _PRESETS[style](rng)
+    if fx.wild is not None and overrides.wild_parts != frozenset(WILD_PARTS):
+        wild = limit_wild(fx.wild, overrides.wild_parts)
+        fx = dataclasses.replace(fx, wild=wild, background=wild.background, skew=wild.rotate, blur=wild.blur)
     if fx.scan is not None or fx.wild is not None:    # these draw their own geometry and ink
         return style, fx
     changes: dict[str, object] = {}

@@ -23,6 +23,7 @@ import string
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -60,13 +61,14 @@ def _masks(text: str, font_path: str, p: WildParams, rng: random.Random) -> tupl
     origin = (pad - left, pad - top)
     word = Image.new("L", size, 0)
     ImageDraw.Draw(word).text(origin, text, fill=255, font=font)
-    fill = word.copy()
+    fill = word                        # the same pixels unless neighbours join it
     if p.neighbours:
+        fill = word.copy()
         draw = ImageDraw.Draw(fill)
         before, after = rng.choice(NEIGHBOURS), rng.choice(NEIGHBOURS)
         draw.text((origin[0] - gap - font.getlength(before), origin[1]), before, fill=255, font=font)
         draw.text((origin[0] + font.getlength(text) + gap, origin[1]), after, fill=255, font=font)
-    outline = fill.filter(ImageFilter.MaxFilter(2 * stroke + 1)) if stroke else fill
+    outline = _grow(fill, stroke) if stroke else fill
     shadow = Image.new("L", size, 0)
     if p.shadow:
         dx, dy = round(p.shadow * WORK_SIZE * p.shadow_dir), round(p.shadow * WORK_SIZE)
@@ -109,11 +111,27 @@ def _perspective_coeffs(size: tuple[int, int], p: WildParams) -> tuple[float, ..
     return tuple(np.linalg.solve(np.array(matrix, dtype=np.float64), rhs))
 
 
+def _grow(mask: Image.Image, radius: int) -> Image.Image:
+    """Every pixel the largest of its (2 radius + 1)-square neighbourhood: Pillow's
+    MaxFilter(2 radius + 1), pixel for pixel, several times faster (OpenCV's dilation)."""
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    return Image.fromarray(cv2.dilate(np.asarray(mask), kernel, borderType=cv2.BORDER_REPLICATE))
+
+
 def _geometry(masks: tuple[Image.Image, ...], p: WildParams) -> list[Image.Image]:
-    """The same stretch, curve, rotation and perspective applied to every mask."""
-    out = []
+    """The same stretch, curve, rotation and perspective applied to every mask. A mask that is
+    another one (an outline of width 0 is the fill) or empty (no shadow) is not warped again:
+    the warp of the same pixels is the same, that of zeros is zeros."""
+    out: list[Image.Image] = []
     coeffs = None
-    for mask in masks:
+    for index, mask in enumerate(masks):
+        same = next((out[j] for j in range(index) if masks[j] is mask), None)
+        if same is not None:
+            out.append(same)
+            continue
+        if out and mask.getbbox() is None:
+            out.append(Image.new("L", out[0].size, 0))
+            continue
         if p.stretch != 1.0:
             mask = mask.resize((max(1, round(mask.width * p.stretch)), mask.height), Image.Resampling.BILINEAR)
         if p.curve:
@@ -240,6 +258,6 @@ def render_wild(text: str, font_path: str, height: int, p: WildParams, seed: int
     image = _paint(_background(p.background, masks[0].size, rng, photo_dir), masks, p, rng, photo_dir)
     out = _finish(image, height, p)
     word = masks[0].resize(out.size, Image.Resampling.BILINEAR)
-    grown = masks[2].filter(ImageFilter.MaxFilter(3)).resize(out.size, Image.Resampling.BILINEAR)
+    grown = _grow(masks[2], 1).resize(out.size, Image.Resampling.BILINEAR)
     return out, np.asarray(word) >= 128, ~(np.asarray(grown) >= 16)
 
