@@ -148,4 +148,28 @@ def test_a_language_model_turns_1s_into_is():
     fused, confidence = decode.beam(log_probs, length, charset, 5, fusion=decode.Fusion(lm, 0.3, 0.5))[0]
     assert fused == "is"
     expected = decode.label_log_prob(ambiguous_line(charset), charset.encode("is"))
-    assert confidence == pytest.approx(np.exp(expected / 4))     # the model's own probability, not the fused score
+    assert confidence == pytest.approx(np.exp(expected))     # the model's own probability, not the fused score
+
+
+def test_greedy_confidence_is_the_probability_of_the_text_over_all_its_alignments():
+    """Not the greedy path's own probability: every alignment of the text read counts. Two
+    frames of 'a' at 0.6 against blank 0.4 read "a" by the paths a-a, a-blank and blank-a:
+    0.36 + 0.24 + 0.24."""
+    charset = Charset(list("ab"))
+    frames = np.full((2, len(charset)), -30.0)
+    frames[:, 0], frames[:, charset.index["a"]] = np.log(0.4), np.log(0.6)
+    frames -= np.logaddexp.reduce(frames, axis=1, keepdims=True)
+    text, confidence = decode.greedy(torch.from_numpy(frames).float()[:, None, :], torch.tensor([2]), charset)[0]
+    assert text == "a" and confidence == pytest.approx(0.84, rel=1e-4)
+    assert confidence == pytest.approx(np.exp(decode.label_log_prob(frames, charset.encode("a"))), rel=1e-4)
+
+
+def test_label_probabilities_match_the_forward_algorithm_in_a_batch():
+    rng = np.random.default_rng(3)
+    frames = rng.normal(size=(12, 3, 5))
+    frames -= np.logaddexp.reduce(frames, axis=2, keepdims=True)
+    labels, lengths = [[1, 2, 2], [], [3, 1, 4]], [12, 5, 9]
+    got = decode.label_probabilities(torch.from_numpy(frames).float(), torch.tensor(lengths), labels)
+    for n, (label, length) in enumerate(zip(labels, lengths)):
+        assert got[n] == pytest.approx(np.exp(decode.label_log_prob(frames[:length, n], label)), rel=1e-4)
+    assert decode.label_probabilities(torch.from_numpy(frames).float(), torch.tensor([0, 5, 9]), labels)[0] == 0.0
