@@ -526,7 +526,7 @@ def predict(run_dir: Path, checkpoint: str | None, images: tuple[str, ...], as_j
             click.echo(json.dumps(record, ensure_ascii=False))
         else:
             column = "" if min_confidence is None else ("\tlow" if flagged else "\tok")
-            click.echo(f"{p.file}\t{p.text}\t{p.confidence:.4f}{column}")
+            click.echo(f"{p.file}\t{p.text}\t{p.confidence:.4g}{column}")
     if min_confidence is not None:
         click.echo(f"{low} line(s) read with confidence below {min_confidence} (flagged low)", err=True)
     if failed:

@@ -210,7 +210,7 @@ def _predict(model: Any, charset: Any, to_text: Decoder, data: EvalSet, config: 
                 text, confidence = decoded[k]
                 records.append({"index": i, "file": dataset.sources[i], "font": dataset.fonts[i],
                                 "width": int(dataset.widths[i]), "reference": batch.texts[k], "prediction": text,
-                                "distance": edit_distance(batch.texts[k], text), "confidence": round(confidence, 4)})
+                                "distance": edit_distance(batch.texts[k], text), "confidence": float(f"{confidence:.4g}")})
             progress.update(len(batch))
     seconds = time.perf_counter() - start
     records.sort(key=lambda r: r["index"])

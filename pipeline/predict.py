@@ -111,6 +111,6 @@ def _read(model: Any, collate: Collate, to_text: Any, paths: list[Path], batch_s
     batches = (collate(lines[k:k + batch_size]) for k in range(0, len(lines), batch_size))
     for batch, _, _, decoded in predictions(model, batches, runtime, to_text):
         for i, (text, confidence) in zip(batch.indices, decoded):
-            results[i] = Prediction(str(paths[i]), text, round(confidence, 4))
+            results[i] = Prediction(str(paths[i]), text, float(f"{confidence:.4g}"))
     for i in range(len(paths)):
         yield results[i]

@@ -156,7 +156,7 @@ def render(report: dict[str, Any], worst: Sequence[dict[str, Any]], images: Sequ
             _, other = diff_html(record["reference"], record["compare_prediction"])
             extra = f"<div><span class=tag>{html.escape(report['compare']['name'])}</span><span class=text>{other}</span></div>"
         parts.append(f"<div class=line><div class=meta>{html.escape(record['file'])}: distance {record['distance']}, "
-                     f"confidence {record['confidence']:.3f}</div><img src='{png_data_uri(pixels)}' alt=''>"
+                     f"confidence {record['confidence']:.3g}</div><img src='{png_data_uri(pixels)}' alt=''>"
                      f"<div><span class=tag>reference</span><span class=text>{ref}</span></div>"
                      f"<div><span class=tag>prediction</span><span class=text>{hyp}</span></div>{extra}</div>")
     parts.append("</body></html>")
