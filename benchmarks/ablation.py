@@ -48,11 +48,11 @@ from pathlib import Path
 from common import ROOT, machine, table, today
 
 sys.path.insert(0, str(ROOT))
+from pipeline.config import WILD_PARTS  # noqa: E402
 from pipeline.resources import default_fonts  # noqa: E402
 from pipeline.utils.parallel import available_cores  # noqa: E402
 
 OLD_CORPORA = ["words.txt", "austen.txt", "python-docs.txt"]
-WORD_PARTS = ["grounds", "effects", "geometry", "degrade", "crops"]
 
 
 @dataclass
@@ -85,10 +85,10 @@ def word_rows() -> list[Row]:
             Row("+ display faces (`--fonts display`)", ["--style", "scene", *words, *display]),
             Row("`--style wild --wild-parts none` (plain word, flat colour)",
                 ["--style", "wild", "--wild-parts", "none", *words, *display])]
-    for n, part in enumerate(WORD_PARTS, 1):
-        parts = ",".join(WORD_PARTS[:n])
-        label = f"+ {part}" + (" (the whole `wild` style)" if n == len(WORD_PARTS) else "")
-        rows.append(Row(label, ["--style", "wild", "--wild-parts", "all" if n == len(WORD_PARTS) else parts,
+    for n, part in enumerate(WILD_PARTS, 1):
+        parts = ",".join(WILD_PARTS[:n])
+        label = f"+ {part}" + (" (the whole `wild` style)" if n == len(WILD_PARTS) else "")
+        rows.append(Row(label, ["--style", "wild", "--wild-parts", "all" if n == len(WILD_PARTS) else parts,
                                 *words, *display]))
     rows.append(Row("the same, colour input (`pack --channels 3`)", rows[-1].generate, ["--channels", 3]))
     return rows

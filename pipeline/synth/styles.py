@@ -300,6 +300,11 @@ def _wild(rng: random.Random) -> Effects:
         low_res=rng.uniform(0.3, 0.9) if rng.random() < 0.45 else 1.0,
         blur=rng.uniform(0.0, 1.2) if rng.random() < 0.4 else 0.0,
         jpeg=rng.randint(20, 85) if rng.random() < 0.4 else 0)
+    return _wild_effects(wild)
+
+
+def _wild_effects(wild: WildParams) -> Effects:
+    """The effects of a word of the wild style: its own drawing, the label columns from it."""
     return Effects(
         text_color=AUTO_COLOR, background=wild.background, skew=wild.rotate, blur=wild.blur, distortion="none",
         distortion_orientation=0, margins=(0, 0, 0, 0), character_spacing=0, stroke_width=0,
@@ -344,8 +349,7 @@ def draw_effects(style: str, overrides: Overrides, rng: random.Random) -> tuple[
         style = rng.choices(styles, weights=[w for _, w in pairs])[0]
     fx = _PRESETS[style](rng)
     if fx.wild is not None and overrides.wild_parts != frozenset(WILD_PARTS):
-        wild = limit_wild(fx.wild, overrides.wild_parts)
-        fx = dataclasses.replace(fx, wild=wild, background=wild.background, skew=wild.rotate, blur=wild.blur)
+        fx = _wild_effects(limit_wild(fx.wild, overrides.wild_parts))
     if fx.scan is not None or fx.wild is not None:    # these draw their own geometry and ink
         return style, fx
     changes: dict[str, object] = {}
