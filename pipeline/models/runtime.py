@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from dataclasses import dataclass
 from typing import Iterator
@@ -80,8 +81,17 @@ def setup(choice: str = "auto", amp: bool = True) -> Runtime:
 
 
 def teardown(runtime: Runtime) -> None:
+    """Leave the process group once nothing holds it any more.
+
+    A DistributedDataParallel model sits in reference cycles (its hooks point back at it), so
+    it outlives the stage until the garbage collector runs; left to interpreter exit, its gloo
+    work can be freed after the interpreter is gone and the process aborts (SIGABRT,
+    "terminate called without an active exception") after a training that succeeded.
+    """
     if runtime.distributed and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()
 
 
 @contextlib.contextmanager
