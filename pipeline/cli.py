@@ -173,6 +173,8 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Share of lines of numbers, dates, prices and codes.")
 @click.option("--holdout-fonts", type=click.IntRange(0), default=0, show_default=True,
               help="Font families kept for the test split only (generalization to unseen fonts).")
+@click.option("--holdout-family", multiple=True,
+              help="A font family (as generate names it, e.g. NanumSquareRound) for the test split only; repeatable.")
 @click.option("--caps-fonts", type=click.Choice(["upper", "skip"]), default="upper", show_default=True,
               help="Fonts that draw lowercase as capitals: upper-case their labels, or leave them out.")
 @click.option("--skip-uncovered", is_flag=True, help="Drop corpus lines with characters no font draws "
@@ -220,6 +222,26 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
             example = result.examples.get(split, {}).get(reason, [])
             click.echo(f"skipped {n} {split} lines: {reason}" + (f" (e.g. {example[0]})" if example else ""))
     click.echo(f"fonts used: {len(result.fonts)} files")
+
+
+@cli.command()
+@click.argument("action", type=click.Choice(["install"]))
+@click.argument("langs", nargs=-1, required=True, type=click.Choice(["ko", "zh", "zh-Hant"]))
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the downloaded packages  [default: fonts/more/.packages]")
+def fonts(action: str, langs: tuple[str, ...], cache: Path | None) -> None:
+    """Install more Korean or Chinese typefaces (brush, handwriting, myeongjo, song, kai, ...)
+    from Debian's package archive into fonts/more/LANG; --fonts LANG-more names them."""
+    from pipeline import fontpacks
+    from pipeline.resources import more_fonts_root
+
+    root = more_fonts_root()
+    written = fontpacks.install(tuple(dict.fromkeys(langs)), root, cache or root / ".packages", report=click.echo)
+    for lang in dict.fromkeys(langs):
+        mine = [p for p in written if p.is_relative_to(root / lang)]
+        kinds = sorted({p.parent.name for p in mine})
+        click.echo(f"{lang}: {len(mine)} faces in {root / lang} ({', '.join(kinds)}); "
+                   f"use them with --fonts {lang}-more or a class folder; licenses in {root / lang / 'LICENSES'}")
 
 
 @cli.command()
@@ -548,8 +570,9 @@ def _checkpoint(checkpoint: str | None, run_dir: Path) -> Path:
 
 @cli.command()
 @click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
-@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript", "checkpoint"]), required=True,
-              help="onnx, torchscript, or checkpoint: weights, charset and record without optimizer state.")
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript", "checkpoint", "checkpoint-half"]),
+              required=True, help="onnx, torchscript, or checkpoint: weights, charset and record without "
+              "optimizer state (checkpoint-half: its weights stored in float16, half the file).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The model file to write; OUTPUT.json beside it gets the charset and preprocessing.")
 @with_run
@@ -558,8 +581,10 @@ def export(run_dir: Path, checkpoint: str | None, fmt: str, output: Path) -> Non
     from pipeline import export as stage
 
     outcome = stage.run(_checkpoint(checkpoint, run_dir), fmt, output)
-    if fmt == "checkpoint":
-        click.echo(f"wrote {outcome.path}: a checkpoint without optimizer state, for eval, predict and --init")
+    if fmt.startswith("checkpoint"):
+        click.echo(f"wrote {outcome.path}: a checkpoint without optimizer state, for eval, predict and --init"
+                   f"{' (float16 weights)' if fmt == 'checkpoint-half' else ''}; it matches the original "
+                   f"(largest log-prob difference {outcome.max_difference:.1e})")
         return
     check = (f"matches the checkpoint (largest log-prob difference {outcome.max_difference:.1e})"
              if outcome.max_difference is not None else "not checked (pip install onnxruntime to check it)")

@@ -85,13 +85,14 @@ class GenerateConfig:
     text: str = "lines"                    # lines of prose, words and codes; words: sign tokens; receipt:
                                            # receipt lines; or a mixture with shares (lines:2,words:1)
     wild_parts: str = "all"                # what the wild style draws beyond a plain word (WILD_PARTS)
+    holdout_family: tuple[str, ...] = ()   # these font families for the test split only (by name)
 
     # Options that change how the work is spread, not what is made.
     EXECUTION: ClassVar[tuple[str, ...]] = ("workers", "shard")
     # Options added after runs were made: at their default they stay out of the fingerprint,
     # so those runs still count as up to date.
     LATER: ClassVar[dict[str, Any]] = {"lang": "en", "orientation": "horizontal", "text": "lines",
-                                       "wild_parts": "all"}
+                                       "wild_parts": "all", "holdout_family": []}
 
     def output_fields(self) -> dict[str, Any]:
         """The fields that decide the output bytes: resuming needs these to be unchanged."""

@@ -27,7 +27,8 @@ from pipeline.models.crnn import to_ink
 from pipeline.datasets.images import PAPER, STEPS
 from pipeline.text.charset import FRAME_STRIDE
 
-FORMATS = ("onnx", "torchscript", "checkpoint")
+FORMATS = ("onnx", "torchscript", "checkpoint", "checkpoint-half")
+HALF_TOLERANCE = 0.05     # largest log-prob change accepted from storing the weights in float16
 
 
 class PixelModel(nn.Module):
@@ -93,7 +94,7 @@ def _run_onnx(path: Path, example: tuple[torch.Tensor, torch.Tensor]) -> tuple[n
 def _check_output(fmt: str, output: Path) -> None:
     """Everything that can be known before the model is built: fail before writing anything."""
     if fmt not in FORMATS:
-        raise OcrpipeError(f"--format {fmt}: use onnx, torchscript or checkpoint")
+        raise OcrpipeError(f"--format {fmt}: use onnx, torchscript, checkpoint or checkpoint-half")
     if fmt == "onnx":
         try:
             import onnx  # noqa: F401  (the exporter writes through it)
@@ -103,20 +104,45 @@ def _check_output(fmt: str, output: Path) -> None:
     if output.is_dir():
         raise OcrpipeError(f"--output {output} is a folder; name the file to write, e.g. {output / ('model.' + fmt)}")
     sidecar = output.with_name(output.name + ".json")
-    if fmt != "checkpoint" and sidecar.is_dir():
+    if not fmt.startswith("checkpoint") and sidecar.is_dir():
         raise OcrpipeError(f"--output {output}: {sidecar}, where its charset and preprocessing go, is a folder; "
                            "move it away or choose another --output")
     ensure_writable_dir(output.parent, "--output folder")
+
+
+def _export_checkpoint(model: nn.Module, state: dict, output: Path, half: bool) -> ExportOutcome:
+    """A release checkpoint (weights, charset and record), its weights in float16 with `half`
+    (half the file; read back into float32), checked on a padded batch against the original."""
+    released = ckpt.release(state)
+    if half:
+        weights = released["model"]["state_dict"]
+        released["model"] = {**released["model"], "state_dict": {
+            k: v.half() if v.is_floating_point() else v for k, v in weights.items()}}
+        released["stored_as"] = "float16"
+    example = example_batch(model.config.height, model.config.channels, widths=(150, 333, 48, 97), seed=2)
+    partial = output.with_name(output.name + ".partial")
+    try:
+        ckpt.save(partial, released)
+        again, _ = ckpt.model_from(ckpt.load(partial), output)     # it loads, with weights_only
+        with torch.no_grad():
+            expected = PixelModel(model).eval()(*example)
+            got = PixelModel(again).eval()(*example)
+        difference = largest_difference(expected, (got[0].numpy(), got[1].numpy()))
+        if difference > (HALF_TOLERANCE if half else 1e-6):
+            raise OcrpipeError(f"the exported checkpoint disagrees with the original (|difference| "
+                               f"{difference:.2g}); nothing was written")
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    return ExportOutcome(output, output, difference)
 
 
 def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
     _check_output(fmt, output)
     state = ckpt.load(checkpoint)
     model, charset = ckpt.model_from(state, checkpoint)     # a damaged checkpoint is refused before any write
-    if fmt == "checkpoint":
-        ckpt.save(output, ckpt.release(state))
-        ckpt.model_from(ckpt.load(output), output)  # it loads, with weights_only, as a checkpoint
-        return ExportOutcome(output, output, 0.0)
+    if fmt.startswith("checkpoint"):
+        return _export_checkpoint(model, state, output, half=fmt == "checkpoint-half")
     module = PixelModel(model).eval()
     height, channels = model.config.height, model.config.channels
     trace_example = example_batch(height, channels, seed=1)

@@ -113,6 +113,14 @@ def prepare(config: GenerateConfig, run_dir: Path) -> tuple[LineMaker, dict[str,
             raise OcrpipeError(f"--holdout-fonts {config.holdout_fonts}: only {len(families)} font families "
                                "are given; keep at least one for training")
         held = set(random.Random(derive_seed(config.seed, "holdout")).sample(families, config.holdout_fonts))
+    if config.holdout_family:
+        unknown = [name for name in config.holdout_family if name not in families]
+        if unknown:
+            raise OcrpipeError(f"--holdout-family {unknown[0]}: no font given has this family; the families are "
+                               f"{', '.join(families)}")
+        held |= set(config.holdout_family)
+        if len(held) >= len(families):
+            raise OcrpipeError("--holdout-family: every font family given is held out; keep at least one for training")
     seen = [f for f in usable if f.family not in held]
     test_fonts = [f for f in usable if f.family in held] or seen
     maker = LineMaker(config, corpus, {"train": seen, "val": seen, "test": test_fonts}, run_dir,

@@ -20,13 +20,28 @@ def bundled(name: str) -> Path:
 
 
 FONT_SETS = ("en", "ko", "zh", "zh-Hant", "display")   # bundled sets --fonts takes by name (display: fonts/display)
+MORE_SETS = ("ko-more", "zh-more", "zh-Hant-more")     # `ocrpipe fonts install` puts them in fonts/more/LANG
+
+
+def more_fonts_root() -> Path:
+    """Where `ocrpipe fonts install` puts the faces it fetches: fonts/more/ beside the bundled fonts."""
+    return bundled("fonts") / "more"
 
 
 def font_set(name: str) -> tuple[str, ...]:
-    """The files of one bundled font set: fonts/ itself for en (Latin), else fonts/NAME."""
+    """The files of one font set: fonts/ itself for en (Latin), fonts/NAME for the other bundled
+    sets, and every class folder of fonts/more/LANG for LANG-more."""
     from pipeline.synth.fonts import FONT_SUFFIXES
 
     root = bundled("fonts")
+    if name in MORE_SETS:
+        lang = name.removesuffix("-more")
+        folder = more_fonts_root() / lang
+        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in FONT_SUFFIXES) if folder.is_dir() else []
+        if not found:
+            raise OcrpipeError(f"--fonts {name}: not installed; run `ocrpipe fonts install {lang}` first "
+                               "(it downloads them from Debian's package archive)")
+        return tuple(str(p) for p in found)
     folder = root if name == "en" else root / name
     return tuple(str(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in FONT_SUFFIXES)
 
@@ -42,7 +57,8 @@ def expand_fonts(values: tuple[str, ...]) -> tuple[str, ...]:
     file or folder of that name in the working directory wins over the set."""
     out: list[str] = []
     for value in values:
-        out += font_set(value) if value in FONT_SETS and not Path(value).exists() else [value]
+        named = value in FONT_SETS or value in MORE_SETS
+        out += font_set(value) if named and not Path(value).exists() else [value]
     return tuple(out)
 
 

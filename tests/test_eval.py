@@ -104,6 +104,7 @@ def test_the_word_protocol_keeps_letters_and_digits_case_insensitively(text, fol
 @pytest.mark.parametrize("references, words", [
     (["PUBLIC", "house", "2024", "a b", "x"], True),  # 4 of 5 without a space
     (["PUBLIC", "house", "a b", "c d", "x"], False),
+    (["找出归档和文件系统的差异", "正在移除", "提醒间隔每", "2024年", "x"], False),   # Chinese lines have no spaces
     ([], False),
 ])
 def test_a_set_is_one_of_words_when_four_in_five_have_no_space(references, words):
@@ -328,6 +329,18 @@ def test_predict_and_export_read_the_runs_model_by_default(trained, run_cli, tmp
     assert f"model: {trained / 'train' / 'best.pt'}" in result.output
     exported = run_cli("export", "--run", trained, "--format", "checkpoint", "--output", tmp_path / "m.pt")
     assert exported.exit_code == 0 and (tmp_path / "m.pt").is_file()
+
+
+def test_a_half_checkpoint_is_half_the_size_and_reads_the_same(trained, run_cli, tmp_path):
+    full = run_cli("export", "--run", trained, "--format", "checkpoint", "--output", tmp_path / "full.pt")
+    half = run_cli("export", "--run", trained, "--format", "checkpoint-half", "--output", tmp_path / "half.pt")
+    assert full.exit_code == 0 and half.exit_code == 0, full.output + half.output
+    assert "largest log-prob difference 0.0e+00" in full.output and "(float16 weights)" in half.output
+    assert (tmp_path / "half.pt").stat().st_size < 0.6 * (tmp_path / "full.pt").stat().st_size
+    images = sorted((trained / "images" / "test").glob("*.png"))[:6]
+    read = [run_cli("predict", "--checkpoint", tmp_path / name, *images).output.splitlines()[1:]
+            for name in ("full.pt", "half.pt")]
+    assert [line.split("\t")[:2] for line in read[0]] == [line.split("\t")[:2] for line in read[1]]
 
 
 # -- export ----------------------------------------------------------------------------------

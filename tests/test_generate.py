@@ -162,6 +162,16 @@ def test_holdout_fonts_are_used_for_the_test_split_only(tmp_path, small_corpus, 
     assert not {r["family"] for r in read_labels(run, "train")} & held
 
 
+def test_a_named_holdout_family_draws_the_test_split_only(tmp_path, small_corpus, run_cli):
+    run = tmp_path / "run"
+    result = run_cli(*generate_args(run, small_corpus, "--holdout-family", "DejaVu Sans", "--test-fraction", "0.3",
+                                    count=100))
+    assert result.exit_code == 0, result.output
+    assert Manifest(run).stage("generate").inputs["holdout_families"] == ["DejaVu Sans"]
+    assert {r["family"] for r in read_labels(run, "test")} == {"DejaVu Sans"}
+    assert "DejaVu Sans" not in {r["family"] for r in read_labels(run, "train") + read_labels(run, "val")}
+
+
 def test_caps_only_fonts_get_upper_case_labels(tmp_path, small_corpus, run_cli):
     import trdg
 
@@ -192,6 +202,7 @@ def test_invisible_text_is_skipped_and_counted_not_labelled(tmp_path, small_corp
     (["--shard", "x"], "expected K/N"),
     (["--min-words", "5", "--max-words", "2"], "need 1 <= min-words <= max-words"),
     (["--holdout-fonts", "3"], "only 3 font families"),
+    (["--holdout-family", "Comic Sans"], "--holdout-family Comic Sans: no font given has this family"),
     (["--text-color", "blurple"], "is not a colour"),
     (["--style", "print,fancy"], "unknown style fancy"),
     (["--style", "scanned", "--skew", "3"], "--skew: the scanned style draws its own geometry and ink"),

@@ -129,8 +129,12 @@ NORMALIZATIONS = {"raw": nfc, "whitespace": collapse_whitespace, "typography": f
 
 def mostly_words(references: Sequence[str]) -> bool:
     """Whether a set is one of cropped words (4 in 5 references without a space): its headline
-    is then words right under the word protocol, and Tesseract reads each as a word."""
-    return bool(references) and sum(" " not in r.strip() for r in references) >= 0.8 * len(references)
+    is then words right under the word protocol, and Tesseract reads each as a word. Chinese
+    and Japanese are written without spaces, so a line with Han or kana is never one word."""
+    def one_word(text: str) -> bool:
+        return " " not in text.strip() and not any(script_of(ch) in ("han", "kana") for ch in text)
+
+    return bool(references) and sum(one_word(r) for r in references) >= 0.8 * len(references)
 
 
 def score_normalized(pairs: list[tuple[str, str]]) -> dict[str, dict[str, float]]:

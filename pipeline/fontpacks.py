@@ -1,0 +1,210 @@
+"""More Korean and Chinese typefaces, installed from Debian's package archive on request.
+
+`fonts/ko`, `fonts/zh` and `fonts/zh-Hant` hold four, four and three families: enough for the
+demos, too few to teach a model the shapes of the faces people meet (brush, handwriting,
+myeongjo/song, kai, fangsong, rounded, display). The full faces are 1 to 21 MB each, too large
+to keep in the repository, so `ocrpipe fonts install LANG` fetches the Debian packages that
+ship them (pinned versions, checked against their SHA-256), and copies the chosen faces, one
+face of a collection (.ttc) as its own file, with each package's copyright file, into
+`fonts/more/LANG/<class>/` (the design class: gothic, myeongjo, brush, song, kai, ...). The
+glyphs are not changed. `--fonts ko-more` then names them all; a class folder can be given
+(or left out) on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import lzma
+import tarfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pipeline.errors import OcrpipeError
+from pipeline.utils.files import atomic_write_bytes
+
+ARCHIVE = "http://deb.debian.org/debian/pool/main/f/"
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str           # Debian package
+    path: str           # under ARCHIVE
+    sha256: str
+    license: str
+
+
+@dataclass(frozen=True)
+class Face:
+    lang: str           # the set it joins: fonts/more/<lang>
+    kind: str           # design class: its folder
+    package: str
+    member: str         # the file inside the package
+    output: str         # file name written
+    index: int = -1     # face of a .ttc collection (-1: a single-face file, copied as it is)
+
+
+PACKAGES = {p.name: p for p in (
+    Package("fonts-nanum", "fonts-nanum/fonts-nanum_20200506-1_all.deb",
+            "5e86c346e6485b694e1f0ebd27132892fcf014d1b975de4fd21d1654ddf37043", "SIL OFL 1.1"),
+    Package("fonts-nanum-extra", "fonts-nanum/fonts-nanum-extra_20200506-1_all.deb",
+            "05ee7f37582df6a9cec4b259e58d1ca7919bf8c6c3c6502959639a7e51411559", "SIL OFL 1.1"),
+    Package("fonts-unfonts-core", "fonts-unfonts-core/fonts-unfonts-core_1.0.2-080608-18_all.deb",
+            "aa3674928f81920dff1705f9948d29ff86e73f56500a55ba00f093d2f724c7bb", "GPL-2+"),
+    Package("fonts-baekmuk", "fonts-baekmuk/fonts-baekmuk_2.2-13_all.deb",
+            "19dbd99e597a35c8f63a36b3e880d8f3df61099e1cb92c5744146240fc4bee55", "Baekmuk license (BSD-like)"),
+    Package("fonts-arphic-uming", "fonts-arphic-uming/fonts-arphic-uming_0.2.20080216.2-11_all.deb",
+            "2676b21b90df94f23418610291b71b43720c95cdccb420b97ab56edfd3ce4cf5", "Arphic Public License"),
+    Package("fonts-arphic-ukai", "fonts-arphic-ukai/fonts-arphic-ukai_0.2.20080216.2-5_all.deb",
+            "b9db73184895b067f7911f9adbf3b137df99c2d4ec5425b4ad779a9834b7110b", "Arphic Public License"),
+    Package("fonts-arphic-gbsn00lp", "fonts-arphic-gbsn00lp/fonts-arphic-gbsn00lp_2.11-16_all.deb",
+            "f3d0e32e0c938796f983cf4a9735c31c680c66fcdc3a6107098d5605b51d744b", "Arphic Public License"),
+    Package("fonts-arphic-gkai00mp", "fonts-arphic-gkai00mp/fonts-arphic-gkai00mp_2.11-16_all.deb",
+            "7c5452a4f5ce4eb351ceb25ee9ae359c8b094c2fd68955b9c93bd34c315bebf1", "Arphic Public License"),
+    Package("fonts-wqy-zenhei", "fonts-wqy-zenhei/fonts-wqy-zenhei_0.9.45-8_all.deb",
+            "cfed2c29164ff2f133e40ed2046610b172b8618d174840936ac4ec9b6fd668e7",
+            "GPL-2 with font embedding exception"),
+    Package("fonts-cwtex-ming", "fonts-cwtex/fonts-cwtex-ming_1.0-4_all.deb",
+            "c6641f5d8d438d4bfa912e06204211b3d81fb167a586d09424922e0de42dac6e", "GPL-2+ with font exception"),
+    Package("fonts-cwtex-fs", "fonts-cwtex/fonts-cwtex-fs_1.0-4_all.deb",
+            "94b4ce9d2fd613e04bcf2e293011ca5099b43d8a8a97c090580fe25d31845850", "GPL-2+ with font exception"),
+    Package("fonts-cwtex-yen", "fonts-cwtex/fonts-cwtex-yen_1.0-4_all.deb",
+            "c400c0c11897adc5d5846833cda6698c2e71f005f0a29f4060cb7b2e0dde8c48", "GPL-2+ with font exception"),
+)}
+
+_NANUM, _UN, _BAEK = "usr/share/fonts/truetype/nanum/", "usr/share/fonts/truetype/unfonts-core/", \
+    "usr/share/fonts/truetype/baekmuk/"
+_ARPHIC, _CWTEX = "usr/share/fonts/truetype/arphic/", "usr/share/fonts/truetype/cwtex/"
+_WQY = "usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+
+
+def _files(lang: str, kind: str, package: str, folder: str, names: str) -> list[Face]:
+    return [Face(lang, kind, package, folder + name, name) for name in names.split()]
+
+
+FACES: tuple[Face, ...] = (
+    *_files("ko", "gothic", "fonts-nanum", _NANUM, "NanumGothic.ttf NanumGothicBold.ttf NanumBarunGothic.ttf "
+            "NanumBarunGothicBold.ttf"),
+    *_files("ko", "myeongjo", "fonts-nanum", _NANUM, "NanumMyeongjo.ttf NanumMyeongjoBold.ttf"),
+    *_files("ko", "handwriting", "fonts-nanum-extra", _NANUM, "NanumPen.ttf NanumBarunpenR.ttf"),
+    *_files("ko", "brush", "fonts-nanum-extra", _NANUM, "NanumBrush.ttf"),
+    *_files("ko", "myeongjo", "fonts-unfonts-core", _UN, "UnBatang.ttf UnBatangBold.ttf"),
+    *_files("ko", "gothic", "fonts-unfonts-core", _UN, "UnDotum.ttf UnDotumBold.ttf UnGraphic.ttf"),
+    *_files("ko", "display", "fonts-unfonts-core", _UN, "UnDinaru.ttf UnDinaruBold.ttf"),
+    *_files("ko", "handwriting", "fonts-unfonts-core", _UN, "UnPilgi.ttf"),
+    *_files("ko", "brush", "fonts-unfonts-core", _UN, "UnGungseo.ttf"),
+    *_files("ko", "myeongjo", "fonts-baekmuk", _BAEK, "batang.ttf"),
+    *_files("ko", "gothic", "fonts-baekmuk", _BAEK, "dotum.ttf gulim.ttf"),
+    *_files("ko", "display", "fonts-baekmuk", _BAEK, "hline.ttf"),
+    Face("zh", "song", "fonts-arphic-uming", _ARPHIC + "uming.ttc", "uming-cn.ttf", 0),
+    Face("zh", "kai", "fonts-arphic-ukai", _ARPHIC + "ukai.ttc", "ukai-cn.ttf", 0),
+    *_files("zh", "song", "fonts-arphic-gbsn00lp", "usr/share/fonts/truetype/arphic-gbsn00lp/", "gbsn00lp.ttf"),
+    *_files("zh", "kai", "fonts-arphic-gkai00mp", "usr/share/fonts/truetype/arphic-gkai00mp/", "gkai00mp.ttf"),
+    Face("zh", "hei", "fonts-wqy-zenhei", _WQY, "wqy-zenhei.ttf", 0),
+    Face("zh", "hei", "fonts-wqy-zenhei", _WQY, "wqy-zenhei-sharp.ttf", 2),
+    Face("zh-Hant", "ming", "fonts-arphic-uming", _ARPHIC + "uming.ttc", "uming-tw.ttf", 2),
+    Face("zh-Hant", "kai", "fonts-arphic-ukai", _ARPHIC + "ukai.ttc", "ukai-tw.ttf", 2),
+    *_files("zh-Hant", "ming", "fonts-cwtex-ming", _CWTEX, "cwming.ttf"),
+    *_files("zh-Hant", "fangsong", "fonts-cwtex-fs", _CWTEX, "cwfs.ttf"),
+    *_files("zh-Hant", "rounded", "fonts-cwtex-yen", _CWTEX, "cwyen.ttf"),
+    Face("zh-Hant", "hei", "fonts-wqy-zenhei", _WQY, "wqy-zenhei.ttf", 0),
+)
+LANGS = ("ko", "zh", "zh-Hant")
+
+
+def more_folder(root: Path, lang: str) -> Path:
+    return root / lang
+
+
+def deb_members(data: bytes, source: str) -> dict[str, bytes]:
+    """The files of a .deb (an `ar` archive whose data.tar.xz, .gz or .zst holds them), by path
+    without the leading './'."""
+    if not data.startswith(b"!<arch>\n"):
+        raise OcrpipeError(f"{source}: not a Debian package (no ar header)")
+    pos, payload = 8, None
+    while pos + 60 <= len(data):
+        header = data[pos:pos + 60]
+        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
+        size = int(header[48:58].decode("ascii").strip())
+        body = data[pos + 60:pos + 60 + size]
+        pos += 60 + size + (size % 2)
+        if name.startswith("data.tar"):
+            payload = (name, body)
+    if payload is None:
+        raise OcrpipeError(f"{source}: a Debian package without data.tar")
+    name, body = payload
+    if name.endswith(".xz"):
+        body = lzma.decompress(body)
+    elif name.endswith(".zst"):
+        raise OcrpipeError(f"{source}: zstd-compressed packages are not supported")
+    mode = "r:gz" if name.endswith(".gz") else "r:"
+    with tarfile.open(fileobj=io.BytesIO(body), mode=mode) as tar:
+        return {m.name.removeprefix("./"): tar.extractfile(m).read()          # type: ignore[union-attr]
+                for m in tar.getmembers() if m.isfile()}
+
+
+def fetch(package: Package, cache: Path, opener: Callable[[str], bytes] | None = None) -> bytes:
+    """The package's bytes, from `cache` or downloaded into it, checked against its SHA-256."""
+    target = cache / Path(package.path).name
+    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == package.sha256:
+        return target.read_bytes()
+    url = ARCHIVE + package.path
+    try:
+        data = (opener or _download)(url)
+    except OSError as e:
+        raise OcrpipeError(f"fonts install: could not download {url} ({e}); check the network, or put the "
+                           f"file in {cache}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != package.sha256:
+        raise OcrpipeError(f"fonts install: {url} has SHA-256 {digest[:16]}..., not the pinned "
+                           f"{package.sha256[:16]}...; not installed")
+    cache.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, data)
+    return data
+
+
+def _download(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=120) as response:
+        return response.read()
+
+
+def _face_bytes(face: Face, members: dict[str, bytes], source: str) -> bytes:
+    if face.member not in members:
+        raise OcrpipeError(f"{source}: has no {face.member}")
+    data = members[face.member]
+    if face.index < 0:
+        return data
+    from fontTools.ttLib import TTCollection
+
+    out = io.BytesIO()
+    TTCollection(io.BytesIO(data)).fonts[face.index].save(out)
+    return out.getvalue()
+
+
+def install(langs: tuple[str, ...], root: Path, cache: Path, opener: Callable[[str], bytes] | None = None,
+            report: Callable[[str], None] = lambda _: None) -> list[Path]:
+    """Install the faces of `langs` under root/<lang>/<class>/; returns the files written
+    (a face already there with the same bytes is kept as it is)."""
+    written: list[Path] = []
+    faces = [f for f in FACES if f.lang in langs]
+    for name in dict.fromkeys(f.package for f in faces):
+        package = PACKAGES[name]
+        report(f"{name}: {ARCHIVE}{package.path}")
+        members = deb_members(fetch(package, cache, opener), package.path)
+        copyright_text = members.get(f"usr/share/doc/{name}/copyright")
+        for face in (f for f in faces if f.package == name):
+            data = _face_bytes(face, members, package.path)
+            folder = more_folder(root, face.lang) / face.kind
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / face.output
+            if not (target.is_file() and target.read_bytes() == data):
+                atomic_write_bytes(target, data)
+            written.append(target)
+            if copyright_text is not None:
+                licenses = more_folder(root, face.lang) / "LICENSES"
+                licenses.mkdir(exist_ok=True)
+                atomic_write_bytes(licenses / f"{name}.copyright", copyright_text)
+    return written
+

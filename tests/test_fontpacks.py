@@ -1,0 +1,111 @@
+"""`ocrpipe fonts install`: Debian packages read without dpkg, pinned digests, faces of a collection."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import lzma
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import SMALL_FONTS
+from pipeline import fontpacks
+from pipeline.errors import OcrpipeError
+
+
+def _tar_xz(files: dict[str, bytes]) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo("./" + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return lzma.compress(raw.getvalue())
+
+
+def make_deb(files: dict[str, bytes]) -> bytes:
+    """A .deb as dpkg-deb writes one: an ar archive of debian-binary, control and data."""
+    members = [("debian-binary", b"2.0\n"), ("control.tar.xz", _tar_xz({"control": b"Package: x\n"})),
+               ("data.tar.xz", _tar_xz(files))]
+    out = b"!<arch>\n"
+    for name, data in members:
+        out += f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}`\n".encode() + data
+        out += b"\n" if len(data) % 2 else b""
+    return out
+
+
+@pytest.fixture
+def collection() -> bytes:
+    from fontTools.ttLib import TTCollection, TTFont
+
+    ttc = TTCollection()
+    ttc.fonts = [TTFont(str(SMALL_FONTS[0])), TTFont(str(SMALL_FONTS[1]))]
+    out = io.BytesIO()
+    ttc.save(out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def catalogue(monkeypatch, collection):
+    """One pinned package holding a single font, a collection and a copyright file."""
+    single = SMALL_FONTS[2].read_bytes()
+    deb = make_deb({"usr/share/fonts/a.otf": single, "usr/share/fonts/both.ttc": collection,
+                    "usr/share/doc/fonts-test/copyright": b"Copyright: test\n"})
+    package = fontpacks.Package("fonts-test", "fonts-test/fonts-test_1_all.deb", hashlib.sha256(deb).hexdigest(), "x")
+    monkeypatch.setattr(fontpacks, "PACKAGES", {"fonts-test": package})
+    monkeypatch.setattr(fontpacks, "FACES", (
+        fontpacks.Face("ko", "mono", "fonts-test", "usr/share/fonts/a.otf", "a.otf"),
+        fontpacks.Face("ko", "sans", "fonts-test", "usr/share/fonts/both.ttc", "second.ttf", 1),
+        fontpacks.Face("zh", "song", "fonts-test", "usr/share/fonts/a.otf", "a.otf"),
+    ))
+    return deb
+
+
+def test_install_copies_faces_by_class_with_their_license(tmp_path, catalogue):
+    from fontTools.ttLib import TTFont
+
+    urls = []
+    written = fontpacks.install(("ko",), tmp_path / "more", tmp_path / "cache",
+                                opener=lambda url: urls.append(url) or catalogue)
+    assert urls == [fontpacks.ARCHIVE + "fonts-test/fonts-test_1_all.deb"]
+    assert sorted(p.relative_to(tmp_path / "more").as_posix() for p in written) == ["ko/mono/a.otf",
+                                                                                     "ko/sans/second.ttf"]
+    assert (tmp_path / "more/ko/mono/a.otf").read_bytes() == SMALL_FONTS[2].read_bytes()     # unchanged
+    second = TTFont(str(tmp_path / "more/ko/sans/second.ttf"))
+    assert second["name"].getDebugName(1) == TTFont(str(SMALL_FONTS[1]))["name"].getDebugName(1)
+    assert (tmp_path / "more/ko/LICENSES/fonts-test.copyright").read_bytes() == b"Copyright: test\n"
+    assert not (tmp_path / "more/zh").exists()
+    # a second install reads the package from the cache, not the network
+    fontpacks.install(("ko",), tmp_path / "more", tmp_path / "cache", opener=lambda url: pytest.fail(url))
+
+
+def test_a_package_that_is_not_the_pinned_one_is_refused(tmp_path, catalogue):
+    with pytest.raises(OcrpipeError, match="not the pinned"):
+        fontpacks.install(("ko",), tmp_path / "more", tmp_path / "cache", opener=lambda url: catalogue + b"x")
+    assert not (tmp_path / "more").exists() and not (tmp_path / "cache").exists()
+
+
+def test_a_failed_download_names_the_url(tmp_path, catalogue):
+    def offline(url: str) -> bytes:
+        raise OSError("network unreachable")
+
+    with pytest.raises(OcrpipeError, match="could not download .*fonts-test_1_all.deb"):
+        fontpacks.install(("zh",), tmp_path / "more", tmp_path / "cache", opener=offline)
+
+
+def test_the_catalogue_names_only_pinned_packages_and_distinct_files():
+    assert {f.package for f in fontpacks.FACES} <= set(fontpacks.PACKAGES)
+    targets = [(f.lang, f.kind, f.output) for f in fontpacks.FACES]
+    assert len(targets) == len(set(targets))
+    assert all(len(p.sha256) == 64 for p in fontpacks.PACKAGES.values())
+
+
+def test_a_more_set_that_is_not_installed_says_how_to_install_it(tmp_path, run_cli, monkeypatch):
+    from pipeline import resources
+
+    monkeypatch.setattr(resources, "more_fonts_root", lambda: tmp_path / "nothing")
+    result = run_cli("generate", "--run", tmp_path / "run", "--lang", "ko", "--fonts", "ko-more", "--count", "5")
+    assert result.exit_code == 2
+    assert "--fonts ko-more: not installed; run `ocrpipe fonts install ko` first" in result.output
