@@ -420,3 +420,4 @@ def test_without_a_terminal_training_prints_plain_progress_lines(run, monkeypatc
     lines = [line for line in result.stderr.splitlines() if line.startswith("train: ")]
     assert lines and "12/12 steps (100%)" in lines[-1] and "steps/s" in lines[-1] and "ETA" in lines[0], lines
     assert "loss=" in lines[-1]            # the loss of the last 10 steps, once they are read
+    assert [line for line in result.stderr.splitlines() if line.startswith("validation at step 12: CER ")]

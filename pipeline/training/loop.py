@@ -227,7 +227,17 @@ class Loop:
                 checkpoint.save(self.best_path, self.checkpoint_dict(metrics))
             checkpoint.save(self.last_path, self.checkpoint_dict(metrics))
             plot_curves(self.log.path, self.out_dir / "curves.png", self.config.val_split)
+            self.report_validation(metrics)
         self.stopped_early = bool(self.config.early_stop) and state.stale_validations >= self.config.early_stop
+
+    def report_validation(self, metrics: dict[str, Any]) -> None:
+        """One line per validation on the progress output (the bar, or the log's lines)."""
+        if getattr(self.progress, "disable", False):          # --no-progress
+            return
+        best = self.state.best
+        self.progress.write(f"validation at step {self.state.step}: CER {100 * metrics['cer']:.2f}%, exact lines "
+                            f"{100 * metrics['exact_match']:.1f}% (best CER {100 * best['metrics']['cer']:.2f}% "
+                            f"at step {best['step']})")
 
     def one_step(self) -> None:
         config, p, state = self.config, self.parts, self.state

@@ -39,6 +39,10 @@ class LogProgress:
     def set_postfix(self, refresh: bool = True, **values: Any) -> None:
         self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
 
+    def write(self, text: str) -> None:
+        """A line of its own (e.g. a validation result), at once."""
+        print(text, file=sys.stderr, flush=True)
+
     def close(self) -> None:
         pass
 
@@ -60,7 +64,8 @@ def _duration(seconds: float) -> str:
 def bar(total: int | None, desc: str, unit: str = "line", enabled: bool | None = None,
         **kwargs: Any) -> tqdm | LogProgress:
     """A tqdm bar on stderr when it is a terminal; with `enabled=None` and no terminal, a plain
-    progress line every LOG_INTERVAL seconds; nothing with `enabled=False` (--no-progress)."""
+    progress line every LOG_INTERVAL seconds; nothing with `enabled=False` (--no-progress).
+    Both take `write(text)` for a line of their own (tqdm's keeps the bar below it)."""
     if enabled is None:
         if not sys.stderr.isatty():
             return LogProgress(total, desc, unit, kwargs.get("initial", 0))
