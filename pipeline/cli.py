@@ -584,7 +584,7 @@ def export(run_dir: Path, checkpoint: str | None, fmt: str, output: Path) -> Non
     if fmt.startswith("checkpoint"):
         click.echo(f"wrote {outcome.path}: a checkpoint without optimizer state, for eval, predict and --init"
                    f"{' (float16 weights)' if fmt == 'checkpoint-half' else ''}; it matches the original "
-                   f"(largest log-prob difference {outcome.max_difference:.1e})")
+                   f"(largest difference of a class probability {outcome.max_difference:.1e})")
         return
     check = (f"matches the checkpoint (largest log-prob difference {outcome.max_difference:.1e})"
              if outcome.max_difference is not None else "not checked (pip install onnxruntime to check it)")

@@ -28,7 +28,7 @@ from pipeline.datasets.images import PAPER, STEPS
 from pipeline.text.charset import FRAME_STRIDE
 
 FORMATS = ("onnx", "torchscript", "checkpoint", "checkpoint-half")
-HALF_TOLERANCE = 0.05     # largest log-prob change accepted from storing the weights in float16
+HALF_TOLERANCE = 0.01     # largest change of a class probability accepted from float16 weights
 
 
 class PixelModel(nn.Module):
@@ -112,7 +112,8 @@ def _check_output(fmt: str, output: Path) -> None:
 
 def _export_checkpoint(model: nn.Module, state: dict, output: Path, half: bool) -> ExportOutcome:
     """A release checkpoint (weights, charset and record), its weights in float16 with `half`
-    (half the file; read back into float32), checked on a padded batch against the original."""
+    (half the file; read back into float32), checked on a padded batch against the original:
+    the largest difference of a class probability in a frame."""
     released = ckpt.release(state)
     if half:
         weights = released["model"]["state_dict"]
@@ -127,7 +128,9 @@ def _export_checkpoint(model: nn.Module, state: dict, output: Path, half: bool) 
         with torch.no_grad():
             expected = PixelModel(model).eval()(*example)
             got = PixelModel(again).eval()(*example)
-        difference = largest_difference(expected, (got[0].numpy(), got[1].numpy()))
+        # Probabilities, not log-probabilities: float16 moves log(1e-9) by more than it moves
+        # any choice the decoder makes.
+        difference = largest_difference((expected[0].exp(), expected[1]), (got[0].exp().numpy(), got[1].numpy()))
         if difference > (HALF_TOLERANCE if half else 1e-6):
             raise OcrpipeError(f"the exported checkpoint disagrees with the original (|difference| "
                                f"{difference:.2g}); nothing was written")
