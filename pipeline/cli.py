@@ -341,7 +341,7 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 @click.option("--workers", type=click.IntRange(0), default=None,
               help="Loader processes; 0 loads in the training process  [default: 0 on CPU, up to 8 with CUDA]")
 @click.option("--init", default=None,
-              help="Start from this checkpoint's weights: a best.pt/last.pt or a bundled model (en, en-print).")
+              help="Start from this checkpoint's weights: a best.pt/last.pt or a bundled model (en, en-print, ko, zh).")
 @click.option("--train-split", "train_splits", multiple=True, default=("train",), show_default=True,
               help="A packed split to train on; repeat to train on several.")
 @click.option("--mix", callback=_parse_mix, default=None,
@@ -447,7 +447,7 @@ def decode_config(options: dict[str, Any]) -> DecodeConfig:
 
 @cli.command(name="eval")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Model to evaluate: a checkpoint or a bundled model (en, en-print)  "
+              help="Model to evaluate: a checkpoint or a bundled model (en, en-print, ko, zh)  "
                    "[default: the run's train/best.pt, else en]")
 @click.option("--split", default=None, help="A packed split of the run  [default: test]")
 @click.option("--shards", type=click.Path(), default=None, help="Shard files: one, or a folder of shard-*.lmdb.")
@@ -506,7 +506,7 @@ def _counts(reasons: dict[str, int]) -> str:
     return ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in reasons.items())
 
 
-CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en, en-print)  [default: the run's best.pt when it has a "
+CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en, en-print, ko, zh)  [default: the run's best.pt when it has a "
                    "finished training, else en]")
 
 

@@ -28,7 +28,8 @@ from pipeline.datasets.images import PAPER, STEPS
 from pipeline.text.charset import FRAME_STRIDE
 
 FORMATS = ("onnx", "torchscript", "checkpoint", "checkpoint-half")
-HALF_TOLERANCE = 0.01     # largest change of a class probability accepted from float16 weights
+HALF_TOLERANCE = 0.05     # largest change of a class probability accepted from float16 weights (a check for
+                          # wrong weights; on real lines the CER stays the same: models/ko.md, models/zh.md)
 
 
 class PixelModel(nn.Module):
