@@ -2,7 +2,7 @@
 
     python benchmarks/cjk_models.py --lang ko --model ko --run runs/ko-model [--lines 500]
 
-Sets (each read greedily by the model and by Tesseract, `kor` or `chi_sim`, the same way):
+Sets (each read greedily by the model and by Tesseract, `kor`, `chi_sim` or `chi_tra`, the same way):
 
 * in-corpus, held-out family: the test split of the model's own training run (`--run`):
   lines of the bundled corpora in the family its generate command held out;
@@ -13,7 +13,7 @@ carry-over text spaces Korean words as its translators did).
   (program messages: text no training corpus contains), no codes:
   - the held-out family (the one above),
   - a family the model was trained on (the in-family figure),
-  - a brush (Korean) or kai (Chinese) family that no recipe trains on: for a model trained
+  - a brush (Korean) or kai (simplified Chinese) family that no recipe trains on: for a model trained
     without that design class, a face of a class it never saw; for one trained with other
     faces of the class, a held-out family of it.
 
@@ -41,6 +41,8 @@ FACES = {
     "zh": {"held-out family": ["fonts/zh/NotoSansCJKsc-Regular.otf"],
            "trained family": ["fonts/zh/NotoSerifCJKsc-Regular.otf"],
            "kai family AR PL KaitiM GB": ["fonts/more/zh/kai/gkai00mp.ttf"]},
+    "zh-Hant": {"held-out family": ["fonts/zh-Hant/wqy-microhei-big5.ttf"],
+                "trained family": ["fonts/zh-Hant/cwTeXHeiBold-big5.ttf"]},
 }
 
 
