@@ -50,8 +50,9 @@ def carryover_run(lang: str, kind: str, fonts: list[str], lines: int, work: Path
     run = work / f"{lang}-{'-'.join(kind.split()[:2])}"
     args = [arg for f in fonts for arg in ("--fonts", ROOT / f)]
     corpus = ROOT / "corpora" / "carryover" / f"{lang}-messages.txt"
-    ocrpipe("generate", "--run", run, "--lang", lang, *args, "--corpus", corpus, "--codes-fraction", 0, "--count", lines, "--val-fraction", 0.001,
-            "--test-fraction", 0.998, "--skip-uncovered", "--seed", 5, "--no-progress")
+    ocrpipe("generate", "--run", run, "--lang", lang, *args, "--corpus", corpus, "--codes-fraction", 0,
+            "--count", lines, "--val-fraction", 0.001, "--test-fraction", 0.998, "--skip-uncovered", "--seed", 5,
+            "--no-progress")
     # Nearly every line is a test line: the charset comes from the text itself, not from the
     # training split (the model reads with its own charset anyway).
     ocrpipe("pack", "--run", run, "--add-chars", corpus, "--no-progress")
@@ -67,7 +68,7 @@ def evaluate(model: str, shards: Path, work: Path, name: str, compare: bool = Tr
             return made
     ocrpipe("eval", "--run", work / "evals", "--checkpoint", model, "--shards", shards, "--name", name,
             *(["--compare", "tesseract"] if compare else []), "--no-progress")
-    return json.loads((work / "evals" / "eval" / name / "report.json").read_text(encoding="utf-8"))
+    return json.loads(report.read_text(encoding="utf-8"))
 
 
 def row(label: str, report: dict) -> list[str]:
@@ -86,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lang", choices=sorted(FACES), required=True)
     parser.add_argument("--model", required=True, help="a checkpoint or a bundled model's name")
-    parser.add_argument("--run", type=Path, required=True, help="the model's training run (its test split)")
+    parser.add_argument("--run", type=Path, required=True, help="a run whose test split is the in-corpus set (the demo run of --lang)")
     parser.add_argument("--lines", type=int, default=500)
     parser.add_argument("--no-tesseract", action="store_true", help="the model alone (Tesseract's columns '-')")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-cjk-models")

@@ -60,6 +60,11 @@ def example_batch(height: int, channels: int, widths: tuple[int, ...] = (203, 64
     return torch.from_numpy(pixels), torch.tensor(widths, dtype=torch.int64)
 
 
+def check_batch(height: int, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch every export is checked on: other widths and pixels than the traced example."""
+    return example_batch(height, channels, widths=(150, 333, 48, 97), seed=2)
+
+
 def largest_difference(reference: tuple[torch.Tensor, torch.Tensor], other: tuple[np.ndarray, np.ndarray]) -> float:
     """Largest |log-prob difference| over each line's own frames (lengths must agree)."""
     log_probs, lengths = reference
@@ -121,7 +126,7 @@ def _export_checkpoint(model: nn.Module, state: dict, output: Path, half: bool) 
         released["model"] = {**released["model"], "state_dict": {
             k: v.half() if v.is_floating_point() else v for k, v in weights.items()}}
         released["stored_as"] = "float16"
-    example = example_batch(model.config.height, model.config.channels, widths=(150, 333, 48, 97), seed=2)
+    example = check_batch(model.config.height, model.config.channels)
     partial = output.with_name(output.name + ".partial")
     try:
         ckpt.save(partial, released)
@@ -150,7 +155,7 @@ def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
     module = PixelModel(model).eval()
     height, channels = model.config.height, model.config.channels
     trace_example = example_batch(height, channels, seed=1)
-    check_example = example_batch(height, channels, widths=(150, 333, 48, 97), seed=2)
+    check_example = check_batch(height, channels)
     partial = output.with_name(output.name + ".partial")      # renamed into place once checked
     try:
         with torch.no_grad():

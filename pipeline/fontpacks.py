@@ -111,11 +111,6 @@ FACES: tuple[Face, ...] = (
     *_files("zh-Hant", "rounded", "fonts-cwtex-yen", _CWTEX, "cwyen.ttf"),
     Face("zh-Hant", "hei", "fonts-wqy-zenhei", _WQY, "wqy-zenhei.ttf", 0),
 )
-LANGS = ("ko", "zh", "zh-Hant")
-
-
-def more_folder(root: Path, lang: str) -> Path:
-    return root / lang
 
 
 def deb_members(data: bytes, source: str) -> dict[str, bytes]:
@@ -148,8 +143,10 @@ def deb_members(data: bytes, source: str) -> dict[str, bytes]:
 def fetch(package: Package, cache: Path, opener: Callable[[str], bytes] | None = None) -> bytes:
     """The package's bytes, from `cache` or downloaded into it, checked against its SHA-256."""
     target = cache / Path(package.path).name
-    if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == package.sha256:
-        return target.read_bytes()
+    if target.is_file():
+        cached = target.read_bytes()
+        if hashlib.sha256(cached).hexdigest() == package.sha256:
+            return cached
     url = ARCHIVE + package.path
     try:
         data = (opener or _download)(url)
@@ -178,8 +175,9 @@ def _face_bytes(face: Face, members: dict[str, bytes], source: str) -> bytes:
         return data
     from fontTools.ttLib import TTCollection
 
+    font = TTCollection(io.BytesIO(data)).fonts[face.index]
     out = io.BytesIO()
-    TTCollection(io.BytesIO(data)).fonts[face.index].save(out)
+    font.save(out)
     return out.getvalue()
 
 
@@ -193,18 +191,18 @@ def install(langs: tuple[str, ...], root: Path, cache: Path, opener: Callable[[s
         package = PACKAGES[name]
         report(f"{name}: {ARCHIVE}{package.path}")
         members = deb_members(fetch(package, cache, opener), package.path)
-        copyright_text = members.get(f"usr/share/doc/{name}/copyright")
-        for face in (f for f in faces if f.package == name):
+        mine = [f for f in faces if f.package == name]
+        for face in mine:
             data = _face_bytes(face, members, package.path)
-            folder = more_folder(root, face.lang) / face.kind
+            folder = root / face.lang / face.kind
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / face.output
             if not (target.is_file() and target.read_bytes() == data):
                 atomic_write_bytes(target, data)
             written.append(target)
-            if copyright_text is not None:
-                licenses = more_folder(root, face.lang) / "LICENSES"
-                licenses.mkdir(exist_ok=True)
-                atomic_write_bytes(licenses / f"{name}.copyright", copyright_text)
+        copyright_text = members.get(f"usr/share/doc/{name}/copyright")
+        for lang in (dict.fromkeys(f.lang for f in mine) if copyright_text is not None else ()):
+            (root / lang / "LICENSES").mkdir(exist_ok=True)
+            atomic_write_bytes(root / lang / "LICENSES" / f"{name}.copyright", copyright_text)
     return written
 

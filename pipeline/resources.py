@@ -33,7 +33,6 @@ def font_set(name: str) -> tuple[str, ...]:
     sets, and every class folder of fonts/more/LANG for LANG-more."""
     from pipeline.synth.fonts import FONT_SUFFIXES
 
-    root = bundled("fonts")
     if name in MORE_SETS:
         lang = name.removesuffix("-more")
         folder = more_fonts_root() / lang
@@ -42,6 +41,7 @@ def font_set(name: str) -> tuple[str, ...]:
             raise OcrpipeError(f"--fonts {name}: not installed; run `ocrpipe fonts install {lang}` first "
                                "(it downloads them from Debian's package archive)")
         return tuple(str(p) for p in found)
+    root = bundled("fonts")
     folder = root if name == "en" else root / name
     return tuple(str(p) for p in sorted(folder.iterdir()) if p.suffix.lower() in FONT_SUFFIXES)
 
