@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,7 @@ class Loop:
         best = self.state.best
         self.progress.write(f"validation at step {self.state.step}: CER {100 * metrics['cer']:.2f}%, exact lines "
                             f"{100 * metrics['exact_match']:.1f}% (best CER {100 * best['metrics']['cer']:.2f}% "
-                            f"at step {best['step']})")
+                            f"at step {best['step']})", file=sys.stderr)
 
     def one_step(self) -> None:
         config, p, state = self.config, self.parts, self.state

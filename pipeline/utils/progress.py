@@ -39,9 +39,9 @@ class LogProgress:
     def set_postfix(self, refresh: bool = True, **values: Any) -> None:
         self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
 
-    def write(self, text: str) -> None:
-        """A line of its own (e.g. a validation result), at once."""
-        print(text, file=sys.stderr, flush=True)
+    def write(self, text: str, file: Any = None) -> None:
+        """A line of its own (e.g. a validation result), at once (tqdm.write's signature)."""
+        print(text, file=file or sys.stderr, flush=True)
 
     def close(self) -> None:
         pass
@@ -65,7 +65,8 @@ def bar(total: int | None, desc: str, unit: str = "line", enabled: bool | None =
         **kwargs: Any) -> tqdm | LogProgress:
     """A tqdm bar on stderr when it is a terminal; with `enabled=None` and no terminal, a plain
     progress line every LOG_INTERVAL seconds; nothing with `enabled=False` (--no-progress).
-    Both take `write(text)` for a line of their own (tqdm's keeps the bar below it)."""
+    Both take `write(text, file=sys.stderr)` for a line of their own (tqdm's keeps the bar below it;
+    it writes to stdout unless told)."""
     if enabled is None:
         if not sys.stderr.isatty():
             return LogProgress(total, desc, unit, kwargs.get("initial", 0))
