@@ -176,6 +176,7 @@ def _face_bytes(face: Face, members: dict[str, bytes], source: str) -> bytes:
     from fontTools.ttLib import TTCollection
 
     font = TTCollection(io.BytesIO(data)).fonts[face.index]
+    font.recalcTimestamp = False      # the face's own date, not today's: the same bytes on every install
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()

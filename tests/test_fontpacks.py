@@ -41,7 +41,7 @@ def collection() -> bytes:
     from fontTools.ttLib import TTCollection, TTFont
 
     ttc = TTCollection()
-    ttc.fonts = [TTFont(str(SMALL_FONTS[0])), TTFont(str(SMALL_FONTS[1]))]
+    ttc.fonts = [TTFont(str(f), recalcTimestamp=False) for f in SMALL_FONTS[:2]]   # their own dates kept
     out = io.BytesIO()
     ttc.save(out)
     return out.getvalue()
@@ -73,8 +73,9 @@ def test_install_copies_faces_by_class_with_their_license(tmp_path, catalogue):
     assert sorted(p.relative_to(tmp_path / "more").as_posix() for p in written) == ["ko/mono/a.otf",
                                                                                      "ko/sans/second.ttf"]
     assert (tmp_path / "more/ko/mono/a.otf").read_bytes() == SMALL_FONTS[2].read_bytes()     # unchanged
-    second = TTFont(str(tmp_path / "more/ko/sans/second.ttf"))
-    assert second["name"].getDebugName(1) == TTFont(str(SMALL_FONTS[1]))["name"].getDebugName(1)
+    second, source = TTFont(str(tmp_path / "more/ko/sans/second.ttf")), TTFont(str(SMALL_FONTS[1]))
+    assert second["name"].getDebugName(1) == source["name"].getDebugName(1)
+    assert second["head"].modified == source["head"].modified      # the face's own date, not the install's
     assert (tmp_path / "more/ko/LICENSES/fonts-test.copyright").read_bytes() == b"Copyright: test\n"
     assert not (tmp_path / "more/zh").exists()
     # a second install reads the package from the cache, not the network
