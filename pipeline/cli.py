@@ -235,8 +235,12 @@ def fonts(action: str, langs: tuple[str, ...], cache: Path | None) -> None:
     from pipeline import fontpacks
     from pipeline.resources import more_fonts_root
 
+    from pipeline.utils.files import ensure_writable_dir
+
     root = more_fonts_root()
-    written = fontpacks.install(tuple(dict.fromkeys(langs)), root, cache or root / ".packages", report=click.echo)
+    cache = ensure_writable_dir(cache or root / ".packages", "--cache")     # one line, before any download
+    ensure_writable_dir(root, "the fonts folder")
+    written = fontpacks.install(tuple(dict.fromkeys(langs)), root, cache, report=click.echo)
     for lang in dict.fromkeys(langs):
         mine = [p for p in written if p.is_relative_to(root / lang)]
         kinds = sorted({p.parent.name for p in mine})

@@ -88,6 +88,16 @@ def test_a_package_that_is_not_the_pinned_one_is_refused(tmp_path, catalogue):
     assert not (tmp_path / "more").exists() and not (tmp_path / "cache").exists()
 
 
+def test_a_cache_that_cannot_be_written_is_one_line(tmp_path, run_cli, monkeypatch):
+    from pipeline import resources
+
+    monkeypatch.setattr(resources, "more_fonts_root", lambda: tmp_path / "more")
+    (tmp_path / "file").write_text("x")
+    result = run_cli("fonts", "install", "ko", "--cache", tmp_path / "file" / "cache")
+    assert result.exit_code == 2 and "--cache" in result.output and "is not writable" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_a_failed_download_names_the_url(tmp_path, catalogue):
     def offline(url: str) -> bytes:
         raise OSError("network unreachable")
