@@ -16,7 +16,7 @@ Sets (each `ocrpipe eval --data ... --compare tesseract`, greedy, and `--beam 10
   text of a run with the default fractions); CER raw and all-normalized.
 
 Also, per model and set, how well the confidence ranks wrong lines first (the share of the
-wrong lines among the 10% least confident, greedy). Prints markdown tables with the date
+wrong lines among the 10% least confident, greedy), as `--confidence single` and `views` give it. Prints markdown tables with the date
 and the machine.
 """
 
@@ -55,8 +55,11 @@ def heldout_print(work: Path) -> Path:
     return run
 
 
-def evaluate(model: str, source: list[str], work: Path, name: str, compare: bool, lm: str | None) -> dict:
+def evaluate(model: str, source: list[str], work: Path, name: str, compare: bool, lm: str | None,
+             views: bool = False) -> dict:
     args = ["eval", "--run", work / "evals", "--checkpoint", model, *source, "--name", name, "--no-progress"]
+    if views:
+        args += ["--confidence", "views"]
     if compare:
         args += ["--compare", "tesseract"]
     if lm:
@@ -116,16 +119,25 @@ def main() -> None:
             speed = [f"{reports[m, lm]['lines_per_s']:.0f}" for m in models for lm in (None, args.lm)]
             rows.append([label, "lines/s", f"{first['compare']['lines_per_s']:.0f}", *speed])
             for model in models:
-                rank = reports[model, None]["confidence"]
-                trust.append([label, model, *ranked(rank)])
-                pooled.setdefault(model, []).extend(normalized_lines(work, reports[model, None], rank["normalization"]))
+                reports[model, "views"] = evaluate(model, source, work, f"{model}-{label}-views".replace(" ", "-"),
+                                                   compare=False, lm=None, views=True)
+                row = [label, model]
+                for confidence in (None, "views"):
+                    rank = reports[model, confidence]["confidence"]
+                    row += ranked(rank)[0 if confidence is None else 1:]
+                    pooled.setdefault((model, confidence), []).extend(
+                        normalized_lines(work, reports[model, confidence], rank["normalization"]))
+                trust.append(row)
         for model in models:
-            trust.append(["all four together", model, *ranked(confidence_ranking(pooled[model], "raw"))])
+            trust.append(["all four together", model, *ranked(confidence_ranking(pooled[model, None], "raw")),
+                          *ranked(confidence_ranking(pooled[model, "views"], "raw"))[1:]])
     header = ["set", "metric", "Tesseract"] + [f"{m}{suffix}" for m in models for suffix in ("", " + LM")]
     print(f"{today()}, {machine()}; greedy, and `--beam 10 --lm {Path(args.lm).name}` (+ LM)\n")
     print(table(header, rows))
-    print("\nConfidence (greedy): wrong lines, the share of them among the 10% least confident, AUROC\n")
-    print(table(["set", "model", "wrong lines", "in the lowest 10%", "AUROC"], trust))
+    print("\nConfidence (greedy): wrong lines, the share of them among the 10% least confident, AUROC; "
+          "with `--confidence single` (the default) and `views`\n")
+    print(table(["set", "model", "wrong lines", "in the lowest 10%", "AUROC", "views: in the lowest 10%",
+                 "views: AUROC"], trust))
 
 
 if __name__ == "__main__":

@@ -175,6 +175,9 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Font families kept for the test split only (generalization to unseen fonts).")
 @click.option("--holdout-family", multiple=True,
               help="A font family (as generate names it, e.g. NanumSquareRound) for the test split only; repeatable.")
+@click.option("--conventions", type=click.Choice(["corpus", "mixed"]), default="corpus", show_default=True,
+              help="mixed: Chinese prose lines also drawn in print's other conventions, a share without the "
+                   "space between Han and Latin words, a share with ASCII punctuation in place of full-width.")
 @click.option("--caps-fonts", type=click.Choice(["upper", "skip"]), default="upper", show_default=True,
               help="Fonts that draw lowercase as capitals: upper-case their labels, or leave them out.")
 @click.option("--skip-uncovered", is_flag=True, help="Drop corpus lines with characters no font draws "
@@ -436,6 +439,11 @@ def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Weight of the --lm log-probabilities in the beam search."),
         click.option("--lm-bonus", type=float, default=D.lm_bonus, show_default=True,
                      help="Nats added per character with --lm (longer lines would lose otherwise)."),
+        click.option("--confidence", type=click.Choice(["single", "views"]), default=D.confidence,
+                     show_default=True,
+                     help="single: the probability the model gives the text it read; views: its mean over the "
+                          "line read at three widths (x0.8, x1, x1.25), which ranks wrong lines first better, "
+                          "at about three times the reading time."),
     ]
     for option in reversed(options):
         command = option(command)

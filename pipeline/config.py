@@ -86,13 +86,15 @@ class GenerateConfig:
                                            # receipt lines; or a mixture with shares (lines:2,words:1)
     wild_parts: str = "all"                # what the wild style draws beyond a plain word (WILD_PARTS)
     holdout_family: tuple[str, ...] = ()   # these font families for the test split only (by name)
+    conventions: str = "corpus"            # or "mixed": Chinese prose also unspaced around Latin, ASCII punctuation
 
     # Options that change how the work is spread, not what is made.
     EXECUTION: ClassVar[tuple[str, ...]] = ("workers", "shard")
     # Options added after runs were made: at their default they stay out of the fingerprint,
     # so those runs still count as up to date.
     LATER: ClassVar[dict[str, Any]] = {"lang": "en", "orientation": "horizontal", "text": "lines",
-                                       "wild_parts": "all", "holdout_family": []}
+                                       "wild_parts": "all", "holdout_family": [],
+                                       "conventions": "corpus"}
 
     def output_fields(self) -> dict[str, Any]:
         """The fields that decide the output bytes: resuming needs these to be unchanged."""
@@ -175,6 +177,8 @@ class GenerateConfig:
             raise OcrpipeError(f"--height {self.height}: too small to draw text; use 12 or more (32 is the default)")
         if not 0 <= self.codes_fraction <= 1:
             raise OcrpipeError("--codes-fraction must be between 0 and 1")
+        if self.conventions not in CONVENTIONS:
+            raise OcrpipeError(f"--conventions {self.conventions}: use one of {', '.join(CONVENTIONS)}")
         if self.background_dir:
             check_picture_folder(Path(self.background_dir))
 
@@ -185,6 +189,10 @@ class GenerateConfig:
 # perspective; degrade: resolution loss, blur, JPEG; crops: loose margins and neighbouring letters
 # (else a margin of 8% of the word's height on each side).
 WILD_PARTS = ("grounds", "effects", "geometry", "degrade", "crops")
+
+# How corpus text is written out: as the corpus writes it, or ("mixed") Chinese prose also in the
+# other conventions of print: no space between Han and Latin words, ASCII punctuation.
+CONVENTIONS = ("corpus", "mixed")
 
 MAX_MODEL_HEIGHT = 128    # beyond it memory grows without a gain in reading (see check_model_height)
 MAX_LINES = 100_000_000   # lines one generate plans: more is a job for several runs (or --seed)
@@ -362,12 +370,15 @@ class DecodeConfig:
     lm: tuple[str, ...] = ()               # text files (or folders of *.txt) for a character n-gram model
     lm_weight: float = 0.3                 # its weight in beam search; 0.3 and 0.5 are within two edits of
     lm_bonus: float = 0.5                  # the best of a grid on uw3-dev (benchmarks/lm_grid.py, README)
+    confidence: str = "single"             # or "views": averaged over the line read at three widths
 
     def validate(self) -> None:
         check_finite(self)
         if (self.lexicon or self.lm) and not self.beam:
             raise OcrpipeError(f"{'--lexicon' if self.lexicon else '--lm'} works on beam search results; "
                                "add --beam N (e.g. --beam 10)")
+        if self.confidence not in ("single", "views"):
+            raise OcrpipeError(f"--confidence {self.confidence}: use single or views")
 
     def describe(self) -> str:
         text = f"beam search, width {self.beam}" if self.beam else "greedy"
@@ -375,12 +386,14 @@ class DecodeConfig:
             text += f", character LM of {', '.join(self.lm)} (weight {self.lm_weight}, bonus {self.lm_bonus})"
         if self.lexicon:
             text += f", lexicon {self.lexicon} (unknown word cost {self.oov_cost})"
+        if self.confidence == "views":
+            text += ", confidence over three widths"
         return text
 
     def suffix(self) -> str:
         """For report names: `-beam10`, `-beam10-lm-lexicon`."""
         return ((f"-beam{self.beam}" if self.beam else "") + ("-lm" if self.lm else "")
-                + ("-lexicon" if self.lexicon else ""))
+                + ("-lexicon" if self.lexicon else "") + ("-views" if self.confidence == "views" else ""))
 
 
 @dataclass(frozen=True)

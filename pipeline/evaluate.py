@@ -205,7 +205,7 @@ def _predict(model: Any, charset: Any, to_text: Decoder, data: EvalSet, config: 
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
     with bar(len(dataset), "eval", enabled=show_progress) as progress:
-        for batch, _, _, decoded in predictions(model, loader, runtime, to_text):
+        for batch, _, _, decoded in predictions(model, loader, runtime, to_text, charset if config.decoding.confidence == "views" else None):
             for k, i in enumerate(batch.indices):
                 text, confidence = decoded[k]
                 records.append({"index": i, "file": dataset.sources[i], "font": dataset.fonts[i],

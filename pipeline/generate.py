@@ -84,7 +84,7 @@ def prepare(config: GenerateConfig, run_dir: Path) -> tuple[LineMaker, dict[str,
     """Load and check every input; returns the line maker, the manifest inputs and the
     number of corpus entries dropped per file. Raises OcrpipeError before anything is written."""
     trdg_modules()          # trdg and OpenCV are there (else: how to install them), loaded before any fork
-    corpus = Corpus.load(config.corpus, config.codes_fraction, config.langs(), config.text)
+    corpus = Corpus.load(config.corpus, config.codes_fraction, config.langs(), config.text, config.conventions)
     fonts = load_fonts(config.fonts, corpus.characters())
     usable = [f for f in fonts if not (f.caps_only and config.caps_fonts == "skip")]
     if not usable:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from rapidfuzz.distance import Levenshtein
 
 from conftest import FONTS, ROOT, build_run
@@ -113,3 +114,27 @@ def test_min_confidence_flags_lines_the_model_is_unsure_of(tmp_path, run_cli):
     assert "1 line(s) read with confidence below 0.5" in result.output
     as_json = run_cli("predict", "--checkpoint", "en-print", "--min-confidence", "0.5", "--json", noise)
     assert '"low_confidence": true' in as_json.output
+
+
+def test_confidence_over_views_reads_the_same_text_and_averages_three_readings(tmp_path, run_cli):
+    line = line_image(tmp_path)
+    single = run_cli("predict", "--checkpoint", "en", line)
+    views = run_cli("predict", "--checkpoint", "en", "--confidence", "views", line)
+    assert single.exit_code == 0 and views.exit_code == 0, views.output
+    (_, text, p_single), (_, text_views, p_views) = (r.output.strip().split("\t") for r in (single, views))
+    assert text == text_views and 0.0 < float(p_views) <= 1.0
+    assert float(p_views) != float(p_single)         # the two other widths gave their own probability
+
+
+def test_a_view_with_too_few_frames_for_the_text_counts_as_zero():
+    import torch
+
+    from pipeline.models import checkpoint as ckpt
+    from pipeline.models.inference import VIEW_SCALES, mean_over_views
+    from pipeline.models.runtime import setup
+
+    model, charset = ckpt.model_from(ckpt.load(bundled_models()[DEFAULT_MODEL]), DEFAULT_MODEL)
+    images = torch.rand(1, 1, 32, 40)                 # 40 px: about ten frames, none of them room for 60 letters
+    out = mean_over_views(model.eval(), images, torch.tensor([40]), setup("cpu", amp=False), [("a" * 60, 0.9)],
+                          charset)
+    assert out == [("a" * 60, pytest.approx(0.9 / (1 + len(VIEW_SCALES))))]

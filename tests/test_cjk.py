@@ -172,3 +172,23 @@ def test_a_tiny_korean_run_end_to_end_with_a_charset_of_thousands(tmp_path, run_
     assert report["metrics"]["raw"]["wer"] is not None      # Korean is written with spaces
     assert "CER by script: hangul" in outputs["eval"]
     assert "Noto Sans CJK KR" in (run / "eval" / "test" / "report.html").read_text(encoding="utf-8")
+
+
+def test_mixed_conventions_set_chinese_prose_unspaced_and_with_ascii_punctuation(tmp_path):
+    from pipeline.text.corpus import Corpus
+
+    zh = tmp_path / "zh.txt"
+    zh.write_text("使用非 PostScript 的打印机配置 LPR 打印机队列，就是个好例子（见 CUPS 文档）。\n", encoding="utf-8")
+    en = tmp_path / "en.txt"
+    en.write_text("Use a printer that is not PostScript, (see the CUPS manual).\n", encoding="utf-8")
+    as_written = Corpus.load([zh], 0.0, ["zh"], "lines")
+    mixed = Corpus.load([zh], 0.0, ["zh"], "lines", "mixed")
+    lines = [mixed.sample(random.Random(i), 30, 30) for i in range(200)]
+    assert all(as_written.sample(random.Random(i), 30, 30) == clean_label(
+        "使用非 PostScript 的打印机配置 LPR 打印机队列，就是个好例子（见 CUPS 文档）。") for i in range(20))
+    assert any("非PostScript的" in line for line in lines) and any("非 PostScript 的" in line for line in lines)
+    assert any("队列,就" in line and "(见" in line for line in lines) and any("队列，就" in line for line in lines)
+    assert {ch for line in lines for ch in line} <= mixed.characters()
+    english, plain = (Corpus.load([en], 0.0, ["en"], "lines", c) for c in ("mixed", "corpus"))
+    assert all(english.sample(random.Random(i), 12, 12) == plain.sample(random.Random(i), 12, 12)
+               for i in range(50))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -34,6 +35,23 @@ TYPOGRAPHIC = frozenset("\u2018\u2019\u201c\u201d\u2013\u2014")
 HYPHENATE = 0.08     # share of prose lines that end (or begin) with a word broken across lines
 CITE = 0.12          # share of prose lines with a citation or reference in place of a word
 CHARS_PER_WORD = 2   # text written without spaces (Chinese): a "word" of --max-words is 2 characters
+# --conventions mixed: shares of Chinese prose lines set in print's other conventions. Chinese
+# print spaces Latin words off from Han, or does not (software and web text often not); it
+# uses full-width punctuation, or ASCII in technical text.
+UNSPACED_LATIN = 0.3
+ASCII_PUNCTUATION = 0.2
+TO_ASCII = str.maketrans("：，；（）！？", ":,;()!?")
+HAN_LATIN_SPACE = re.compile(r"(?<=[\u3400-\u9fff]) (?=[A-Za-z0-9])|(?<=[A-Za-z0-9]) (?=[\u3400-\u9fff])")
+
+
+def other_conventions(text: str, rng: random.Random) -> str:
+    """A Chinese line as print also sets it: at times without the spaces between Han and Latin
+    words or digits, at times with ASCII punctuation for full-width (both drawn per line)."""
+    if rng.random() < UNSPACED_LATIN:
+        text = HAN_LATIN_SPACE.sub("", text)
+    if rng.random() < ASCII_PUNCTUATION:
+        text = text.translate(TO_ASCII)
+    return text
 
 
 def typeset(text: str) -> str:
@@ -155,8 +173,9 @@ class Corpus:
     """All text sources of a run and the mixture they are sampled in."""
 
     def __init__(self, sources: Sequence[Source], codes_fraction: float, langs: Sequence[str] = ("en",),
-                 text: str = "lines") -> None:
+                 text: str = "lines", conventions: str = "corpus") -> None:
         self.sources = list(sources)
+        self.conventions = conventions
         self.codes_fraction = codes_fraction
         self.langs = tuple(langs)
         self.text = text              # "lines", "words" (sign tokens), "receipt", or a mixture of them
@@ -166,10 +185,10 @@ class Corpus:
 
     @classmethod
     def load(cls, paths: Sequence[str | Path], codes_fraction: float, langs: Sequence[str] = ("en",),
-             text: str = "lines") -> Corpus:
+             text: str = "lines", conventions: str = "corpus") -> Corpus:
         if not paths:
             raise OcrpipeError("no --corpus given; name at least one text file")
-        corpus = cls([read_source(Path(p)) for p in paths], codes_fraction, langs, text)
+        corpus = cls([read_source(Path(p)) for p in paths], codes_fraction, langs, text, conventions)
         if corpus.draws("words") and not (corpus._codes_words or corpus.running_words()):
             raise OcrpipeError("--text words draws its words from the corpus, which has none; add a word list "
                                "(one word per line, like corpora/words.txt) or prose with --corpus")
@@ -198,6 +217,8 @@ class Corpus:
                 chars.update(entry)
             if isinstance(source, Prose):
                 chars |= TYPOGRAPHIC
+            if isinstance(source, Prose) and source.unspaced and self.conventions == "mixed":
+                chars |= set(":,;()!?")
         return chars | {c.upper() for c in chars if len(c.upper()) == 1}
 
     def entries_with(self, chars: Iterable[str]) -> dict[str, int]:
@@ -249,6 +270,8 @@ class Corpus:
             text = source.sample(rng, n)
             if isinstance(source, Prose) and source.latin and rng.random() < CITE:
                 text = _cite(text, codes_en.citation(rng, self._names), rng)
+            elif isinstance(source, Prose) and source.unspaced and self.conventions == "mixed":
+                text = other_conventions(text, rng)
         return clean_label(text)
 
 
