@@ -53,6 +53,8 @@ PACKAGES = {p.name: p for p in (
             "05ee7f37582df6a9cec4b259e58d1ca7919bf8c6c3c6502959639a7e51411559", "SIL OFL 1.1"),
     Package("fonts-unfonts-core", "fonts-unfonts-core/fonts-unfonts-core_1.0.2-080608-18_all.deb",
             "aa3674928f81920dff1705f9948d29ff86e73f56500a55ba00f093d2f724c7bb", "GPL-2+"),
+    Package("fonts-unfonts-extra", "fonts-unfonts-extra/fonts-unfonts-extra_1.0.2-080608+dfsg-11_all.deb",
+            "2b86a0ac83702e7d5d2bf4739926110fcbaf871f1671261a31a990367155bd5f", "GPL-2+"),
     Package("fonts-baekmuk", "fonts-baekmuk/fonts-baekmuk_2.2-13_all.deb",
             "19dbd99e597a35c8f63a36b3e880d8f3df61099e1cb92c5744146240fc4bee55", "Baekmuk license (BSD-like)"),
     Package("fonts-arphic-uming", "fonts-arphic-uming/fonts-arphic-uming_0.2.20080216.2-11_all.deb",
@@ -95,6 +97,9 @@ FACES: tuple[Face, ...] = (
     *_files("ko", "display", "fonts-unfonts-core", _UN, "UnDinaru.ttf UnDinaruBold.ttf"),
     *_files("ko", "handwriting", "fonts-unfonts-core", _UN, "UnPilgi.ttf"),
     *_files("ko", "brush", "fonts-unfonts-core", _UN, "UnGungseo.ttf"),
+    # Pen faces (print, running script, a hand), and a typewriter face: wide-set syllables.
+    *_files("ko", "pen", "fonts-unfonts-extra", _UN.replace("core", "extra"), "UnPen.ttf UnPenheulim.ttf UnPilgia.ttf"),
+    *_files("ko", "typewriter", "fonts-unfonts-extra", _UN.replace("core", "extra"), "UnTaza.ttf"),
     *_files("ko", "myeongjo", "fonts-baekmuk", _BAEK, "batang.ttf"),
     *_files("ko", "gothic", "fonts-baekmuk", _BAEK, "dotum.ttf gulim.ttf"),
     *_files("ko", "display", "fonts-baekmuk", _BAEK, "hline.ttf"),
