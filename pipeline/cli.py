@@ -443,7 +443,7 @@ def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True,
                      help="single: the probability the model gives the text it read; views: its mean over the "
                           "line read at three widths (x0.8, x1, x1.25), which ranks wrong lines first better, "
-                          "at about three times the reading time."),
+                          "at two to three times the reading time."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -530,7 +530,7 @@ CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en, en-print, ko, 
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="Flag lines read with less confidence: a fourth column `low` (else `ok`), or "
                    "\"low_confidence\" in --json, and a count on stderr. `ocrpipe eval` reports how well the "
-                   "confidence ranks wrong lines first on a set.")
+                   "confidence ranks wrong lines first on a set; --confidence views ranks them better.")
 @decoding_options
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True, help="Lines read at once.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cuda, cuda:N or cpu.")
