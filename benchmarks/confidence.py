@@ -12,7 +12,6 @@ words), as in `english.py`. Prints a markdown table with the date and the machin
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -20,14 +19,14 @@ from typing import Any, Callable
 import numpy as np
 
 from common import ROOT, machine, ocrpipe, scratch, table, today
-from english import heldout_print
+from english import english_sets, parser_for
 
 sys.path.insert(0, str(ROOT))
 import pipeline.evaluate as evaluate  # noqa: E402
 from pipeline.evaluation.metrics import NORMALIZATIONS, confidence_ranking, nfc  # noqa: E402
 from pipeline.models import inference  # noqa: E402
 from pipeline.models.charlm import CharLM  # noqa: E402
-from pipeline.models.ctc_decode import greedy_indices, label_log_prob, lm_files  # noqa: E402
+from pipeline.models.ctc_decode import label_log_prob, lm_files  # noqa: E402
 from pipeline.resources import resolve_checkpoint  # noqa: E402
 from pipeline.text.charset import Charset  # noqa: E402
 
@@ -109,26 +108,17 @@ def measures(lm: CharLM, lm_order: int) -> dict[str, Callable[[Line], float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, required=True,
-                        help="the folder holding uw3-dev, sroie-dev, iiit5k-train")
+    parser = parser_for(__doc__)
     parser.add_argument("--model", default="en")
-    parser.add_argument("--lm", default=str(ROOT / "corpora"))
     args = parser.parse_args()
     from pipeline.models import checkpoint as ckpt
 
     _, charset = ckpt.model_from(ckpt.load(resolve_checkpoint(args.model)), args.model)
     lm = CharLM.from_files(lm_files([args.lm]), charset.chars)
     with scratch("ocrpipe-confidence-") as work:
-        run = heldout_print(work)
-        ocrpipe("pack", "--run", run, "--no-progress")
-        sets = {"uw3-dev": (["--data", str(args.shared / "uw3-dev")], "all"),
-                "sroie-dev": (["--data", str(args.shared / "sroie-dev")], "all"),
-                "iiit5k-train": (["--data", str(args.shared / "iiit5k-train")], "alnum"),
-                "held-out print": (["--shards", str(run / "shards" / "test")], "all")}
         scored: list[tuple[str, str, Line]] = []
-        for label, (source, normalization) in sets.items():
-            norm = NORMALIZATIONS[normalization]
+        for label, source in english_sets(args.shared, work).items():
+            norm = NORMALIZATIONS["alnum" if label == "iiit5k-train" else "all"]
             for line in read_lines(args.model, source, work, label.replace(" ", "-"), charset):
                 scored.append((norm(nfc(line[0])), norm(nfc(line[1])), line))
     rows = []

@@ -55,6 +55,25 @@ def heldout_print(work: Path) -> Path:
     return run
 
 
+def parser_for(doc: str) -> argparse.ArgumentParser:
+    """The options every script on these sets takes: --shared and --lm."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--shared", type=Path, required=True,
+                        help="the folder holding uw3-dev, sroie-dev, iiit5k-train")
+    parser.add_argument("--lm", default=str(ROOT / "corpora"))
+    return parser
+
+
+def english_sets(shared: Path, work: Path) -> dict[str, list[str]]:
+    """The four sets, as the options that give each to `ocrpipe eval` (held-out print is
+    generated and packed in `work`)."""
+    run = heldout_print(work)
+    ocrpipe("pack", "--run", run, "--no-progress")
+    return {"uw3-dev": ["--data", str(shared / "uw3-dev")], "sroie-dev": ["--data", str(shared / "sroie-dev")],
+            "iiit5k-train": ["--data", str(shared / "iiit5k-train")],
+            "held-out print": ["--shards", str(run / "shards" / "test")]}
+
+
 def evaluate(model: str, source: list[str], work: Path, name: str, compare: bool, lm: str | None,
              views: bool = False) -> dict:
     args = ["eval", "--run", work / "evals", "--checkpoint", model, *source, "--name", name, "--no-progress"]
@@ -88,22 +107,16 @@ def normalized_lines(work: Path, report: dict, normalization: str) -> list[tuple
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, required=True,
-                        help="the folder holding uw3-dev, sroie-dev, iiit5k-train")
+    parser = parser_for(__doc__)
     parser.add_argument("--models", default="en,en-print")
-    parser.add_argument("--lm", default=str(ROOT / "corpora"))
     args = parser.parse_args()
     models = args.models.split(",")
+    metrics = {"uw3-dev": (CER_RAW, CER_ALL), "sroie-dev": (CER_ALL, ("alnum", "cer")), "iiit5k-train": (WORDS,),
+               "held-out print": (CER_RAW, CER_ALL)}
     with scratch("ocrpipe-english-") as work:
-        run = heldout_print(work)
-        sets = {"uw3-dev": (["--data", str(args.shared / "uw3-dev")], (CER_RAW, CER_ALL)),
-                "sroie-dev": (["--data", str(args.shared / "sroie-dev")], (CER_ALL, ("alnum", "cer"))),
-                "iiit5k-train": (["--data", str(args.shared / "iiit5k-train")], (WORDS,)),
-                "held-out print": (["--shards", str(run / "shards" / "test")], (CER_RAW, CER_ALL))}
-        ocrpipe("pack", "--run", run, "--no-progress")
         rows, trust, pooled = [], [], {}
-        for label, (source, keys) in sets.items():
+        for label, source in english_sets(args.shared, work).items():
+            keys = metrics[label]
             reports = {}
             for i, model in enumerate(models):
                 for lm in (None, args.lm):
