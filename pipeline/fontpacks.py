@@ -78,6 +78,7 @@ PACKAGES = {p.name: p for p in (
 
 _NANUM, _UN, _BAEK = "usr/share/fonts/truetype/nanum/", "usr/share/fonts/truetype/unfonts-core/", \
     "usr/share/fonts/truetype/baekmuk/"
+_UNX = "usr/share/fonts/truetype/unfonts-extra/"
 _ARPHIC, _CWTEX = "usr/share/fonts/truetype/arphic/", "usr/share/fonts/truetype/cwtex/"
 _WQY = "usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 
@@ -98,8 +99,8 @@ FACES: tuple[Face, ...] = (
     *_files("ko", "handwriting", "fonts-unfonts-core", _UN, "UnPilgi.ttf"),
     *_files("ko", "brush", "fonts-unfonts-core", _UN, "UnGungseo.ttf"),
     # Pen faces (print, running script, a hand), and a typewriter face: wide-set syllables.
-    *_files("ko", "pen", "fonts-unfonts-extra", _UN.replace("core", "extra"), "UnPen.ttf UnPenheulim.ttf UnPilgia.ttf"),
-    *_files("ko", "typewriter", "fonts-unfonts-extra", _UN.replace("core", "extra"), "UnTaza.ttf"),
+    *_files("ko", "pen", "fonts-unfonts-extra", _UNX, "UnPen.ttf UnPenheulim.ttf UnPilgia.ttf"),
+    *_files("ko", "typewriter", "fonts-unfonts-extra", _UNX, "UnTaza.ttf"),
     *_files("ko", "myeongjo", "fonts-baekmuk", _BAEK, "batang.ttf"),
     *_files("ko", "gothic", "fonts-baekmuk", _BAEK, "dotum.ttf gulim.ttf"),
     *_files("ko", "display", "fonts-baekmuk", _BAEK, "hline.ttf"),
