@@ -424,7 +424,7 @@ def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
 def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--beam, --lexicon, --oov-cost, --lm, --lm-weight and --lm-bonus, for eval and predict
     (defaults: DecodeConfig's)."""
-    from pipeline.config import DecodeConfig as D
+    from pipeline.config import CONFIDENCES, DecodeConfig as D
 
     options = [
         click.option("--beam", type=click.IntRange(0), default=D.beam, show_default=True,
@@ -439,7 +439,7 @@ def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Weight of the --lm log-probabilities in the beam search."),
         click.option("--lm-bonus", type=float, default=D.lm_bonus, show_default=True,
                      help="Nats added per character with --lm (longer lines would lose otherwise)."),
-        click.option("--confidence", type=click.Choice(["single", "views"]), default=D.confidence,
+        click.option("--confidence", type=click.Choice(CONFIDENCES), default=D.confidence,
                      show_default=True,
                      help="single: the probability the model gives the text it read; views: its mean over the "
                           "line read at three widths (x0.8, x1, x1.25), which ranks wrong lines first better, "

@@ -360,6 +360,9 @@ class TrainConfig:
             raise OcrpipeError("--steps, --batch-size, --accumulate, --val-every and --lr must be positive")
 
 
+CONFIDENCES = ("single", "views")         # --confidence: one reading, or the mean over three widths
+
+
 @dataclass(frozen=True)
 class DecodeConfig:
     """How log-probabilities become text, for eval and predict alike."""
@@ -377,8 +380,13 @@ class DecodeConfig:
         if (self.lexicon or self.lm) and not self.beam:
             raise OcrpipeError(f"{'--lexicon' if self.lexicon else '--lm'} works on beam search results; "
                                "add --beam N (e.g. --beam 10)")
-        if self.confidence not in ("single", "views"):
+        if self.confidence not in CONFIDENCES:
             raise OcrpipeError(f"--confidence {self.confidence}: use single or views")
+
+    @property
+    def over_views(self) -> bool:
+        """Whether the confidence is the mean over three readings of the line (`--confidence views`)."""
+        return self.confidence == "views"
 
     def describe(self) -> str:
         text = f"beam search, width {self.beam}" if self.beam else "greedy"
@@ -386,14 +394,14 @@ class DecodeConfig:
             text += f", character LM of {', '.join(self.lm)} (weight {self.lm_weight}, bonus {self.lm_bonus})"
         if self.lexicon:
             text += f", lexicon {self.lexicon} (unknown word cost {self.oov_cost})"
-        if self.confidence == "views":
+        if self.over_views:
             text += ", confidence over three widths"
         return text
 
     def suffix(self) -> str:
         """For report names: `-beam10`, `-beam10-lm-lexicon`."""
         return ((f"-beam{self.beam}" if self.beam else "") + ("-lm" if self.lm else "")
-                + ("-lexicon" if self.lexicon else "") + ("-views" if self.confidence == "views" else ""))
+                + ("-lexicon" if self.lexicon else "") + ("-views" if self.over_views else ""))
 
 
 @dataclass(frozen=True)

@@ -204,7 +204,7 @@ def _predict(model: Any, charset: Any, to_text: Decoder, data: EvalSet, config: 
     loader = make_loader(dataset, sampler, Collate(charset, encode=False))
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
-    views_of = charset if config.decoding.confidence == "views" else None
+    views_of = charset if config.decoding.over_views else None
     with bar(len(dataset), "eval", enabled=show_progress) as progress:
         for batch, _, _, decoded in predictions(model, loader, runtime, to_text, views_of):
             for k, i in enumerate(batch.indices):

@@ -65,7 +65,7 @@ def run(checkpoint: Path, paths: Iterable[Path], batch_size: int = 64, device: s
     image is a column read top to bottom."""
     model, charset = ckpt.model_from(ckpt.load(checkpoint), checkpoint)
     to_text = from_config(charset, decoding)
-    views_of = charset if decoding.confidence == "views" else None
+    views_of = charset if decoding.over_views else None
     runtime = setup(device, amp=True)
     try:
         model = model.to(runtime.device)
