@@ -6,9 +6,10 @@ myeongjo/song, kai, fangsong, rounded, display). The full faces are 1 to 21 MB e
 to keep in the repository, so `ocrpipe fonts install LANG` fetches the Debian packages that
 ship them (pinned versions, checked against their SHA-256), and copies the chosen faces, one
 face of a collection (.ttc) as its own file, with each package's copyright file, into
-`fonts/more/LANG/<class>/` (the design class: gothic, myeongjo, brush, song, kai, ...). The
-glyphs are not changed. `--fonts ko-more` then names them all; a class folder can be given
-(or left out) on its own.
+`fonts/more/LANG/<class>/` (the design class: gothic, myeongjo, brush, song, kai, ...; for
+Traditional Chinese also `mainland`, faces made for simplified Chinese print that draw
+Traditional characters too). The glyphs are not changed. `--fonts ko-more` then names them
+all; a class folder can be given (or left out) on its own.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ PACKAGES = {p.name: p for p in (
             "aa3674928f81920dff1705f9948d29ff86e73f56500a55ba00f093d2f724c7bb", "GPL-2+"),
     Package("fonts-unfonts-extra", "fonts-unfonts-extra/fonts-unfonts-extra_1.0.2-080608+dfsg-11_all.deb",
             "2b86a0ac83702e7d5d2bf4739926110fcbaf871f1671261a31a990367155bd5f", "GPL-2+"),
+    Package("fonts-alee", "fonts-alee/fonts-alee_13.3_all.deb",
+            "9d38eb6c2ff02864035d56d89a398288371891d2e7e20fb909f9ef18c0a23c54", "Artistic"),
+    Package("fonts-woowa-bm", "fonts-woowa-bm/fonts-woowa-bm_20211009-2_all.deb",
+            "926b0404d616a0b48c1443ee9077020d720ece1914e6dec09d9435ff0ea68fa6", "SIL OFL 1.1"),
     Package("fonts-baekmuk", "fonts-baekmuk/fonts-baekmuk_2.2-13_all.deb",
             "19dbd99e597a35c8f63a36b3e880d8f3df61099e1cb92c5744146240fc4bee55", "Baekmuk license (BSD-like)"),
     Package("fonts-arphic-uming", "fonts-arphic-uming/fonts-arphic-uming_0.2.20080216.2-11_all.deb",
@@ -74,13 +79,17 @@ PACKAGES = {p.name: p for p in (
             "94b4ce9d2fd613e04bcf2e293011ca5099b43d8a8a97c090580fe25d31845850", "GPL-2+ with font exception"),
     Package("fonts-cwtex-yen", "fonts-cwtex/fonts-cwtex-yen_1.0-4_all.deb",
             "c400c0c11897adc5d5846833cda6698c2e71f005f0a29f4060cb7b2e0dde8c48", "GPL-2+ with font exception"),
+    Package("fonts-noto-cjk", "fonts-noto-cjk/fonts-noto-cjk_20220127+repack1-1_all.deb",
+            "4a2515eb6db3978b897fef9709ed0d2b1f4c6c4df4d83d6c4ef65f71f1b1f502", "SIL OFL 1.1"),
 )}
 
 _NANUM, _UN, _BAEK = "usr/share/fonts/truetype/nanum/", "usr/share/fonts/truetype/unfonts-core/", \
     "usr/share/fonts/truetype/baekmuk/"
 _UNX = "usr/share/fonts/truetype/unfonts-extra/"
+_ALEE, _WOOWA = "usr/share/fonts/truetype/alee/", "usr/share/fonts/truetype/woowa-bm/"
 _ARPHIC, _CWTEX = "usr/share/fonts/truetype/arphic/", "usr/share/fonts/truetype/cwtex/"
 _WQY = "usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+_NOTO = "usr/share/fonts/opentype/noto/"
 
 
 def _files(lang: str, kind: str, package: str, folder: str, names: str) -> list[Face]:
@@ -101,6 +110,11 @@ FACES: tuple[Face, ...] = (
     # Pen faces (print, running script, a hand), and a typewriter face: wide-set syllables.
     *_files("ko", "pen", "fonts-unfonts-extra", _UNX, "UnPen.ttf UnPenheulim.ttf UnPilgia.ttf"),
     *_files("ko", "typewriter", "fonts-unfonts-extra", _UNX, "UnTaza.ttf"),
+    # Casual hands (felt pen, marker, brush pen) and poster faces (rounded, heavy, retro signs).
+    *_files("ko", "casual", "fonts-alee", _ALEE, "Bandal.ttf Bangwool.ttf Eunjin.ttf EunjinNakseo.ttf Guseul.ttf"),
+    *_files("ko", "casual", "fonts-woowa-bm", _WOOWA, "BMKIRANGHAERANG-TTF.ttf BMYEONSUNG_ttf.ttf"),
+    *_files("ko", "poster", "fonts-woowa-bm", _WOOWA, "BMDOHYEON_ttf.ttf BMHANNAAir_ttf.ttf BMHANNAPro.ttf "
+            "BMHANNA_11yrs_ttf.ttf BMJUA_ttf.ttf BMEULJIROTTF.ttf BMEuljiro10yearslater.ttf"),
     *_files("ko", "myeongjo", "fonts-baekmuk", _BAEK, "batang.ttf"),
     *_files("ko", "gothic", "fonts-baekmuk", _BAEK, "dotum.ttf gulim.ttf"),
     *_files("ko", "display", "fonts-baekmuk", _BAEK, "hline.ttf"),
@@ -116,6 +130,11 @@ FACES: tuple[Face, ...] = (
     *_files("zh-Hant", "fangsong", "fonts-cwtex-fs", _CWTEX, "cwfs.ttf"),
     *_files("zh-Hant", "rounded", "fonts-cwtex-yen", _CWTEX, "cwyen.ttf"),
     Face("zh-Hant", "hei", "fonts-wqy-zenhei", _WQY, "wqy-zenhei.ttf", 0),
+    # Faces made for simplified Chinese that draw every Traditional character too, as mainland
+    # fonts show Traditional text: punctuation low in the left of its box, the mainland's
+    # glyph standard (the Taiwanese faces above centre the punctuation).
+    Face("zh-Hant", "mainland", "fonts-noto-cjk", _NOTO + "NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", 2),
+    Face("zh-Hant", "mainland", "fonts-noto-cjk", _NOTO + "NotoSerifCJK-Regular.ttc", "NotoSerifCJKsc-Regular.otf", 2),
 )
 
 
