@@ -1,7 +1,7 @@
 """English models on every look, beside Tesseract: real scanned lines, receipt crops, cropped
 words, and generated grey print in typefaces no bundled model was trained on.
 
-    python benchmarks/english.py --shared ../shared/data [--models en,en-print] [--lm corpora]
+    python benchmarks/english.py --shared ../shared/data [--models en,en-print] [--lm corpora] [--read-views]
 
 Sets (each `ocrpipe eval --data ... --compare tesseract`, greedy, and `--beam 10 --lm corpora`):
 
@@ -15,9 +15,13 @@ Sets (each `ocrpipe eval --data ... --compare tesseract`, greedy, and `--beam 10
   fonts-comic-neue), text split by the same hash as every run (no test text is a training
   text of a run with the default fractions); CER raw and all-normalized.
 
+With `--read-views`, every model is also read with `--read views` (the text three widths of
+the line agree on most), greedy and with the LM, in two more columns.
+
 Also, per model and set, how well the confidence ranks wrong lines first (the share of the
-wrong lines among the 10% least confident, greedy), as `--confidence single` and `views` give it. Prints markdown tables with the date
-and the machine.
+wrong lines among the 10% least confident, greedy), as `--confidence single` and `views` give
+it (and `--read views`, with `--read-views`). Prints markdown tables with the date and the
+machine.
 """
 
 from __future__ import annotations
@@ -75,10 +79,12 @@ def english_sets(shared: Path, work: Path) -> dict[str, list[str]]:
 
 
 def evaluate(model: str, source: list[str], work: Path, name: str, compare: bool, lm: str | None,
-             views: bool = False) -> dict:
+             views: bool = False, read_views: bool = False) -> dict:
     args = ["eval", "--run", work / "evals", "--checkpoint", model, *source, "--name", name, "--no-progress"]
     if views:
         args += ["--confidence", "views"]
+    if read_views:
+        args += ["--read", "views"]
     if compare:
         args += ["--compare", "tesseract"]
     if lm:
@@ -109,8 +115,12 @@ def normalized_lines(work: Path, report: dict, normalization: str) -> list[tuple
 def main() -> None:
     parser = parser_for(__doc__)
     parser.add_argument("--models", default="en,en-print")
+    parser.add_argument("--read-views", action="store_true", help="also read with --read views")
     args = parser.parse_args()
     models = args.models.split(",")
+    readings = ("single", "views") if args.read_views else ("single",)
+    columns = [(lm, read) for read in readings for lm in (None, args.lm)]
+    trusts = (None, "views", *(["read"] if args.read_views else []))   # single, --confidence views, --read views
     metrics = {"uw3-dev": (CER_RAW, CER_ALL), "sroie-dev": (CER_ALL, ("alnum", "cer")), "iiit5k-train": (WORDS,),
                "held-out print": (CER_RAW, CER_ALL)}
     with scratch("ocrpipe-english-") as work:
@@ -119,38 +129,48 @@ def main() -> None:
             keys = metrics[label]
             reports = {}
             for i, model in enumerate(models):
-                for lm in (None, args.lm):
-                    reports[model, lm] = evaluate(model, source, work, f"{model}-{label}-{bool(lm)}".replace(" ", "-"),
-                                                  compare=i == 0 and lm is None, lm=lm)
-            first = reports[models[0], None]
+                for lm, read in columns:
+                    name = f"{model}-{label}-{bool(lm)}" + ("-read-views" if read == "views" else "")
+                    reports[model, lm, read] = evaluate(model, source, work, name.replace(" ", "-"),
+                                                        compare=i == 0 and lm is None and read == "single", lm=lm,
+                                                        read_views=read == "views")
+            first = reports[models[0], None, "single"]
             for key in keys:
                 metric = f"{key[0]} {'words right' if key[1] == 'exact_match' else 'CER'}"
                 row = [label, metric, cell(first, key, compare=True)]
                 for model in models:
-                    row += [cell(reports[model, None], key), cell(reports[model, args.lm], key)]
+                    row += [cell(reports[model, lm, read], key) for lm, read in columns]
                 rows.append(row)
-            speed = [f"{reports[m, lm]['lines_per_s']:.0f}" for m in models for lm in (None, args.lm)]
+            speed = [f"{reports[m, lm, read]['lines_per_s']:.0f}" for m in models for lm, read in columns]
             rows.append([label, "lines/s", f"{first['compare']['lines_per_s']:.0f}", *speed])
             for model in models:
                 reports[model, "views"] = evaluate(model, source, work, f"{model}-{label}-views".replace(" ", "-"),
                                                    compare=False, lm=None, views=True)
+                reports[model, None] = reports[model, None, "single"]
+                if args.read_views:
+                    reports[model, "read"] = reports[model, None, "views"]
                 row = [label, model]
-                for confidence in (None, "views"):
+                for confidence in trusts:
                     rank = reports[model, confidence]["confidence"]
-                    row += ranked(rank)[0 if confidence is None else 1:]
+                    row += ranked(rank)[1 if confidence == "views" else 0:]
                     pooled.setdefault((model, confidence), []).extend(
                         normalized_lines(work, reports[model, confidence], rank["normalization"]))
                 trust.append(row)
         for model in models:
-            trust.append(["all four together", model, *ranked(confidence_ranking(pooled[model, None], "raw")),
-                          *ranked(confidence_ranking(pooled[model, "views"], "raw"))[1:]])
-    header = ["set", "metric", "Tesseract"] + [f"{m}{suffix}" for m in models for suffix in ("", " + LM")]
+            row = ["all four together", model]
+            for confidence in trusts:
+                row += ranked(confidence_ranking(pooled[model, confidence], "raw"))[1 if confidence == "views" else 0:]
+            trust.append(row)
+    header = ["set", "metric", "Tesseract"] + [f"{m}{' + LM' if lm else ''}{', read views' if read == 'views' else ''}"
+                                               for m in models for lm, read in columns]
     print(f"{today()}, {machine()}; greedy, and `--beam 10 --lm {Path(args.lm).name}` (+ LM)\n")
     print(table(header, rows))
     print("\nConfidence (greedy): wrong lines, the share of them among the 10% least confident, AUROC; "
-          "with `--confidence single` (the default) and `views`\n")
+          "with `--confidence single` (the default) and `views`"
+          + (", and `--read views` (its own wrong lines)" if args.read_views else "") + "\n")
     print(table(["set", "model", "wrong lines", "in the lowest 10%", "AUROC", "views: in the lowest 10%",
-                 "views: AUROC"], trust))
+                 "views: AUROC", *(["read views: wrong lines", "in the lowest 10%", "AUROC"] if args.read_views else [])],
+                trust))
 
 
 if __name__ == "__main__":

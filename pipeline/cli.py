@@ -422,9 +422,9 @@ def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
 
 
 def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--beam, --lexicon, --oov-cost, --lm, --lm-weight and --lm-bonus, for eval and predict
+    """--beam, --lexicon, --oov-cost, --lm, --lm-weight, --lm-bonus, --confidence and --read, for eval and predict
     (defaults: DecodeConfig's)."""
-    from pipeline.config import CONFIDENCES, DecodeConfig as D
+    from pipeline.config import CONFIDENCES, READINGS, DecodeConfig as D
 
     options = [
         click.option("--beam", type=click.IntRange(0), default=D.beam, show_default=True,
@@ -444,6 +444,10 @@ def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="single: the probability the model gives the text it read; views: its mean over the "
                           "line read at three widths (x0.8, x1, x1.25), which ranks wrong lines first better, "
                           "at two to three times the reading time."),
+        click.option("--read", type=click.Choice(READINGS), default=D.read, show_default=True,
+                     help="single: the line as given; views: read it also at x0.8 and x1.25 its width and keep "
+                          "the text the three readings find most probable on average (its confidence is that "
+                          "mean, as with --confidence views); fewer errors, at two to three times the reading time."),
     ]
     for option in reversed(options):
         command = option(command)

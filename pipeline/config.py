@@ -361,6 +361,7 @@ class TrainConfig:
 
 
 CONFIDENCES = ("single", "views")         # --confidence: one reading, or the mean over three widths
+READINGS = ("single", "views")            # --read: the line as given, or the text three widths agree on most
 
 
 @dataclass(frozen=True)
@@ -374,6 +375,7 @@ class DecodeConfig:
     lm_weight: float = 0.3                 # its weight in beam search; 0.3 and 0.5 are within two edits of
     lm_bonus: float = 0.5                  # the best of a grid on uw3-dev (benchmarks/lm_grid.py, README)
     confidence: str = "single"             # or "views": averaged over the line read at three widths
+    read: str = "single"                   # or "views": the text of the three widths' readings they find likeliest
 
     def validate(self) -> None:
         check_finite(self)
@@ -382,11 +384,19 @@ class DecodeConfig:
                                "add --beam N (e.g. --beam 10)")
         if self.confidence not in CONFIDENCES:
             raise OcrpipeError(f"--confidence {self.confidence}: use single or views")
+        if self.read not in READINGS:
+            raise OcrpipeError(f"--read {self.read}: use single or views")
 
     @property
     def over_views(self) -> bool:
-        """Whether the confidence is the mean over three readings of the line (`--confidence views`)."""
-        return self.confidence == "views"
+        """Whether the confidence is the mean over three readings of the line (`--confidence views`,
+        and always with `--read views`)."""
+        return self.confidence == "views" or self.chooses_view
+
+    @property
+    def chooses_view(self) -> bool:
+        """Whether the text is chosen among the readings of three widths (`--read views`)."""
+        return self.read == "views"
 
     def describe(self) -> str:
         text = f"beam search, width {self.beam}" if self.beam else "greedy"
@@ -394,14 +404,17 @@ class DecodeConfig:
             text += f", character LM of {', '.join(self.lm)} (weight {self.lm_weight}, bonus {self.lm_bonus})"
         if self.lexicon:
             text += f", lexicon {self.lexicon} (unknown word cost {self.oov_cost})"
-        if self.over_views:
+        if self.chooses_view:
+            text += ", the reading three widths agree on most"
+        elif self.over_views:
             text += ", confidence over three widths"
         return text
 
     def suffix(self) -> str:
         """For report names: `-beam10`, `-beam10-lm-lexicon`."""
+        views = "-read-views" if self.chooses_view else "-views" if self.over_views else ""
         return ((f"-beam{self.beam}" if self.beam else "") + ("-lm" if self.lm else "")
-                + ("-lexicon" if self.lexicon else "") + ("-views" if self.over_views else ""))
+                + ("-lexicon" if self.lexicon else "") + views)
 
 
 @dataclass(frozen=True)

@@ -206,7 +206,8 @@ def _predict(model: Any, charset: Any, to_text: Decoder, data: EvalSet, config: 
     start = time.perf_counter()
     views_of = charset if config.decoding.over_views else None
     with bar(len(dataset), "eval", enabled=show_progress) as progress:
-        for batch, _, _, decoded in predictions(model, loader, runtime, to_text, views_of):
+        for batch, _, _, decoded in predictions(model, loader, runtime, to_text, views_of,
+                                                config.decoding.chooses_view):
             for k, i in enumerate(batch.indices):
                 text, confidence = decoded[k]
                 records.append({"index": i, "file": dataset.sources[i], "font": dataset.fonts[i],

@@ -138,3 +138,45 @@ def test_a_view_with_too_few_frames_for_the_text_counts_as_zero():
     out = mean_over_views(model.eval(), images, torch.tensor([40]), setup("cpu", amp=False), [("a" * 60, 0.9)],
                           charset)
     assert out == [("a" * 60, pytest.approx(0.9 / (1 + len(VIEW_SCALES))))]
+
+
+def test_read_over_views_keeps_the_text_the_three_widths_find_most_probable():
+    import torch
+
+    from pipeline.models import checkpoint as ckpt
+    from pipeline.models.inference import forward, other_views, read_over_views, summed_probabilities
+    from pipeline.models.runtime import setup
+
+    model, charset = ckpt.model_from(ckpt.load(bundled_models()[DEFAULT_MODEL]), DEFAULT_MODEL)
+    model, runtime = model.eval(), setup("cpu", amp=False)
+    torch.manual_seed(0)
+    images, widths = torch.rand(2, 1, 32, 120), torch.tensor([120, 100])
+    with torch.no_grad():
+        outputs = [forward(model, images, widths, runtime), *other_views(model, images, widths, runtime)]
+    offered = iter([["cat", "dog"], ["cot", "dog"], ["cat", "bird"]])     # what each view's decoding says
+    chosen = read_over_views(model, images, widths, runtime, lambda lp, ln: [(t, 0.0) for t in next(offered)],
+                             outputs[0], charset)
+    for k, candidates in enumerate((["cat", "cot"], ["dog", "bird"])):
+        means = {t: summed_probabilities(outputs, [t, t], charset)[k] / 3 for t in candidates}
+        best = max(candidates, key=lambda t: means[t])
+        assert chosen[k] == (best, pytest.approx(means[best]))
+
+
+def test_read_views_agrees_with_the_single_reading_on_a_clean_line(tmp_path, run_cli):
+    line = line_image(tmp_path)
+    single = run_cli("predict", "--checkpoint", "en", "--confidence", "views", line)
+    read = run_cli("predict", "--checkpoint", "en", "--read", "views", line)
+    assert single.exit_code == 0 and read.exit_code == 0, read.output
+    (_, text, p_single), (_, text_read, p_read) = (r.output.strip().split("\t") for r in (single, read))
+    assert text_read == text and float(p_read) == pytest.approx(float(p_single), rel=1e-3)
+    bad = run_cli("predict", "--checkpoint", "en", "--read", "twice", line)
+    assert bad.exit_code == 2 and "--read" in bad.output
+
+
+def test_report_names_say_how_the_lines_were_read():
+    from pipeline.config import DecodeConfig
+
+    assert DecodeConfig(read="views").suffix() == "-read-views"
+    assert DecodeConfig(confidence="views").suffix() == "-views"
+    assert DecodeConfig(beam=10, read="views").suffix() == "-beam10-read-views"
+    assert DecodeConfig(read="views").over_views and not DecodeConfig().over_views

@@ -15,7 +15,7 @@ from pipeline.models.crnn import to_ink
 from pipeline.models.runtime import Runtime, evaluating
 
 
-VIEW_SCALES = (0.8, 1.25)    # the widths --confidence views reads a line at again
+VIEW_SCALES = (0.8, 1.25)    # the widths --confidence views and --read views read a line at again
 
 
 def device_images(batch: Batch, runtime: Runtime) -> torch.Tensor:
@@ -43,18 +43,50 @@ def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch, runti
 
 
 def predictions(model: torch.nn.Module, batches: Iterable[Batch], runtime: Runtime, decode: Decoder,
-                views_of: Charset | None = None
+                views_of: Charset | None = None, choose: bool = False
                 ) -> Iterator[tuple[Batch, torch.Tensor, torch.Tensor, list[tuple[str, float]]]]:
     """For each batch: the batch, log-probs, lengths, and the decoded (text, confidence) per line.
-    With `views_of` (the model's charset) the confidence is `mean_over_views`."""
+    With `views_of` (the model's charset) the confidence is `mean_over_views`; with `choose` as
+    well, the text is the one `read_over_views` chooses."""
     with evaluating(model):
         for batch in batches:
             images = device_images(batch, runtime)
             log_probs, lengths = forward(model, images, batch.widths, runtime)
-            decoded = decode(log_probs, lengths)
-            if views_of is not None:
-                decoded = mean_over_views(model, images, batch.widths, runtime, decoded, views_of)
+            if views_of is not None and choose:
+                decoded = read_over_views(model, images, batch.widths, runtime, decode, (log_probs, lengths),
+                                          views_of)
+            else:
+                decoded = decode(log_probs, lengths)
+                if views_of is not None:
+                    decoded = mean_over_views(model, images, batch.widths, runtime, decoded, views_of)
             yield batch, log_probs, lengths, decoded
+
+
+Outputs = list[tuple[torch.Tensor, torch.Tensor]]      # (log_probs, lengths) of each view of a batch
+
+
+@torch.no_grad()
+def other_views(model: torch.nn.Module, images: torch.Tensor, widths: torch.Tensor, runtime: Runtime) -> Outputs:
+    """The batch read again, each line stretched to each of VIEW_SCALES of its width."""
+    outputs = []
+    height, width = images.shape[-2:]
+    for scale in VIEW_SCALES:
+        size = max(1, round(width * scale))
+        scaled = F.interpolate(images, size=(height, size), mode="bilinear", align_corners=False)
+        scaled_widths = (widths.float() * scale).round().long().clamp(1, size)
+        outputs.append(forward(model, scaled.contiguous(memory_format=torch.channels_last), scaled_widths, runtime))
+    return outputs
+
+
+def summed_probabilities(outputs: Outputs, texts: list[str], charset: Charset) -> list[float]:
+    """For each line, the probability of its text summed over the views (a view with too few
+    frames to hold the text gives 0)."""
+    labels = [[charset.index[c] for c in text if c in charset] for text in texts]
+    sums = [0.0] * len(texts)
+    for log_probs, lengths in outputs:
+        for k, p in enumerate(label_probabilities(log_probs.float().cpu(), lengths.cpu(), labels)):
+            sums[k] += p
+    return sums
 
 
 @torch.no_grad()
@@ -65,18 +97,29 @@ def mean_over_views(model: torch.nn.Module, images: torch.Tensor, widths: torch.
     for the text read (0 where a view has too few frames to hold it). A reading that holds only
     at one width is a fragile one: on four English sets the 10% least confident lines held
     53.6% of the wrong ones this way, 48.9% by the one reading (README, model card)."""
-    labels = [[charset.index[c] for c in text if c in charset] for text, _ in decoded]
-    sums = [p for _, p in decoded]
-    height, width = images.shape[-2:]
-    for scale in VIEW_SCALES:
-        size = max(1, round(width * scale))
-        scaled = F.interpolate(images, size=(height, size), mode="bilinear", align_corners=False)
-        scaled_widths = (widths.float() * scale).round().long().clamp(1, size)
-        log_probs, lengths = forward(model, scaled.contiguous(memory_format=torch.channels_last), scaled_widths,
-                                     runtime)
-        for k, p in enumerate(label_probabilities(log_probs.float().cpu(), lengths.cpu(), labels)):
-            sums[k] += p
-    return [(text, total / (1 + len(VIEW_SCALES))) for (text, _), total in zip(decoded, sums)]
+    others = summed_probabilities(other_views(model, images, widths, runtime), [t for t, _ in decoded], charset)
+    return [(text, (p + other) / (1 + len(VIEW_SCALES))) for (text, p), other in zip(decoded, others)]
+
+
+@torch.no_grad()
+def read_over_views(model: torch.nn.Module, images: torch.Tensor, widths: torch.Tensor, runtime: Runtime,
+                    decode: Decoder, given: tuple[torch.Tensor, torch.Tensor], charset: Charset
+                    ) -> list[tuple[str, float]]:
+    """Each line read at three widths (as given, and at VIEW_SCALES of it), decoded in each, and
+    of the (up to three) texts the one whose probability, averaged over the three views, is
+    highest, with that mean as its confidence; a tie keeps the first view's. A misreading of
+    one width that the other two do not support gives way to a reading all three hold."""
+    outputs = [given, *other_views(model, images, widths, runtime)]
+    readings = [decode(log_probs, lengths) for log_probs, lengths in outputs]
+    candidates = [list(dict.fromkeys(reading[k][0] for reading in readings)) for k in range(len(readings[0]))]
+    best: list[tuple[str, float]] = [("", -1.0)] * len(candidates)
+    for slot in range(max(map(len, candidates), default=0)):
+        texts = [c[min(slot, len(c) - 1)] for c in candidates]
+        for k, total in enumerate(summed_probabilities(outputs, texts, charset)):
+            mean = total / len(outputs)
+            if slot < len(candidates[k]) and mean > best[k][1]:
+                best[k] = (texts[k], mean)
+    return best
 
 
 def score_split(model: torch.nn.Module, batches: Iterable[Batch], runtime: Runtime, charset: Charset) -> dict:
