@@ -137,7 +137,8 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
               show_default=True, help="vertical: columns of upright characters read top to bottom (CJK signs, "
               "book spines); pack turns them into horizontal model input.")
 @click.option("--fonts", multiple=True, help="Font file or folder, or a bundled set by name (en, ko, zh, "
-              "zh-Hant, or display: the poster and sign faces of fonts/display); repeatable  [default: the bundled "
+              "zh-Hant, or display: the poster and sign faces of fonts/display; en-more, ko-more, ...: what `ocrpipe "
+              "fonts install` added); repeatable  [default: the bundled "
               "fonts of --lang: fonts/ for en, fonts/ko, fonts/zh, fonts/zh-Hant]")
 @click.option("--corpus", multiple=True, help="Text file (word list or prose); repeatable  "
               "[default: the bundled corpora of --lang: corpora/*.txt for en, corpora/ko, corpora/zh, corpora/zh-Hant]")
@@ -229,12 +230,13 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
 
 @cli.command()
 @click.argument("action", type=click.Choice(["install"]))
-@click.argument("langs", nargs=-1, required=True, type=click.Choice(["ko", "zh", "zh-Hant"]))
+@click.argument("langs", nargs=-1, required=True, type=click.Choice(["en", "ko", "zh", "zh-Hant"]))
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the downloaded packages  [default: fonts/more/.packages]")
 def fonts(action: str, langs: tuple[str, ...], cache: Path | None) -> None:
-    """Install more Korean or Chinese typefaces (brush, handwriting, myeongjo, song, kai, ...)
-    from Debian's package archive into fonts/more/LANG; --fonts LANG-more names them."""
+    """Install more typefaces (English print: serif, sans, mono; Korean and Chinese: brush,
+    handwriting, myeongjo, song, kai, ...) from Debian's package archive into fonts/more/LANG;
+    --fonts LANG-more names them."""
     from pipeline import fontpacks
     from pipeline.resources import more_fonts_root
 

@@ -1,8 +1,10 @@
-"""More Korean and Chinese typefaces, installed from Debian's package archive on request.
+"""More typefaces, installed from Debian's package archive on request.
 
 `fonts/ko`, `fonts/zh` and `fonts/zh-Hant` hold four, four and three families: enough for the
 demos, too few to teach a model the shapes of the faces people meet (brush, handwriting,
-myeongjo/song, kai, fangsong, rounded, display). The full faces are 1 to 21 MB each, too large
+myeongjo/song, kai, fangsong, rounded, display). For English, `fonts/` holds 18 print families;
+`en` adds twelve more book, screen and programming families (serif, sans, mono) to widen what
+a model has seen of print. The full faces are 1 to 21 MB each, too large
 to keep in the repository, so `ocrpipe fonts install LANG` fetches the Debian packages that
 ship them (pinned versions, checked against their SHA-256), and copies the chosen faces, one
 face of a collection (.ttc) as its own file, with each package's copyright file, into
@@ -79,6 +81,24 @@ PACKAGES = {p.name: p for p in (
             "94b4ce9d2fd613e04bcf2e293011ca5099b43d8a8a97c090580fe25d31845850", "GPL-2+ with font exception"),
     Package("fonts-cwtex-yen", "fonts-cwtex/fonts-cwtex-yen_1.0-4_all.deb",
             "c400c0c11897adc5d5846833cda6698c2e71f005f0a29f4060cb7b2e0dde8c48", "GPL-2+ with font exception"),
+    Package("fonts-linuxlibertine", "fonts-linuxlibertine/fonts-linuxlibertine_5.3.0-6_all.deb",
+            "5c77471e910189b3e4e2eda2b1c5f549ddcaf4de8f9640b97773643970d29087", "GPL-2 with font exception, SIL OFL 1.1"),
+    Package("fonts-ebgaramond", "fonts-ebgaramond/fonts-ebgaramond_0.016+git20210310.42d4f9f2-1_all.deb",
+            "2780e32df19b909823425b3e21c2f2f2a1717bbdd96f33fc59a252a308903fa2", "SIL OFL 1.1"),
+    Package("fonts-freefont-otf", "fonts-freefont/fonts-freefont-otf_20120503-10_all.deb",
+            "0b63996c80c6c660424af6d3832818e647960d6f65a51de010bb57dd0762faa7", "GPL-3+ with font exception"),
+    Package("fonts-crosextra-carlito", "fonts-crosextra-carlito/fonts-crosextra-carlito_20220224-1_all.deb",
+            "673689e3a887cd150ca5018c26e1a4162709add3a1bdc0a2527af6fd073980d7", "SIL OFL 1.1"),
+    Package("fonts-stix", "fonts-stix/fonts-stix_1.1.1-4.1_all.deb",
+            "d84b45ed9f8d53686e68e36d4442710e8cd13645fdb7f8bd6418354fc336182b", "SIL OFL 1.1"),
+    Package("fonts-hack", "fonts-hack/fonts-hack_3.003-3_all.deb",
+            "ee85559100f4657f7214f23462cf43100d233858f468e3efa0c0a8500f2b7382", "MIT and Bitstream Vera license"),
+    Package("fonts-go", "fonts-go/fonts-go_0~20170330-1_all.deb",
+            "6d1f3b1ee1e3d5a25be14137a5c47a732d4c02f7282ea6babf697a002479aa88", "BSD-3-Clause"),
+    Package("fonts-jetbrains-mono", "fonts-jetbrains-mono/fonts-jetbrains-mono_2.242+ds-3_all.deb",
+            "516b8e3bacc9a30cf615543fa1fdaf0c5312284f2c4459b7838fd008fd9936bc", "Apache 2.0"),
+    Package("fonts-firacode", "fonts-firacode/fonts-firacode_6.2-2_all.deb",
+            "a69952a1556e7635d029b35dbc903593a3b78cbd39d3899bf0c4fdfbc8d55245", "SIL OFL 1.1"),
     Package("fonts-noto-cjk", "fonts-noto-cjk/fonts-noto-cjk_20220127+repack1-1_all.deb",
             "4a2515eb6db3978b897fef9709ed0d2b1f4c6c4df4d83d6c4ef65f71f1b1f502", "SIL OFL 1.1"),
 )}
@@ -90,6 +110,8 @@ _ALEE, _WOOWA = "usr/share/fonts/truetype/alee/", "usr/share/fonts/truetype/woow
 _ARPHIC, _CWTEX = "usr/share/fonts/truetype/arphic/", "usr/share/fonts/truetype/cwtex/"
 _WQY = "usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 _NOTO = "usr/share/fonts/opentype/noto/"
+_LIBERTINE, _FREE = "usr/share/fonts/opentype/linux-libertine/", "usr/share/fonts/opentype/freefont/"
+_GO = "usr/share/fonts/fonts-go/"
 
 
 def _files(lang: str, kind: str, package: str, folder: str, names: str) -> list[Face]:
@@ -135,6 +157,26 @@ FACES: tuple[Face, ...] = (
     # glyph standard (the Taiwanese faces above centre the punctuation).
     Face("zh-Hant", "mainland", "fonts-noto-cjk", _NOTO + "NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf", 2),
     Face("zh-Hant", "mainland", "fonts-noto-cjk", _NOTO + "NotoSerifCJK-Regular.ttc", "NotoSerifCJKsc-Regular.otf", 2),
+    # English print beyond fonts/: book serifs, humanist and screen sans faces, programming monospace.
+    *_files("en", "serif", "fonts-linuxlibertine", _LIBERTINE, "LinLibertine_R.otf LinLibertine_RB.otf "
+            "LinLibertine_RI.otf LinLibertine_RBI.otf"),
+    *_files("en", "serif", "fonts-ebgaramond", "usr/share/fonts/opentype/ebgaramond/",
+            "EBGaramond12-Regular.otf EBGaramond12-Bold.otf EBGaramond12-Italic.otf"),
+    *_files("en", "serif", "fonts-freefont-otf", _FREE, "FreeSerif.otf FreeSerifBold.otf FreeSerifItalic.otf"),
+    *_files("en", "serif", "fonts-stix", "usr/share/fonts/opentype/stix-word/",
+            "STIX-Regular.otf STIX-Bold.otf STIX-Italic.otf STIX-BoldItalic.otf"),
+    *_files("en", "sans", "fonts-linuxlibertine", _LIBERTINE, "LinBiolinum_R.otf LinBiolinum_RB.otf LinBiolinum_RI.otf"),
+    *_files("en", "sans", "fonts-freefont-otf", _FREE, "FreeSans.otf FreeSansBold.otf FreeSansOblique.otf"),
+    *_files("en", "sans", "fonts-crosextra-carlito", "usr/share/fonts/truetype/crosextra/",
+            "Carlito-Regular.ttf Carlito-Bold.ttf Carlito-Italic.ttf Carlito-BoldItalic.ttf"),
+    *_files("en", "sans", "fonts-go", _GO, "Go-Regular.ttf Go-Bold.ttf Go-Italic.ttf Go-Medium.ttf"),
+    *_files("en", "mono", "fonts-freefont-otf", _FREE, "FreeMono.otf FreeMonoBold.otf"),
+    *_files("en", "mono", "fonts-hack", "usr/share/fonts/truetype/hack/", "Hack-Regular.ttf Hack-Bold.ttf Hack-Italic.ttf"),
+    *_files("en", "mono", "fonts-go", _GO, "Go-Mono.ttf Go-Mono-Bold.ttf"),
+    *_files("en", "mono", "fonts-jetbrains-mono", "usr/share/fonts/truetype/jetbrains-mono/",
+            "JetBrainsMono-Regular.ttf JetBrainsMono-Bold.ttf JetBrainsMono-Italic.ttf JetBrainsMono-Light.ttf"),
+    *_files("en", "mono", "fonts-firacode", "usr/share/fonts/truetype/firacode/",
+            "FiraCode-Regular.ttf FiraCode-Bold.ttf FiraCode-Light.ttf"),
 )
 
 

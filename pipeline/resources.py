@@ -20,7 +20,7 @@ def bundled(name: str) -> Path:
 
 
 FONT_SETS = ("en", "ko", "zh", "zh-Hant", "display")   # bundled sets --fonts takes by name (display: fonts/display)
-MORE_SETS = ("ko-more", "zh-more", "zh-Hant-more")     # `ocrpipe fonts install` puts them in fonts/more/LANG
+MORE_SETS = ("en-more", "ko-more", "zh-more", "zh-Hant-more")     # `ocrpipe fonts install` puts them in fonts/more/LANG
 
 
 def more_fonts_root() -> Path:

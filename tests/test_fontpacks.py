@@ -120,3 +120,22 @@ def test_a_more_set_that_is_not_installed_says_how_to_install_it(tmp_path, run_c
     result = run_cli("generate", "--run", tmp_path / "run", "--lang", "ko", "--fonts", "ko-more", "--count", "5")
     assert result.exit_code == 2
     assert "--fonts ko-more: not installed; run `ocrpipe fonts install ko` first" in result.output
+
+
+def test_every_language_of_the_catalogue_can_be_installed_and_named(run_cli):
+    from pipeline import resources
+
+    langs = {f.lang for f in fontpacks.FACES}
+    assert {f"{lang}-more" for lang in langs} == set(resources.MORE_SETS)
+    result = run_cli("fonts", "install", "xx")
+    assert result.exit_code == 2
+    assert all(repr(lang).strip("'") in result.output for lang in langs)
+
+
+def test_the_english_pack_holds_no_family_the_english_benchmark_holds_out():
+    """benchmarks/english.py reads print in Noto, Cantarell, Inconsolata and Comic Neue as
+    typefaces no model was trained on: the faces `fonts install en` adds must stay apart."""
+    held_out = ("noto", "cantarell", "inconsolata", "comic")
+    english = [f for f in fontpacks.FACES if f.lang == "en"]
+    assert english
+    assert not [f.output for f in english if any(h in f.output.lower() or h in f.package for h in held_out)]
