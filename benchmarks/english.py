@@ -10,7 +10,7 @@ Sets (each `ocrpipe eval --data ... --compare tesseract`, greedy, and `--beam 10
   the transcriptions are upper case whatever the print shows) and of letters and digits;
 * iiit5k-train: 2,000 cropped words; words right, case-insensitive letters and digits;
 * held-out print: the test split of `generate --style print` (1,000 lines, seed 11) drawn in
-  14 faces of 5 families in none of the bundled fonts (Noto Sans and Serif, Cantarell,
+  14 faces of 5 families in none of the bundled fonts nor of `ocrpipe fonts install en` (Noto Sans and Serif, Cantarell,
   Inconsolata, Comic Neue: Debian's fonts-noto-core, fonts-cantarell, fonts-inconsolata,
   fonts-comic-neue), text split by the same hash as every run (no test text is a training
   text of a run with the default fractions); CER raw and all-normalized.
