@@ -16,6 +16,7 @@ import click
 
 from pipeline import __version__
 from pipeline.errors import Interrupted, OcrpipeError, Terminated
+from pipeline.resources import MORE_LANGS
 
 if TYPE_CHECKING:
     from pipeline.config import DecodeConfig
@@ -230,7 +231,7 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
 
 @cli.command()
 @click.argument("action", type=click.Choice(["install"]))
-@click.argument("langs", nargs=-1, required=True, type=click.Choice(["en", "ko", "zh", "zh-Hant"]))
+@click.argument("langs", nargs=-1, required=True, type=click.Choice(MORE_LANGS))
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the downloaded packages  [default: fonts/more/.packages]")
 def fonts(action: str, langs: tuple[str, ...], cache: Path | None) -> None:

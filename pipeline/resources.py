@@ -20,7 +20,8 @@ def bundled(name: str) -> Path:
 
 
 FONT_SETS = ("en", "ko", "zh", "zh-Hant", "display")   # bundled sets --fonts takes by name (display: fonts/display)
-MORE_SETS = ("en-more", "ko-more", "zh-more", "zh-Hant-more")     # `ocrpipe fonts install` puts them in fonts/more/LANG
+MORE_LANGS = ("en", "ko", "zh", "zh-Hant")             # what `ocrpipe fonts install` takes; it puts them in
+MORE_SETS = tuple(f"{lang}-more" for lang in MORE_LANGS)  # fonts/more/LANG, and --fonts LANG-more names them
 
 
 def more_fonts_root() -> Path:
