@@ -60,7 +60,8 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
             found.append(path)
         else:
             raise OcrpipeError(f"--fonts {path}: no such file or folder; check the path, or name a bundled "
-                               "set (en, ko, zh, zh-Hant, display)")
+                               "set (en, ko, zh, zh-Hant, display) or an installed one (en-more, ko-more, zh-more, "
+                               "zh-Hant-more: `ocrpipe fonts install LANG`)")
     return sorted(dict.fromkeys(p.resolve() for p in found))
 
 
