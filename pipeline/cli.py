@@ -341,6 +341,9 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
               help="Initial weights, batch order and augmentation derive from it.")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when present), cuda, cuda:N or cpu.")
 @click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 autocast on CUDA.")
+@click.option("--cpu-bf16", is_flag=True,
+              help="bf16 autocast on the CPU as well, where the CPU computes bf16 natively (AVX512-BF16 or AMX; "
+                   "elsewhere it trains in float32 and says so): steps about 1.3-1.5x faster, other numbers.")
 @click.option("--compile", "compile_", is_flag=True,
               help="torch.compile the CNN, one graph for every batch width (the first steps are slow).")
 @click.option("--augment/--no-augment", default=True, show_default=True, help="On-the-fly augmentation.")
@@ -390,7 +393,7 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
     click.echo(f"trained {result.arch} ({result.parameters / 1e6:.2f}M parameters) for {result.steps} steps, "
                f"{result.lines_seen} lines, {result.seconds:.0f} s, {result.lines_per_s:.0f} lines/s on "
                f"{result.gpu or result.device}" + (f" x{result.world_size}" if result.world_size > 1 else "")
-               + (f"; padding {100 * result.padding_share:.1f}% of the batches' pixels"
+               + f" ({result.precision})" + (f"; padding {100 * result.padding_share:.1f}% of the batches' pixels"
                   if result.padding_share is not None else ""))
     if result.skipped_batches:
         click.echo(f"skipped {result.skipped_batches} batches whose loss was not finite")

@@ -311,6 +311,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"                   # auto: CUDA when present
     amp: bool = True                       # bf16 autocast on CUDA; ignored on CPU
+    cpu_bf16: bool = False                 # bf16 autocast on the CPU too, where it computes bf16 natively
     compile: bool = False                  # torch.compile the model (first steps are slow)
     augment: bool = True
     val_every: int = 1000                  # steps between validations (and last.pt)
@@ -323,7 +324,8 @@ class TrainConfig:
     freeze_cnn: int = 0                    # steps with the CNN fixed (weights and batch-norm statistics)
 
     # Options that may change when a run resumes: how it runs, not what it computes.
-    RESUMABLE: ClassVar[tuple[str, ...]] = ("steps", "device", "workers", "compile", "val_every", "early_stop")
+    RESUMABLE: ClassVar[tuple[str, ...]] = ("steps", "device", "workers", "compile", "val_every", "early_stop",
+                                            "cpu_bf16")
     DEFAULT_ARCH: ClassVar[str] = "crnn"
 
     def warmup_steps(self) -> int:

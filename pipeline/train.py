@@ -44,7 +44,7 @@ class TrainOutcome:
 def run(config: TrainConfig, run_dir: Path, resume: bool = False, force: bool = False,
         show_progress: bool | None = None) -> TrainOutcome:
     config.validate()
-    runtime = setup(config.device, config.amp)
+    runtime = setup(config.device, config.amp, config.cpu_bf16)
     # Under torchrun the main process holds the run's locks for all (a refusal ends the group).
     lock = locks.hold(run_dir, "train", ("pack",)) if runtime.is_main else contextlib.nullcontext()
     try:

@@ -218,6 +218,35 @@ def test_two_processes_with_gloo_match_one_process_accumulating_two(run, tmp_pat
         assert torch.allclose(a[name], b[name], rtol=1e-4, atol=1e-5), name
 
 
+def test_cpu_bf16_trains_under_bf16_autocast_where_the_cpu_computes_bf16(run, run_cli):
+    from pipeline.models import runtime
+
+    result = run_cli("train", "--run", run, *TINY, "--steps", "6", "--val-every", "6", "--cpu-bf16")
+    assert result.exit_code == 0, result.output
+    precision = "bf16" if runtime.cpu_computes_bf16() else "fp32"
+    assert Manifest(run).stage("train").result["precision"] == precision and f"on cpu ({precision})" in result.output
+    state = checkpoint.load(run / "train" / "last.pt")
+    assert all(torch.isfinite(t).all() for t in state["model"]["state_dict"].values() if t.is_floating_point())
+    assert ("no native bf16" in result.output) == (precision == "fp32")
+
+
+def test_cpu_bf16_without_native_bf16_trains_in_float32_and_says_so(run, run_cli, monkeypatch):
+    from pipeline.models import runtime
+
+    monkeypatch.setattr(runtime, "cpu_computes_bf16", lambda: False)
+    result = run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2", "--cpu-bf16")
+    assert result.exit_code == 0, result.output
+    assert "--cpu-bf16: this CPU has no native bf16" in result.output and "on cpu (fp32)" in result.output
+    assert Manifest(run).stage("train").result["precision"] == "fp32"
+
+
+def test_cpu_bf16_may_change_when_a_training_resumes(run, run_cli):
+    assert run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2").exit_code == 0
+    result = run_cli("train", "--run", run, *TINY, "--steps", "4", "--val-every", "2", "--cpu-bf16", "--resume")
+    assert result.exit_code == 0, result.output
+    assert Manifest(run).stage("train").result["steps"] == 4
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_a_bf16_step_on_cuda(run, run_cli):
     result = run_cli("train", "--run", run, "--arch", "crnn", "--batch-size", "8", "--steps", "3", "--val-every", "3",

@@ -21,7 +21,7 @@ from pipeline.errors import OcrpipeError
 @dataclass
 class Runtime:
     device: torch.device
-    amp: bool                 # bf16 autocast (CUDA only)
+    amp: bool                 # bf16 autocast (CUDA; the CPU with --cpu-bf16 where it computes bf16)
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
@@ -37,6 +37,10 @@ class Runtime:
     @property
     def gpu_name(self) -> str | None:
         return torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.amp else "fp32"
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """One code path for every device: bf16 autocast where it helps, nothing elsewhere."""
@@ -58,8 +62,18 @@ class Runtime:
             dist.barrier()
 
 
-def setup(choice: str = "auto", amp: bool = True) -> Runtime:
-    """The device to use (`auto`: CUDA when present), joining torchrun's process group if any."""
+def cpu_computes_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX, through oneDNN); elsewhere
+    bf16 is emulated and slower than float32."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def setup(choice: str = "auto", amp: bool = True, cpu_bf16: bool = False) -> Runtime:
+    """The device to use (`auto`: CUDA when present), joining torchrun's process group if any.
+    `amp`: bf16 autocast on CUDA; `cpu_bf16`: on the CPU as well, where it computes bf16 natively."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     cuda = torch.cuda.is_available()
@@ -77,7 +91,8 @@ def setup(choice: str = "auto", amp: bool = True) -> Runtime:
         device = torch.device("cpu")
     if world_size > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo", device_id=device if use_cuda else None)
-    return Runtime(device=device, amp=amp and use_cuda, rank=rank, world_size=world_size, local_rank=local_rank)
+    low = amp and use_cuda or (not use_cuda and cpu_bf16 and cpu_computes_bf16())
+    return Runtime(device=device, amp=low, rank=rank, world_size=world_size, local_rank=local_rank)
 
 
 def teardown(runtime: Runtime) -> None:

@@ -37,6 +37,8 @@ from pipeline.utils.files import atomic_write_text, sha256_file
 from pipeline.utils.progress import bar
 from pipeline.utils.seeding import derive_seed
 
+CPU_FP32_NOTE = ("note: --cpu-bf16: this CPU has no native bf16 (AVX512-BF16 or AMX), where bf16 is slower "
+                 "than float32; training in float32")
 LOG_EVERY = 10     # steps per metrics.jsonl record: the step's numbers stay on the device until then
 
 
@@ -147,6 +149,8 @@ class Loop:
         self.log = MetricsLog(out_dir / "metrics.jsonl", state.step, rt.is_main)
         self.progress = bar(config.steps, "train", unit="step", enabled=show_progress if rt.is_main else False,
                             initial=state.step)
+        if config.cpu_bf16 and rt.device.type == "cpu" and not rt.amp:
+            self.progress.write(CPU_FP32_NOTE, file=sys.stderr)
         self.last_metrics: dict[str, Any] = {}
         self.stopped_early = False
         self.terminated = False
@@ -301,7 +305,7 @@ class Loop:
             lines_per_s=round(state.lines_seen / state.seconds, 1) if state.seconds else 0.0,
             skipped_batches=state.skipped, ranks_in_sync=not rt.any(not in_sync), best=state.best,
             last=self.last_metrics, lines_by_source=dict(zip(p.data.names, state.lines_by_source)), init=p.parent,
-            padding_share=self.padding_share(),
+            padding_share=self.padding_share(), precision=rt.precision,
             checkpoints={"best": "train/best.pt", "last": "train/last.pt",
                          "best_sha256": sha256_file(self.best_path) if rt.is_main else ""})
 
