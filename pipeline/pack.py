@@ -29,7 +29,7 @@ from pipeline.utils.progress import bar
 from pipeline.run.results import GenerateResult, PackResult
 from pipeline.datasets.shards import FORMAT, read_meta
 from pipeline.datasets.sources import Sample, from_folder, from_generate, from_lmdb
-from pipeline.datasets.building import Rules, Stats, write_shard
+from pipeline.datasets.building import SKIP_REMEDIES, Rules, Stats, write_shard
 from pipeline.text.labels import clean_label
 
 
@@ -240,9 +240,10 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[
     # "done" that training or eval would trip over later (a small val split may lose all its lines).
     if samples and not stats.kept and (split == "train" or source != "generate"):
         reasons = ", ".join(f"{reason.replace('_', ' ')}: {n}" for reason, n in stats.skipped.items())
-        example = next(iter(stats.examples.values()), [""])[0]
+        commonest = max(stats.skipped, key=stats.skipped.__getitem__, default="")
+        example = stats.examples.get(commonest, [""])[0]
         raise OcrpipeError(f"pack kept none of the {len(samples)} lines of split {split!r} ({reasons}; e.g. "
-                           f"{example}); fix the cause (e.g. a larger --max-width) and run pack again")
+                           f"{example}); {SKIP_REMEDIES.get(commonest, 'fix the cause')} and run pack again")
     info = {"source": source, "count": stats.kept, "shards": shards, "skipped": dict(stats.skipped),
             "skipped_chars": dict(stats.skipped_chars), "examples": stats.examples,
             "width_histogram": dict(sorted(stats.histogram.items(), key=lambda kv: int(kv[0].split("-")[0]))),

@@ -169,6 +169,8 @@ def test_standard_lmdb_import(tmp_path, run_cli):
     assert data.labels == ["PUBLIC", "house", "Café", "2024"]
     assert data.sources[0] == "image-000000001"
     assert Manifest(run).stage("pack").result["splits"]["iiit5k"]["skipped"] == {"unreadable_image": 1}
+    example = Manifest(run).stage("pack").result["splits"]["iiit5k"]["examples"]["unreadable_image"][0]
+    assert example == "image-000000005: not an image Pillow can read (an unknown format, or not an image at all)"
     expected = normalize(decode_image(items[1][0]), 32)
     assert np.array_equal(data[1][1], expected)
 
@@ -209,6 +211,7 @@ def test_given_charset_and_width_cap(generated, run_cli, tmp_path):
     charset.write_text("0123456789 .,:$")
     none = run_cli("pack", "--run", generated, "--charset", charset, "--no-progress", "--force")
     assert none.exit_code == 2 and "kept none of the" in none.output and "outside charset" in none.output
+    assert "--add-chars" in none.output and "--max-width" not in none.output     # the remedy of that cause
     narrow = run_cli("pack", "--run", generated, "--max-width", "100", "--no-progress", "--force")
     train = Manifest(generated).stage("pack").result["splits"]["train"]
     assert narrow.exit_code == 0 and train["skipped"]["too_wide"] > 0 and train["max_width"] <= 100

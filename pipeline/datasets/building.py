@@ -20,6 +20,16 @@ from pipeline.utils.parallel import worker_map
 
 HISTOGRAM_BIN = 64   # px per bin of the width histogram
 EXAMPLES = 3         # examples kept per skip reason
+# What a user can do about each reason a line is skipped for (pack names the commonest).
+SKIP_REMEDIES = {
+    "empty_label": "give those lines their text in the labels",
+    "outside_charset": "add the characters with --add-chars FILE, or pack with a --charset that holds them",
+    "missing_image": "check the image paths the labels name",
+    "unreadable_image": "convert the images to PNG or JPEG (or remove them from the labels)",
+    "too_wide": "pass a larger --max-width",
+    "label_too_long_for_width": "check that the labels belong to their images (a line needs 4 px of width "
+                                "per character, after resizing to the pack's height)",
+}
 
 
 @dataclass

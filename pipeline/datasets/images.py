@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 PAPER = 255   # padding value: white paper, which the models see as 0
 
@@ -21,6 +21,8 @@ def decode_image(data: bytes | Path) -> Image.Image:
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
             im.load()
             return ImageOps.exif_transpose(im) or im
+    except UnidentifiedImageError:
+        raise BadImage("not an image Pillow can read (an unknown format, or not an image at all)") from None
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as e:
         raise BadImage(str(e) or type(e).__name__) from None
 
