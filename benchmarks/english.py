@@ -120,7 +120,10 @@ def main() -> None:
     models = args.models.split(",")
     readings = ("single", "views") if args.read_views else ("single",)
     columns = [(lm, read) for read in readings for lm in (None, args.lm)]
-    trusts = (None, "views", *(["read"] if args.read_views else []))   # single, --confidence views, --read views
+    # The confidence measures, each the report of one reading (keys of `reports`, after the model):
+    # the default, `--confidence views` (the same text, confidence over three widths), `--read views`.
+    trusts = {"single": (None, "single"), "views": (None, "confidence views"),
+              **({"read": (None, "views")} if args.read_views else {})}
     metrics = {"uw3-dev": (CER_RAW, CER_ALL), "sroie-dev": (CER_ALL, ("alnum", "cer")), "iiit5k-train": (WORDS,),
                "held-out print": (CER_RAW, CER_ALL)}
     with scratch("ocrpipe-english-") as work:
@@ -144,17 +147,14 @@ def main() -> None:
             speed = [f"{reports[m, lm, read]['lines_per_s']:.0f}" for m in models for lm, read in columns]
             rows.append([label, "lines/s", f"{first['compare']['lines_per_s']:.0f}", *speed])
             for model in models:
-                reports[model, "views"] = evaluate(model, source, work, f"{model}-{label}-views".replace(" ", "-"),
-                                                   compare=False, lm=None, views=True)
-                reports[model, None] = reports[model, None, "single"]
-                if args.read_views:
-                    reports[model, "read"] = reports[model, None, "views"]
+                reports[model, None, "confidence views"] = evaluate(
+                    model, source, work, f"{model}-{label}-views".replace(" ", "-"), compare=False, lm=None, views=True)
                 row = [label, model]
-                for confidence in trusts:
-                    rank = reports[model, confidence]["confidence"]
-                    row += ranked(rank)[1 if confidence == "views" else 0:]
+                for confidence, (lm, read) in trusts.items():
+                    report = reports[model, lm, read]
+                    row += ranked(report["confidence"])[1 if confidence == "views" else 0:]
                     pooled.setdefault((model, confidence), []).extend(
-                        normalized_lines(work, reports[model, confidence], rank["normalization"]))
+                        normalized_lines(work, report, report["confidence"]["normalization"]))
                 trust.append(row)
         for model in models:
             row = ["all four together", model]

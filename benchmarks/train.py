@@ -13,8 +13,12 @@ With `--extra-classes 0,4000`, each arch is also measured with 4,000 more output
 model): the same lines, a wider classifier and CTC over 4,000+ classes, so the table shows what
 a large charset costs a step.
 
+With `--precisions fp32,bf16` on a CPU, each is measured in float32 and under bf16 autocast
+(`ocrpipe train --cpu-bf16`; on a CPU without native bf16 the second row is float32 again,
+and says so).
+
     python benchmarks/train.py [--count 4000] [--batch-size 64] [--steps 30] [--archs crnn,crnn-small]
-                               [--extra-classes 0,4000]
+                               [--extra-classes 0,4000] [--precisions fp32,bf16]
 """
 
 from __future__ import annotations
@@ -77,8 +81,9 @@ class DeviceTime:
         self.syncs = sum("synchroniz" in str(w.message) for w in self.caught) / self.steps
 
 
-def measure(arch: str, data: ShardDataset, charset: Charset, args: argparse.Namespace, preloaded: bool) -> dict:
-    rt = setup(args.device)
+def measure(arch: str, data: ShardDataset, charset: Charset, args: argparse.Namespace, preloaded: bool,
+            cpu_bf16: bool = False) -> dict:
+    rt = setup(args.device, cpu_bf16=cpu_bf16)
     torch.manual_seed(0)
     config = TrainConfig(arch=arch, batch_size=args.batch_size, augment=not args.no_augment)
     model = build(ModelConfig(arch, len(charset), data.height, data.channels)).to(rt.device)
@@ -115,7 +120,7 @@ def measure(arch: str, data: ShardDataset, charset: Charset, args: argparse.Name
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
     return {"lines_per_s": lines / seconds, "busy": device_time.busy, "syncs": device_time.syncs,
-            "device": rt.gpu_name or "CPU"}
+            "device": rt.gpu_name or "CPU", "precision": rt.precision}
 
 
 def with_extra_classes(charset: Charset, extra: int) -> Charset:
@@ -137,6 +142,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--extra-classes", default="0", help="comma-separated: output classes added to the charset")
+    parser.add_argument("--precisions", default="fp32", help="comma-separated, on a CPU: fp32, bf16 (--cpu-bf16)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ocrpipe-train-bench-"))
@@ -154,17 +160,20 @@ def main() -> None:
         for arch in args.archs.split(","):
             for extra in (int(n) for n in args.extra_classes.split(",")):
                 charset = with_extra_classes(base, extra)
-                fed = measure(arch, data, charset, args, preloaded=False)
-                ready = measure(arch, data, charset, args, preloaded=True)
-                device = fed["device"]
-                busy = "/".join(f"{100 * m['busy']:.0f}%" if m["busy"] is not None else "-" for m in (fed, ready))
-                syncs = f"{ready['syncs']:.1f}" if ready["syncs"] is not None else "-"
-                rows.append([arch, f"{len(charset):,}", f"{fed['lines_per_s']:,.0f}", f"{ready['lines_per_s']:,.0f}",
-                             f"{fed['lines_per_s'] / ready['lines_per_s']:.2f}", busy, syncs])
+                for precision in args.precisions.split(","):
+                    bf16 = precision == "bf16"
+                    fed = measure(arch, data, charset, args, preloaded=False, cpu_bf16=bf16)
+                    ready = measure(arch, data, charset, args, preloaded=True, cpu_bf16=bf16)
+                    device = fed["device"]
+                    busy = "/".join(f"{100 * m['busy']:.0f}%" if m["busy"] is not None else "-" for m in (fed, ready))
+                    syncs = f"{ready['syncs']:.1f}" if ready["syncs"] is not None else "-"
+                    rows.append([arch, f"{len(charset):,}", fed["precision"], f"{fed['lines_per_s']:,.0f}",
+                                 f"{ready['lines_per_s']:,.0f}", f"{fed['lines_per_s'] / ready['lines_per_s']:.2f}",
+                                 busy, syncs])
         print(f"{today()}, {machine()}, {device}; {len(data)} lines, mean width {data.widths.mean():.0f} px at "
               f"height {data.height}, batch {args.batch_size}, {args.steps} steps after {args.warmup} warm-up, "
               f"augmentation {'off' if args.no_augment else 'on'}")
-        print(table(["arch", "classes", "lines/s, loader", "lines/s, batches in memory", "loader / memory",
+        print(table(["arch", "classes", "precision", "lines/s, loader", "lines/s, batches in memory", "loader / memory",
                      "GPU busy, loader/memory", "host syncs per step"], rows))
     finally:
         shutil.rmtree(work, ignore_errors=True)

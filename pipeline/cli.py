@@ -393,7 +393,8 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
     click.echo(f"trained {result.arch} ({result.parameters / 1e6:.2f}M parameters) for {result.steps} steps, "
                f"{result.lines_seen} lines, {result.seconds:.0f} s, {result.lines_per_s:.0f} lines/s on "
                f"{result.gpu or result.device}" + (f" x{result.world_size}" if result.world_size > 1 else "")
-               + f" ({result.precision})" + (f"; padding {100 * result.padding_share:.1f}% of the batches' pixels"
+               + (f" ({result.precision})" if result.precision else "")
+               + (f"; padding {100 * result.padding_share:.1f}% of the batches' pixels"
                   if result.padding_share is not None else ""))
     if result.skipped_batches:
         click.echo(f"skipped {result.skipped_batches} batches whose loss was not finite")

@@ -30,7 +30,7 @@ from pipeline.models.ctc_decode import Decoder, from_config
 from pipeline.errors import OcrpipeError
 from pipeline.utils.files import (atomic_write_bytes, atomic_write_json, atomic_write_text, json_digest, scratch_dir,
                                   sha256_file)
-from pipeline.models.inference import predictions
+from pipeline.models.inference import Views, predictions
 from pipeline.run.manifest import Manifest
 from pipeline.utils.provenance import now
 from pipeline.evaluation.metrics import (Tally, bucket, confidence_ranking, confusions, edit_distance, mostly_words,
@@ -204,10 +204,8 @@ def _predict(model: Any, charset: Any, to_text: Decoder, data: EvalSet, config: 
     loader = make_loader(dataset, sampler, Collate(charset, encode=False))
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
-    views_of = charset if config.decoding.over_views else None
     with bar(len(dataset), "eval", enabled=show_progress) as progress:
-        for batch, _, _, decoded in predictions(model, loader, runtime, to_text, views_of,
-                                                config.decoding.chooses_view):
+        for batch, _, _, decoded in predictions(model, loader, runtime, to_text, Views.of(config.decoding, charset)):
             for k, i in enumerate(batch.indices):
                 text, confidence = decoded[k]
                 records.append({"index": i, "file": dataset.sources[i], "font": dataset.fonts[i],

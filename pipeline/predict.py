@@ -19,11 +19,11 @@ from pipeline.datasets.loader import Collate
 from pipeline.config import DecodeConfig
 from pipeline.models.ctc_decode import from_config
 from pipeline.errors import OcrpipeError
-from pipeline.models.inference import predictions
+from pipeline.models.inference import Views, predictions
 from pipeline.datasets.images import BadImage, decode_image, load_line
 from pipeline.models.runtime import setup, teardown
 from pipeline.datasets.sources import IMAGE_SUFFIXES
-from pipeline.text.charset import FRAME_STRIDE, Charset
+from pipeline.text.charset import FRAME_STRIDE
 
 
 @dataclass
@@ -65,7 +65,7 @@ def run(checkpoint: Path, paths: Iterable[Path], batch_size: int = 64, device: s
     image is a column read top to bottom."""
     model, charset = ckpt.model_from(ckpt.load(checkpoint), checkpoint)
     to_text = from_config(charset, decoding)
-    views_of, choose = (charset if decoding.over_views else None), decoding.chooses_view
+    views = Views.of(decoding, charset)
     runtime = setup(device, amp=True)
     try:
         model = model.to(runtime.device)
@@ -74,9 +74,9 @@ def run(checkpoint: Path, paths: Iterable[Path], batch_size: int = 64, device: s
         for path in paths:
             window.append(path)
             if len(window) == batch_size * WINDOW:
-                yield from _read(model, collate, to_text, window, batch_size, runtime, vertical, views_of, choose)
+                yield from _read(model, collate, to_text, window, batch_size, runtime, vertical, views)
                 window = []
-        yield from _read(model, collate, to_text, window, batch_size, runtime, vertical, views_of, choose)
+        yield from _read(model, collate, to_text, window, batch_size, runtime, vertical, views)
     finally:
         teardown(runtime)
 
@@ -98,7 +98,7 @@ def _load(path: Path, height: int, channels: int, vertical: bool) -> np.ndarray 
 
 
 def _read(model: Any, collate: Collate, to_text: Any, paths: list[Path], batch_size: int, runtime: Any,
-          vertical: bool, views_of: Charset | None, choose: bool) -> Iterator[Prediction]:
+          vertical: bool, views: Views | None) -> Iterator[Prediction]:
     height, channels = model.config.height, model.config.channels
     results: dict[int, Prediction] = {}
     lines: list[tuple[int, np.ndarray, str]] = []
@@ -110,7 +110,7 @@ def _read(model: Any, collate: Collate, to_text: Any, paths: list[Path], batch_s
             lines.append((i, pixels, ""))
     lines.sort(key=lambda line: line[1].shape[1])                  # batch lines of similar width
     batches = (collate(lines[k:k + batch_size]) for k in range(0, len(lines), batch_size))
-    for batch, _, _, decoded in predictions(model, batches, runtime, to_text, views_of, choose):
+    for batch, _, _, decoded in predictions(model, batches, runtime, to_text, views):
         for i, (text, confidence) in zip(batch.indices, decoded):
             results[i] = Prediction(str(paths[i]), text, float(f"{confidence:.4g}"))
     for i in range(len(paths)):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
 
+from pipeline.config import DecodeConfig
 from pipeline.text.charset import Charset
 from pipeline.datasets.loader import Batch
 from pipeline.models.ctc_decode import Decoder, decoder, label_probabilities
@@ -42,23 +44,37 @@ def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch, runti
                       batch.target_lengths.cpu(), blank=0, reduction=reduction, zero_infinity=True)
 
 
+@dataclass(frozen=True)
+class Views:
+    """Reading each line again at other widths (`--confidence views`, `--read views`): the
+    model's charset, and whether the text is the reading the widths agree on most (`read`) or
+    only the confidence is the mean over the widths."""
+    charset: Charset
+    read: bool = False
+
+    @classmethod
+    def of(cls, decoding: DecodeConfig, charset: Charset) -> Views | None:
+        """What `decoding` asks for (None: each line read once, as it is)."""
+        return cls(charset, read=decoding.chooses_view) if decoding.over_views else None
+
+
 def predictions(model: torch.nn.Module, batches: Iterable[Batch], runtime: Runtime, decode: Decoder,
-                views_of: Charset | None = None, choose: bool = False
+                views: Views | None = None
                 ) -> Iterator[tuple[Batch, torch.Tensor, torch.Tensor, list[tuple[str, float]]]]:
     """For each batch: the batch, log-probs, lengths, and the decoded (text, confidence) per line.
-    With `views_of` (the model's charset) the confidence is `mean_over_views`; with `choose` as
-    well, the text is the one `read_over_views` chooses."""
+    With `views`, the confidence is `mean_over_views`, or with `views.read` the text and its
+    confidence are the ones `read_over_views` chooses."""
     with evaluating(model):
         for batch in batches:
             images = device_images(batch, runtime)
             log_probs, lengths = forward(model, images, batch.widths, runtime)
-            if views_of is not None and choose:
+            if views is not None and views.read:
                 decoded = read_over_views(model, images, batch.widths, runtime, decode, (log_probs, lengths),
-                                          views_of)
+                                          views.charset)
             else:
                 decoded = decode(log_probs, lengths)
-                if views_of is not None:
-                    decoded = mean_over_views(model, images, batch.widths, runtime, decoded, views_of)
+                if views is not None:
+                    decoded = mean_over_views(model, images, batch.widths, runtime, decoded, views.charset)
             yield batch, log_probs, lengths, decoded
 
 

@@ -164,7 +164,7 @@ class TrainResult(StageResult):
     lines_by_source: dict[str, int] = field(default_factory=dict)   # lines read from each train split
     init: dict[str, Any] = field(default_factory=dict)   # the --init checkpoint: path, sha256, new characters
     padding_share: float | None = None    # of the pixels of this run's batches, the padding (None: older runs)
-    precision: str = "fp32"                # the training steps': bf16 under autocast, else fp32
+    precision: str | None = None           # the training steps': bf16 under autocast, else fp32 (None: older runs)
 
     def verify(self, run_dir: Path) -> str | None:
         return _changed_file(run_dir, self.checkpoints["best"], self.checkpoints["best_sha256"])
@@ -172,8 +172,9 @@ class TrainResult(StageResult):
     def summary(self) -> str:
         m = self.best.get("metrics", {})
         best = f"val CER {100 * m['cer']:.2f}%, mean edit distance {m['mean_edit_distance']:.3f}" if m else "no validation"
+        precision = f" ({self.precision})" if self.precision else ""
         return (f"{self.arch}, {self.steps} steps, {best} (best at step {self.best.get('step')}), "
-                f"{self.lines_per_s:.0f} lines/s on {self.gpu or self.device} ({self.precision})")
+                f"{self.lines_per_s:.0f} lines/s on {self.gpu or self.device}{precision}")
 
 
 @dataclass
