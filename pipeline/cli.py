@@ -343,7 +343,7 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 @click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 autocast on CUDA.")
 @click.option("--cpu-bf16", is_flag=True,
               help="bf16 autocast on the CPU as well, where the CPU computes bf16 natively (AVX512-BF16 or AMX; "
-                   "elsewhere it trains in float32 and says so): steps about 1.3-1.5x faster, other numbers.")
+                   "elsewhere it trains in float32 and says so): steps 1.4-2x as fast, slightly other numbers.")
 @click.option("--compile", "compile_", is_flag=True,
               help="torch.compile the CNN, one graph for every batch width (the first steps are slow).")
 @click.option("--augment/--no-augment", default=True, show_default=True, help="On-the-fly augmentation.")

@@ -91,7 +91,7 @@ def setup(choice: str = "auto", amp: bool = True, cpu_bf16: bool = False) -> Run
         device = torch.device("cpu")
     if world_size > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo", device_id=device if use_cuda else None)
-    low = amp and use_cuda or (not use_cuda and cpu_bf16 and cpu_computes_bf16())
+    low = (amp and use_cuda) or (not use_cuda and cpu_bf16 and cpu_computes_bf16())
     return Runtime(device=device, amp=low, rank=rank, world_size=world_size, local_rank=local_rank)
 
 
