@@ -56,6 +56,14 @@ def test_missing_fonts_are_named(tmp_path, make, message):
         fonts.discover([make(tmp_path)])
 
 
+def test_a_missing_font_path_names_every_set_that_can_be_given_by_name(tmp_path):
+    from pipeline.resources import FONT_SETS, MORE_SETS
+
+    with pytest.raises(OcrpipeError) as error:
+        fonts.discover([tmp_path / "missing.ttf"])
+    assert all(name in str(error.value) for name in (*FONT_SETS, *MORE_SETS)), str(error.value)
+
+
 def test_a_file_that_is_not_a_font_is_named(tmp_path):
     bogus = tmp_path / "bogus.ttf"
     bogus.write_text("this is not a font")
