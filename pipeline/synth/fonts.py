@@ -19,7 +19,6 @@ from typing import Iterable, Sequence
 from PIL import ImageFont
 
 from pipeline.errors import OcrpipeError
-from pipeline.resources import FONT_SETS, MORE_SETS
 
 logging.getLogger("fontTools").setLevel(logging.ERROR)   # it warns about odd 'created' dates
 
@@ -61,8 +60,8 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
             found.append(path)
         else:
             raise OcrpipeError(f"--fonts {path}: no such file or folder; check the path, or name a bundled "
-                               f"set ({', '.join(FONT_SETS)}) or an installed one ({', '.join(MORE_SETS)}: "
-                               "`ocrpipe fonts install LANG`)")
+                               "set (en, ko, zh, zh-Hant, display) or an installed one (en-more, ko-more, zh-more, "
+                               "zh-Hant-more: `ocrpipe fonts install LANG`)")
     return sorted(dict.fromkeys(p.resolve() for p in found))
 
 
