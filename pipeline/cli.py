@@ -354,7 +354,8 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 @click.option("--workers", type=click.IntRange(0), default=None,
               help="Loader processes; 0 loads in the training process  [default: 0 on CPU, up to 8 with CUDA]")
 @click.option("--init", default=None,
-              help="Start from this checkpoint's weights: a best.pt/last.pt or a bundled model (en, en-print, ko, zh).")
+              help="Start from this checkpoint's weights: a best.pt/last.pt or a bundled model "
+                   "(en, en-print, ko, zh, zh-Hant).")
 @click.option("--train-split", "train_splits", multiple=True, default=("train",), show_default=True,
               help="A packed split to train on; repeat to train on several.")
 @click.option("--mix", callback=_parse_mix, default=None,
@@ -431,7 +432,7 @@ def _metric_rows(columns: dict[str, dict[str, float]]) -> list[str]:
 def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--beam, --lexicon, --oov-cost, --lm, --lm-weight, --lm-bonus, --confidence and --read, for eval and predict
     (defaults: DecodeConfig's)."""
-    from pipeline.config import CONFIDENCES, READINGS, DecodeConfig as D
+    from pipeline.config import CONFIDENCES, LM_DEFAULTS, READINGS, DecodeConfig as D
 
     options = [
         click.option("--beam", type=click.IntRange(0), default=D.beam, show_default=True,
@@ -442,10 +443,12 @@ def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Nats charged to a word outside the lexicon."),
         click.option("--lm", multiple=True, help="Text file, or folder of *.txt, for a character 6-gram model "
                      "joined to --beam (e.g. --lm corpora); repeatable."),
-        click.option("--lm-weight", type=click.FloatRange(0), default=D.lm_weight, show_default=True,
-                     help="Weight of the --lm log-probabilities in the beam search."),
-        click.option("--lm-bonus", type=float, default=D.lm_bonus, show_default=True,
-                     help="Nats added per character with --lm (longer lines would lose otherwise)."),
+        click.option("--lm-weight", type=click.FloatRange(0), default=None,
+                     help="Weight of the --lm log-probabilities in the beam search  [default: the one the model "
+                          f"records (en: 0.15), else {LM_DEFAULTS['lm_weight']}]"),
+        click.option("--lm-bonus", type=float, default=None,
+                     help="Nats added per character with --lm (longer lines would lose otherwise)  [default: the "
+                          f"one the model records, else {LM_DEFAULTS['lm_bonus']}]"),
         click.option("--confidence", type=click.Choice(CONFIDENCES), default=D.confidence,
                      show_default=True,
                      help="single: the probability the model gives the text it read; views: its mean over the "
@@ -470,7 +473,7 @@ def decode_config(options: dict[str, Any]) -> DecodeConfig:
 
 @cli.command(name="eval")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Model to evaluate: a checkpoint or a bundled model (en, en-print, ko, zh)  "
+              help="Model to evaluate: a checkpoint or a bundled model (en, en-print, ko, zh, zh-Hant)  "
                    "[default: the run's train/best.pt, else en]")
 @click.option("--split", default=None, help="A packed split of the run  [default: test]")
 @click.option("--shards", type=click.Path(), default=None, help="Shard files: one, or a folder of shard-*.lmdb.")
@@ -529,8 +532,8 @@ def _counts(reasons: dict[str, int]) -> str:
     return ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in reasons.items())
 
 
-CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en, en-print, ko, zh)  [default: the run's best.pt when it has a "
-                   "finished training, else en]")
+CHECKPOINT_HELP = ("A best.pt or last.pt, or a bundled model (en, en-print, ko, zh, zh-Hant)  [default: the run's "
+                   "best.pt when it has a finished training, else en]")
 
 
 @cli.command()
@@ -591,22 +594,36 @@ def _checkpoint(checkpoint: str | None, run_dir: Path) -> Path:
     return path
 
 
+STORED_NOTE = {"checkpoint-half": " (float16 weights)", "checkpoint-int8": " (int8 matrices, a float32 scale per row)"}
+
+
 @cli.command()
 @click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
-@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript", "checkpoint", "checkpoint-half"]),
+@click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript", "checkpoint", "checkpoint-half",
+                                                    "checkpoint-int8"]),
               required=True, help="onnx, torchscript, or checkpoint: weights, charset and record without "
-              "optimizer state (checkpoint-half: its weights stored in float16, half the file).")
+              "optimizer state (checkpoint-half: its weights stored in float16, half the file; checkpoint-int8: "
+              "its recurrent and output matrices in int8 with a scale per row, the rest in float16: up to 40% "
+              "smaller again).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The model file to write; OUTPUT.json beside it gets the charset and preprocessing.")
+@click.option("--lm-weight", type=click.FloatRange(0), default=None,
+              help="Checkpoint formats: record this --lm weight as the model's own, used by eval and predict "
+                   "when --lm-weight is not given (measure it with benchmarks/lm_grid.py).")
+@click.option("--lm-bonus", type=float, default=None,
+              help="Checkpoint formats: record this --lm bonus as the model's own, likewise.")
 @with_run
-def export(run_dir: Path, checkpoint: str | None, fmt: str, output: Path) -> None:
+def export(run_dir: Path, checkpoint: str | None, fmt: str, output: Path, lm_weight: float | None,
+           lm_bonus: float | None) -> None:
     """Export a checkpoint as ONNX or TorchScript (dynamic batch and width), or slimmed for release."""
     from pipeline import export as stage
 
-    outcome = stage.run(_checkpoint(checkpoint, run_dir), fmt, output)
+    decoding = {k: v for k, v in (("lm_weight", lm_weight), ("lm_bonus", lm_bonus)) if v is not None}
+    stage.check_decoding(fmt, decoding)
+    outcome = stage.run(_checkpoint(checkpoint, run_dir), fmt, output, decoding)
     if fmt.startswith("checkpoint"):
         click.echo(f"wrote {outcome.path}: a checkpoint without optimizer state, for eval, predict and --init"
-                   f"{' (float16 weights)' if fmt == 'checkpoint-half' else ''}; it matches the original "
+                   f"{STORED_NOTE.get(fmt, '')}; it matches the original "
                    f"(largest difference of a class probability {outcome.max_difference:.1e})")
         return
     check = (f"matches the checkpoint (largest log-prob difference {outcome.max_difference:.1e})"

@@ -366,6 +366,11 @@ CONFIDENCES = ("single", "views")         # --confidence: one reading, or the me
 READINGS = ("single", "views")            # --read: the line as given, or the text three widths agree on most
 
 
+# The LM's weight and per-character bonus for a model that records none: 0.3 and 0.5 are within
+# two edits of the best of a grid on uw3-dev for en-print (benchmarks/lm_grid.py, README).
+LM_DEFAULTS = {"lm_weight": 0.3, "lm_bonus": 0.5}
+
+
 @dataclass(frozen=True)
 class DecodeConfig:
     """How log-probabilities become text, for eval and predict alike."""
@@ -374,10 +379,18 @@ class DecodeConfig:
     lexicon: str | None = None             # a word list that corrects decoded words (with --beam)
     oov_cost: float = 4.0                  # nats charged to a word outside the lexicon
     lm: tuple[str, ...] = ()               # text files (or folders of *.txt) for a character n-gram model
-    lm_weight: float = 0.3                 # its weight in beam search; 0.3 and 0.5 are within two edits of
-    lm_bonus: float = 0.5                  # the best of a grid on uw3-dev (benchmarks/lm_grid.py, README)
+    lm_weight: float | None = None         # its weight in beam search, and nats added per character:
+    lm_bonus: float | None = None          # None takes the model's own (`for_model`)
     confidence: str = "single"             # or "views": averaged over the line read at three widths
     read: str = "single"                   # or "views": the text of the three widths' readings they find likeliest
+
+    def for_model(self, state: dict[str, Any]) -> DecodeConfig:
+        """The LM weight and bonus not given, taken from the checkpoint's record (`export
+        --lm-weight --lm-bonus` stores the ones measured best for that model), else LM_DEFAULTS."""
+        recorded = state.get("decoding") if isinstance(state.get("decoding"), dict) else {}
+        chosen = {name: value if value is not None else float(recorded.get(name, LM_DEFAULTS[name]))
+                  for name, value in (("lm_weight", self.lm_weight), ("lm_bonus", self.lm_bonus))}
+        return dataclasses.replace(self, **chosen)
 
     def validate(self) -> None:
         check_finite(self)

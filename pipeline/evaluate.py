@@ -10,6 +10,7 @@ Outputs in `DIR/eval/<name>/`: report.json, predictions.tsv (worst first) and re
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import time
 from collections import Counter, defaultdict
@@ -163,6 +164,7 @@ def _evaluate(config: EvalConfig, run_dir: Path, show_progress: bool | None) -> 
     checkpoint_path = checkpoint_for(config.checkpoint, run_dir)
     state = ckpt.load(checkpoint_path)
     model, charset = ckpt.model_from(state, checkpoint_path)
+    config = dataclasses.replace(config, decoding=config.decoding.for_model(state))
     to_text = from_config(charset, config.decoding)
     tesseract_version = tesseract.version() if config.compare else None
     name = config.name or default_name(config)

@@ -12,6 +12,7 @@ against the checkpoint on lines of several widths in one padded batch.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +28,11 @@ from pipeline.models.crnn import to_ink
 from pipeline.datasets.images import PAPER, STEPS
 from pipeline.text.charset import FRAME_STRIDE
 
-FORMATS = ("onnx", "torchscript", "checkpoint", "checkpoint-half")
-HALF_TOLERANCE = 0.05     # largest change of a class probability accepted from float16 weights (a check for
-                          # wrong weights; on real lines the CER stays the same: models/ko.md, models/zh.md)
+FORMATS = ("onnx", "torchscript", "checkpoint", "checkpoint-half", "checkpoint-int8")
+STORED_AS = {"checkpoint-half": "float16", "checkpoint-int8": "int8"}
+# The largest change of a class probability accepted from compact weights, on the check batch of
+# noise: a check for wrong weights. What they change on real lines is measured: models/*.md.
+TOLERANCE = {"checkpoint": 1e-6, "checkpoint-half": 0.05, "checkpoint-int8": 0.15}
 
 
 class PixelModel(nn.Module):
@@ -100,7 +103,7 @@ def _run_onnx(path: Path, example: tuple[torch.Tensor, torch.Tensor]) -> tuple[n
 def _check_output(fmt: str, output: Path) -> None:
     """Everything that can be known before the model is built: fail before writing anything."""
     if fmt not in FORMATS:
-        raise OcrpipeError(f"--format {fmt}: use onnx, torchscript, checkpoint or checkpoint-half")
+        raise OcrpipeError(f"--format {fmt}: use onnx, torchscript, checkpoint, checkpoint-half or checkpoint-int8")
     if fmt == "onnx":
         try:
             import onnx  # noqa: F401  (the exporter writes through it)
@@ -116,16 +119,19 @@ def _check_output(fmt: str, output: Path) -> None:
     ensure_writable_dir(output.parent, "--output folder")
 
 
-def _export_checkpoint(model: nn.Module, state: dict, output: Path, half: bool) -> ExportOutcome:
-    """A release checkpoint (weights, charset and record), its weights in float16 with `half`
-    (half the file; read back into float32), checked on a padded batch against the original:
-    the largest difference of a class probability in a frame."""
+def _export_checkpoint(model: nn.Module, state: dict, output: Path, fmt: str,
+                       decoding: dict[str, float]) -> ExportOutcome:
+    """A release checkpoint (weights, charset and record, and `decoding`'s LM settings), its
+    weights in float16 (checkpoint-half: half the file) or mostly int8 (checkpoint-int8: up to
+    40% smaller again; both read back into float32), checked on a padded batch against the
+    original: the largest difference of a class probability in a frame."""
     released = ckpt.release(state)
-    if half:
-        weights = released["model"]["state_dict"]
-        released["model"] = {**released["model"], "state_dict": {
-            k: v.half() if v.is_floating_point() else v for k, v in weights.items()}}
-        released["stored_as"] = "float16"
+    if decoding:
+        released["decoding"] = {**released.get("decoding", {}), **decoding}
+    if fmt in STORED_AS:
+        weights = ckpt.weights(state)
+        released["model"] = {**released["model"], "state_dict": ckpt.stored(weights, STORED_AS[fmt])}
+        released["stored_as"] = STORED_AS[fmt]
     example = check_batch(model.config.height, model.config.channels)
     partial = output.with_name(output.name + ".partial")
     try:
@@ -137,7 +143,7 @@ def _export_checkpoint(model: nn.Module, state: dict, output: Path, half: bool) 
         # Probabilities, not log-probabilities: float16 moves log(1e-9) by more than it moves
         # any choice the decoder makes.
         difference = largest_difference((expected[0].exp(), expected[1]), (got[0].exp().numpy(), got[1].numpy()))
-        if difference > (HALF_TOLERANCE if half else 1e-6):
+        if difference > TOLERANCE[fmt]:
             raise OcrpipeError(f"the exported checkpoint disagrees with the original (|difference| "
                                f"{difference:.2g}); nothing was written")
         partial.replace(output)
@@ -146,12 +152,25 @@ def _export_checkpoint(model: nn.Module, state: dict, output: Path, half: bool) 
     return ExportOutcome(output, output, difference)
 
 
-def run(checkpoint: Path, fmt: str, output: Path) -> ExportOutcome:
+def check_decoding(fmt: str, decoding: dict[str, float]) -> None:
+    """LM settings to record: finite, and only in a checkpoint format (the others carry no record)."""
+    if decoding and not fmt.startswith("checkpoint"):
+        raise OcrpipeError(f"--lm-weight and --lm-bonus are recorded in checkpoint formats only, not --format {fmt}; "
+                           "pass them to the program that decodes the exported model")
+    for name, value in decoding.items():
+        if not math.isfinite(value):
+            raise OcrpipeError(f"--{name.replace('_', '-')} {value}: not a finite number; give an ordinary number")
+
+
+def run(checkpoint: Path, fmt: str, output: Path, decoding: dict[str, float] | None = None) -> ExportOutcome:
+    """Export `checkpoint` as `fmt`; `decoding` (lm_weight, lm_bonus) is recorded in a
+    checkpoint format as the model's own LM settings."""
     _check_output(fmt, output)
+    check_decoding(fmt, decoding or {})
     state = ckpt.load(checkpoint)
     model, charset = ckpt.model_from(state, checkpoint)     # a damaged checkpoint is refused before any write
     if fmt.startswith("checkpoint"):
-        return _export_checkpoint(model, state, output, half=fmt == "checkpoint-half")
+        return _export_checkpoint(model, state, output, fmt, decoding or {})
     module = PixelModel(model).eval()
     height, channels = model.config.height, model.config.channels
     trace_example = example_batch(height, channels, seed=1)

@@ -63,7 +63,9 @@ def run(checkpoint: Path, paths: Iterable[Path], batch_size: int = 64, device: s
     """A Prediction per path, in order, streamed: images are decoded a window of batches at a
     time. Images that cannot be read get an `error` instead of text. With `vertical`, every
     image is a column read top to bottom."""
-    model, charset = ckpt.model_from(ckpt.load(checkpoint), checkpoint)
+    state = ckpt.load(checkpoint)
+    model, charset = ckpt.model_from(state, checkpoint)
+    decoding = decoding.for_model(state)
     to_text = from_config(charset, decoding)
     views = Views.of(decoding, charset)
     runtime = setup(device, amp=True)

@@ -47,6 +47,7 @@ def test_onecycle_refuses_a_warmup_it_would_ignore(run_cli, tmp_path):
     ["generate", "--skew", "nan"], ["generate", "--blur", "nan"], ["generate", "--codes-fraction", "nan"],
     ["eval", "--beam", "4", "--lm", "corpora", "--lm-weight", "nan"], ["eval", "--oov-cost", "inf"],
     ["predict", "--lm-bonus", "-inf", "x.png"],
+    ["export", "--format", "checkpoint", "--output", "x.pt", "--lm-weight", "nan"],
 ])
 def test_nan_and_infinity_are_refused_in_one_line_before_anything_is_made(run_cli, tmp_path, args):
     run = tmp_path / "run"

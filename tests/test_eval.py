@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from conftest import build_run, copy_run
+from pipeline.errors import OcrpipeError
 from pipeline.models import checkpoint
 from pipeline.evaluation import metrics
 from pipeline.export import PixelModel
@@ -199,6 +200,35 @@ def test_eval_with_a_character_language_model(run, run_cli, small_corpus):
     assert missing.exit_code == 2 and "no such text file" in missing.output
 
 
+def test_a_model_records_its_lm_settings_and_eval_uses_them(run, run_cli, small_corpus, tmp_path):
+    trained, model = run, tmp_path / "tuned.pt"
+    exported = run_cli("export", "--run", trained, "--format", "checkpoint", "--output", model,
+                       "--lm-weight", "0.1", "--lm-bonus", "0")
+    assert exported.exit_code == 0, exported.output
+    assert checkpoint.load(model)["decoding"] == {"lm_weight": 0.1, "lm_bonus": 0.0}
+    lm = ["--beam", "4", "--lm", small_corpus[0].parent, "--no-progress", "--checkpoint", model]
+    own = run_cli("eval", "--run", trained, *lm, "--name", "own")
+    given = run_cli("eval", "--run", trained, *lm, "--name", "given", "--lm-weight", "0.4")
+    assert own.exit_code == given.exit_code == 0, own.output + given.output
+    decoding = [json.loads((trained / "eval" / name / "report.json").read_text())["decoding"]
+                for name in ("own", "given")]
+    assert "weight 0.1, bonus 0.0" in decoding[0] and "weight 0.4, bonus 0.0" in decoding[1]
+    again = run_cli("export", "--checkpoint", model, "--format", "checkpoint-half", "--output", tmp_path / "h.pt")
+    assert again.exit_code == 0 and checkpoint.load(tmp_path / "h.pt")["decoding"]["lm_weight"] == 0.1
+    onnx = run_cli("export", "--run", trained, "--format", "onnx", "--output", tmp_path / "m.onnx",
+                   "--lm-weight", "0.1")
+    assert onnx.exit_code == 2 and "checkpoint formats only" in onnx.output
+
+
+def test_lm_settings_left_to_the_model_fall_back_to_the_defaults():
+    from pipeline.config import LM_DEFAULTS, DecodeConfig
+
+    assert DecodeConfig().for_model({}) == DecodeConfig(lm_weight=LM_DEFAULTS["lm_weight"],
+                                                        lm_bonus=LM_DEFAULTS["lm_bonus"])
+    recorded = {"decoding": {"lm_weight": 0.1, "lm_bonus": 0.0}}
+    assert DecodeConfig(lm_bonus=1.0).for_model(recorded) == DecodeConfig(lm_weight=0.1, lm_bonus=1.0)
+
+
 def test_a_beam_search_eval_keeps_the_greedy_report(run, run_cli):
     assert run_cli("eval", "--run", run, "--no-progress").exit_code == 0
     greedy = (run / "eval" / "test" / "report.json").read_bytes()
@@ -331,16 +361,36 @@ def test_predict_and_export_read_the_runs_model_by_default(trained, run_cli, tmp
     assert exported.exit_code == 0 and (tmp_path / "m.pt").is_file()
 
 
-def test_a_half_checkpoint_is_half_the_size_and_reads_the_same(trained, run_cli, tmp_path):
+def test_half_and_int8_checkpoints_are_smaller_and_read_the_same(trained, run_cli, tmp_path):
     full = run_cli("export", "--run", trained, "--format", "checkpoint", "--output", tmp_path / "full.pt")
     half = run_cli("export", "--run", trained, "--format", "checkpoint-half", "--output", tmp_path / "half.pt")
-    assert full.exit_code == 0 and half.exit_code == 0, full.output + half.output
+    int8 = run_cli("export", "--run", trained, "--format", "checkpoint-int8", "--output", tmp_path / "int8.pt")
+    assert full.exit_code == half.exit_code == int8.exit_code == 0, full.output + half.output + int8.output
     assert "largest difference of a class probability 0.0e+00" in full.output and "(float16 weights)" in half.output
+    assert "(int8 matrices" in int8.output
     assert (tmp_path / "half.pt").stat().st_size < 0.6 * (tmp_path / "full.pt").stat().st_size
+    assert (tmp_path / "int8.pt").stat().st_size < 0.8 * (tmp_path / "half.pt").stat().st_size
     images = sorted((trained / "images" / "test").glob("*.png"))[:6]
     read = [run_cli("predict", "--checkpoint", tmp_path / name, *images).output.splitlines()[1:]
-            for name in ("full.pt", "half.pt")]
-    assert [line.split("\t")[:2] for line in read[0]] == [line.split("\t")[:2] for line in read[1]]
+            for name in ("full.pt", "half.pt", "int8.pt")]
+    texts = [[line.split("\t")[:2] for line in lines] for lines in read]
+    assert texts[0] == texts[1] == texts[2]
+
+
+def test_int8_weights_are_stored_apart_and_expand_back(trained, tmp_path):
+    state = checkpoint.load(trained / "train" / "best.pt")
+    weights = checkpoint.weights(state)
+    stored = checkpoint.stored(weights, "int8")
+    assert stored["head.weight:int8"].dtype == torch.int8 and "head.weight" not in stored
+    assert all(stored[name].dtype == torch.float16 for name in weights if name.startswith("cnn.")
+               and weights[name].is_floating_point())
+    back = checkpoint.weights({"model": {"state_dict": stored}})
+    assert back.keys() == weights.keys()
+    step = weights["head.weight"].abs().amax(dim=1, keepdim=True) / 127
+    assert bool(((back["head.weight"] - weights["head.weight"]).abs() <= step / 2 + 1e-7).all())
+    del stored["head.weight:scale"]
+    with pytest.raises(OcrpipeError, match="damaged.*head.weight.*export it again"):
+        checkpoint.weights({"model": {"state_dict": stored}}, tmp_path / "m.pt")
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -418,7 +468,6 @@ def test_onnx_export_without_onnx_says_what_to_install(trained, run_cli, tmp_pat
 
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed")
 def test_tesseract_reads_in_the_language_of_the_lines_or_says_what_to_install():
-    from pipeline.errors import OcrpipeError
     from pipeline.evaluation import tesseract
 
     assert tesseract.language_for(["PUBLIC house", "2024"]) == "eng"

@@ -269,7 +269,9 @@ def lm_files(paths: Sequence[str]) -> list[Path]:
 
 
 def from_config(charset: Charset, config: DecodeConfig) -> Decoder:
-    """The decoder a DecodeConfig names, its lexicon and language model loaded."""
+    """The decoder a DecodeConfig names, its lexicon and language model loaded (an LM weight
+    or bonus left to the model: LM_DEFAULTS; eval and predict fill them from the checkpoint)."""
+    config = config.for_model({})
     config.validate()
     lexicon = Lexicon.load(Path(config.lexicon)) if config.lexicon else None
     fusion = (Fusion(CharLM.from_files(lm_files(config.lm), charset.chars), config.lm_weight, config.lm_bonus)

@@ -52,7 +52,7 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
     grown = checkpoint.grow_charset(Charset(state["charset"]), charset)
     model_config = ModelConfig(parent["arch"], len(grown), pack.height, pack.channels)
     model = build(model_config)
-    model.load_state_dict(checkpoint.grown_state_dict(state["model"]["state_dict"], model.state_dict()))
+    model.load_state_dict(checkpoint.grown_state_dict(checkpoint.weights(state, path), model.state_dict()))
     info = {"path": str(path), "sha256": sha256_file(path), "arch": parent["arch"],
             "charset_size": len(state["charset"]), "new_characters": "".join(grown.chars[len(state["charset"]):])}
     return model_config, model, grown, info
