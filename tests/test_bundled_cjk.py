@@ -17,7 +17,6 @@ from pipeline.synth.styles import Overrides, draw_effects
 LINES = {"ko": ("fonts/ko/NotoSansCJKkr-Regular.otf", "서울특별시 강남구 테헤란로 123, 5층"),
          "zh": ("fonts/zh/NotoSerifCJKsc-Regular.otf", "北京市朝阳区建国路88号"),
          "zh-Hant": ("fonts/zh-Hant/cwTeXHeiBold-big5.ttf", "臺北市信義區信義路五段7號")}
-STORED_AS = {"ko": "int8", "zh": "int8", "zh-Hant": "int8"}
 
 
 def line_image(folder, name: str):
@@ -39,7 +38,7 @@ def test_the_model_ships_small_with_its_card(name):
     model = bundled_models()[name]
     assert model.stat().st_size < 10_000_000
     state = checkpoint.load(model)
-    assert state["stored_as"] == STORED_AS[name] and "optimizer" not in state
+    assert state["stored_as"] == "int8" and "optimizer" not in state
     assert len(state["charset"]) > 2400
     card = (ROOT / "models" / f"{name}.md").read_text(encoding="utf-8")
     for heading in ("## Data and recipe", "## Scores", "## Charset", "## License"):

@@ -120,9 +120,9 @@ def stored(weights: dict[str, torch.Tensor], how: str) -> dict[str, torch.Tensor
         if not value.is_floating_point():
             out[name] = value
         elif how == "int8" and value.dim() == 2:
-            rows = value.detach().float().reshape(value.shape[0], -1)
+            rows = value.detach().float()
             scale = rows.abs().amax(dim=1).clamp_min(1e-12) / 127.0
-            out[name + INT8] = torch.round(rows / scale[:, None]).to(torch.int8).reshape(value.shape)
+            out[name + INT8] = torch.round(rows / scale[:, None]).to(torch.int8)
             out[name + SCALE] = scale
         else:
             out[name] = value.half()
