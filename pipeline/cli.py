@@ -445,7 +445,7 @@ def decoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      "joined to --beam (e.g. --lm corpora); repeatable."),
         click.option("--lm-weight", type=click.FloatRange(0), default=None,
                      help="Weight of the --lm log-probabilities in the beam search  [default: the one the model "
-                          f"records (en: 0.15), else {LM_DEFAULTS['lm_weight']}]"),
+                          f"records (its card names it), else {LM_DEFAULTS['lm_weight']}]"),
         click.option("--lm-bonus", type=float, default=None,
                      help="Nats added per character with --lm (longer lines would lose otherwise)  [default: the "
                           f"one the model records, else {LM_DEFAULTS['lm_bonus']}]"),

@@ -459,6 +459,11 @@ class EvalConfig:
         check_finite(self)
         if len(self.sources()) > 1:
             raise OcrpipeError("give one set to evaluate: --split, --shards, --data or --from-lmdb")
+        for option, value, kind in (("--data", self.data, "folder"), ("--shards", self.shards, "file or folder"),
+                                    ("--from-lmdb", self.from_lmdb, "file or folder")):
+            # Checked here, before eval takes the run's locks: a mistyped path leaves no run folder behind.
+            if value is not None and not Path(value).exists():
+                raise OcrpipeError(f"{option} {value}: no such {kind}; check the path")
         self.decoding.validate()
         if self.compare not in (None, "tesseract"):
             raise OcrpipeError(f"--compare {self.compare}: only tesseract is supported")

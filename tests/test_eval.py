@@ -513,3 +513,11 @@ def test_a_missing_tesseract_language_is_an_error_before_the_model_reads_a_line(
     result = run_cli("eval", "--run", tmp_path / "run", "--checkpoint", "en-print", "--data", folder,
                      "--compare", "tesseract", "--no-progress")
     assert result.exit_code == 2 and "no kor data; install it" in result.output, result.output
+
+
+def test_a_mistyped_set_leaves_no_run_folder_behind(run_cli, tmp_path):
+    """The path is checked before eval takes the run's locks, which would make the folder."""
+    for option in ("--data", "--shards", "--from-lmdb"):
+        result = run_cli("eval", "--run", tmp_path / "new-run", "--checkpoint", "en", option, tmp_path / "typo")
+        assert result.exit_code == 2 and f"{option} {tmp_path / 'typo'}: no such" in result.output, result.output
+        assert not (tmp_path / "new-run").exists()
