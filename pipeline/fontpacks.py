@@ -3,8 +3,8 @@
 `fonts/ko`, `fonts/zh` and `fonts/zh-Hant` hold four, four and three families: enough for the
 demos, too few to teach a model the shapes of the faces people meet (brush, handwriting,
 myeongjo/song, kai, fangsong, rounded, display). For English, `fonts/` holds 18 print families;
-`en` adds twelve more book, screen and programming families (serif, sans, mono) to widen what
-a model has seen of print. The full faces are 1 to 21 MB each, too large
+`en` adds 26 more book, screen and programming families (serif, sans, mono) to widen what a
+model has seen of print. The full faces are 1 to 21 MB each, too large
 to keep in the repository, so `ocrpipe fonts install LANG` fetches the Debian packages that
 ship them (pinned versions, checked against their SHA-256), and copies the chosen faces, one
 face of a collection (.ttc) as its own file, with each package's copyright file, into
@@ -99,6 +99,32 @@ PACKAGES = {p.name: p for p in (
             "516b8e3bacc9a30cf615543fa1fdaf0c5312284f2c4459b7838fd008fd9936bc", "Apache 2.0"),
     Package("fonts-firacode", "fonts-firacode/fonts-firacode_6.2-2_all.deb",
             "a69952a1556e7635d029b35dbc903593a3b78cbd39d3899bf0c4fdfbc8d55245", "SIL OFL 1.1"),
+    Package("fonts-sil-charis", "fonts-sil-charis/fonts-sil-charis_6.101-1_all.deb",
+            "bc1a774ed29af7be47aea74b0afbcffb1e379c9e61e3f322ccf60c9325ff88af", "SIL OFL 1.1"),
+    Package("fonts-sil-gentiumplus", "fonts-sil-gentiumplus/fonts-sil-gentiumplus_6.101-1_all.deb",
+            "9b05c3ca056bbbdff263ca0cbd7a1b0e2047d556e47e24d1182800413b5d511b", "SIL OFL 1.1"),
+    Package("fonts-sil-andika", "fonts-sil-andika/fonts-sil-andika_6.101-2_all.deb",
+            "c8bf1fa578f14feb3f6043ceba44095355eb385642f111e35623937e5c90d735", "SIL OFL 1.1"),
+    Package("fonts-vollkorn", "fonts-vollkorn/fonts-vollkorn_4.105-2_all.deb",
+            "0c7039de3ede6c96727829635c5b10a536114029cbddf98e14716578d936307f", "SIL OFL 1.1"),
+    Package("fonts-oldstandard", "fonts-oldstandard/fonts-oldstandard_2.2really-4_all.deb",
+            "c8c240cf91654f9ae5357b123436612c05820259dd5569f1c090185cb2ec1fdd", "SIL OFL 1.1"),
+    Package("fonts-cmu", "fonts-cmu/fonts-cmu_0.7.0-5_all.deb",
+            "1bb92b7040b2737740cb77d0a89a830bf3824a2d20b20f039856b20f8349804d", "SIL OFL 1.1"),
+    Package("fonts-paratype", "fonts-paratype/fonts-paratype_20181108-3_all.deb",
+            "1826b728a79fbb8ed1b6c1ddc240ad6cce39b84c98bb568d8b10f7b7d4f99745", "ParaType Free Font License"),
+    Package("fonts-inter", "fonts-inter/fonts-inter_4.0~beta7+ds-1_all.deb",
+            "6afd9014550e04b58bccf64b94f92ae1dbfd8018489b92de835408970234c24c", "SIL OFL 1.1"),
+    Package("fonts-karla", "fonts-karla/fonts-karla_20201218-1_all.deb",
+            "0bbe3298aed346958c68407995b9084a440aad6263c384abe8547008be598e73", "SIL OFL 1.1"),
+    Package("fonts-clear-sans", "fonts-clear-sans/fonts-clear-sans_1.00-2_all.deb",
+            "0684588e6a2b4a33ebeb032c8e4aa76c86d960ae6dc135e2ecc9ef90da83e7c1", "Apache 2.0"),
+    Package("fonts-manrope", "fonts-manrope/fonts-manrope_4.504+git20201211-2_all.deb",
+            "6bba9bc78c721c5b087228e75521fdaabf417999b790119945b2c8b8ab268ace", "SIL OFL 1.1"),
+    Package("fonts-tuffy", "fonts-tuffy/fonts-tuffy_20120614-2.1_all.deb",
+            "e77e30607b5653a109f2e4a6527c43df55c7d7a6c23e77f8734a86110e6cbd08", "public domain"),
+    Package("fonts-anonymous-pro", "fonts-anonymous-pro/fonts-anonymous-pro_1.003-4_all.deb",
+            "4333e24bc646dcfbb6fda3d9c349d753980b3222c9849cfa50ad6d89731c29e3", "SIL OFL 1.1"),
     Package("fonts-noto-cjk", "fonts-noto-cjk/fonts-noto-cjk_20220127+repack1-1_all.deb",
             "4a2515eb6db3978b897fef9709ed0d2b1f4c6c4df4d83d6c4ef65f71f1b1f502", "SIL OFL 1.1"),
 )}
@@ -112,6 +138,9 @@ _WQY = "usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 _NOTO = "usr/share/fonts/opentype/noto/"
 _LIBERTINE, _FREE = "usr/share/fonts/opentype/linux-libertine/", "usr/share/fonts/opentype/freefont/"
 _GO = "usr/share/fonts/fonts-go/"
+_TRUE = "usr/share/fonts/truetype/"
+_SIL, _CMU, _PT = _TRUE, _TRUE + "cmu/", _TRUE + "paratype/"
+_ANON = _TRUE + "anonymous-pro/"
 
 
 def _files(lang: str, kind: str, package: str, folder: str, names: str) -> list[Face]:
@@ -177,6 +206,33 @@ FACES: tuple[Face, ...] = (
             "JetBrainsMono-Regular.ttf JetBrainsMono-Bold.ttf JetBrainsMono-Italic.ttf JetBrainsMono-Light.ttf"),
     *_files("en", "mono", "fonts-firacode", "usr/share/fonts/truetype/firacode/",
             "FiraCode-Regular.ttf FiraCode-Bold.ttf FiraCode-Light.ttf"),
+    # More families of print (added for the sixth phase of `en`): old-style, transitional and
+    # modern book serifs, the TeX look of papers, grotesque and humanist sans faces, monospace.
+    *_files("en", "serif", "fonts-sil-charis", _SIL + "charis/", "CharisSIL-Regular.ttf CharisSIL-Bold.ttf "
+            "CharisSIL-Italic.ttf CharisSIL-BoldItalic.ttf"),
+    *_files("en", "serif", "fonts-sil-gentiumplus", _SIL + "gentiumplus/", "GentiumPlus-Regular.ttf "
+            "GentiumPlus-Bold.ttf GentiumPlus-Italic.ttf"),
+    *_files("en", "serif", "fonts-vollkorn", _TRUE + "vollkorn/", "Vollkorn-Regular.ttf Vollkorn-Bold.ttf "
+            "Vollkorn-Italic.ttf"),
+    *_files("en", "serif", "fonts-oldstandard", _TRUE + "fonts-oldstandard/", "OldStandard-Regular.ttf "
+            "OldStandard-Bold.ttf OldStandard-Italic.ttf"),
+    *_files("en", "serif", "fonts-cmu", _CMU, "cmunrm.ttf cmunbx.ttf cmunti.ttf"),
+    *_files("en", "serif", "fonts-paratype", _PT, "PTF55F.ttf PTF75F.ttf PTF56F.ttf"),
+    *_files("en", "sans", "fonts-sil-andika", _SIL + "andika/", "Andika-Regular.ttf Andika-Bold.ttf"),
+    *_files("en", "sans", "fonts-inter", "usr/share/fonts/opentype/inter/", "Inter-Regular.otf Inter-Bold.otf "
+            "Inter-Italic.otf Inter-Light.otf"),
+    *_files("en", "sans", "fonts-karla", _TRUE + "karla/", "Karla-Regular.otf Karla-Bold.otf Karla-Italic.otf"),
+    *_files("en", "sans", "fonts-clear-sans", _TRUE + "clear-sans/", "ClearSans-Regular.ttf ClearSans-Bold.ttf "
+            "ClearSans-Italic.ttf ClearSans-Light.ttf"),
+    *_files("en", "sans", "fonts-manrope", _TRUE + "manrope/", "Manrope-Regular.ttf Manrope-Bold.ttf"),
+    *_files("en", "sans", "fonts-tuffy", _TRUE + "tuffy/", "Tuffy.ttf Tuffy_Bold.ttf Tuffy_Italic.ttf"),
+    *_files("en", "sans", "fonts-cmu", _CMU, "cmunss.ttf cmunsx.ttf cmunsi.ttf"),
+    *_files("en", "sans", "fonts-paratype", _PT, "PTS55F.ttf PTS75F.ttf PTS56F.ttf"),
+    *_files("en", "mono", "fonts-cmu", _CMU, "cmuntt.ttf"),
+    *_files("en", "mono", "fonts-paratype", _PT, "PTM55F.ttf PTM75F.ttf"),
+    Face("en", "mono", "fonts-anonymous-pro", _ANON + "Anonymous Pro.ttf", "AnonymousPro-Regular.ttf"),
+    Face("en", "mono", "fonts-anonymous-pro", _ANON + "Anonymous Pro B.ttf", "AnonymousPro-Bold.ttf"),
+    Face("en", "mono", "fonts-anonymous-pro", _ANON + "Anonymous Pro I.ttf", "AnonymousPro-Italic.ttf"),
 )
 
 
