@@ -594,9 +594,6 @@ def _checkpoint(checkpoint: str | None, run_dir: Path) -> Path:
     return path
 
 
-STORED_NOTE = {"checkpoint-half": " (float16 weights)", "checkpoint-int8": " (int8 matrices, a float32 scale per row)"}
-
-
 @cli.command()
 @click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
 @click.option("--format", "fmt", type=click.Choice(["onnx", "torchscript", "checkpoint", "checkpoint-half",
@@ -623,7 +620,7 @@ def export(run_dir: Path, checkpoint: str | None, fmt: str, output: Path, lm_wei
     outcome = stage.run(_checkpoint(checkpoint, run_dir), fmt, output, decoding)
     if fmt.startswith("checkpoint"):
         click.echo(f"wrote {outcome.path}: a checkpoint without optimizer state, for eval, predict and --init"
-                   f"{STORED_NOTE.get(fmt, '')}; it matches the original "
+                   f"{stage.STORED_NOTE.get(fmt, '')}; it matches the original "
                    f"(largest difference of a class probability {outcome.max_difference:.1e})")
         return
     check = (f"matches the checkpoint (largest log-prob difference {outcome.max_difference:.1e})"

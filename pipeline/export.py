@@ -30,6 +30,8 @@ from pipeline.text.charset import FRAME_STRIDE
 
 FORMATS = ("onnx", "torchscript", "checkpoint", "checkpoint-half", "checkpoint-int8")
 STORED_AS = {"checkpoint-half": "float16", "checkpoint-int8": "int8"}
+STORED_NOTE = {"checkpoint-half": " (float16 weights)",           # what the export command says it wrote
+               "checkpoint-int8": " (int8 matrices, a float32 scale per row)"}
 # The largest change of a class probability accepted from compact weights, on the check batch of
 # noise: a check for wrong weights. What they change on real lines is measured: models/*.md.
 TOLERANCE = {"checkpoint": 1e-6, "checkpoint-half": 0.05, "checkpoint-int8": 0.15}

@@ -139,7 +139,7 @@ _NOTO = "usr/share/fonts/opentype/noto/"
 _LIBERTINE, _FREE = "usr/share/fonts/opentype/linux-libertine/", "usr/share/fonts/opentype/freefont/"
 _GO = "usr/share/fonts/fonts-go/"
 _TRUE = "usr/share/fonts/truetype/"
-_SIL, _CMU, _PT = _TRUE, _TRUE + "cmu/", _TRUE + "paratype/"
+_CMU, _PT = _TRUE + "cmu/", _TRUE + "paratype/"
 _ANON = _TRUE + "anonymous-pro/"
 
 
@@ -208,9 +208,9 @@ FACES: tuple[Face, ...] = (
             "FiraCode-Regular.ttf FiraCode-Bold.ttf FiraCode-Light.ttf"),
     # More families of print (added for the sixth phase of `en`): old-style, transitional and
     # modern book serifs, the TeX look of papers, grotesque and humanist sans faces, monospace.
-    *_files("en", "serif", "fonts-sil-charis", _SIL + "charis/", "CharisSIL-Regular.ttf CharisSIL-Bold.ttf "
+    *_files("en", "serif", "fonts-sil-charis", _TRUE + "charis/", "CharisSIL-Regular.ttf CharisSIL-Bold.ttf "
             "CharisSIL-Italic.ttf CharisSIL-BoldItalic.ttf"),
-    *_files("en", "serif", "fonts-sil-gentiumplus", _SIL + "gentiumplus/", "GentiumPlus-Regular.ttf "
+    *_files("en", "serif", "fonts-sil-gentiumplus", _TRUE + "gentiumplus/", "GentiumPlus-Regular.ttf "
             "GentiumPlus-Bold.ttf GentiumPlus-Italic.ttf"),
     *_files("en", "serif", "fonts-vollkorn", _TRUE + "vollkorn/", "Vollkorn-Regular.ttf Vollkorn-Bold.ttf "
             "Vollkorn-Italic.ttf"),
@@ -218,7 +218,7 @@ FACES: tuple[Face, ...] = (
             "OldStandard-Bold.ttf OldStandard-Italic.ttf"),
     *_files("en", "serif", "fonts-cmu", _CMU, "cmunrm.ttf cmunbx.ttf cmunti.ttf"),
     *_files("en", "serif", "fonts-paratype", _PT, "PTF55F.ttf PTF75F.ttf PTF56F.ttf"),
-    *_files("en", "sans", "fonts-sil-andika", _SIL + "andika/", "Andika-Regular.ttf Andika-Bold.ttf"),
+    *_files("en", "sans", "fonts-sil-andika", _TRUE + "andika/", "Andika-Regular.ttf Andika-Bold.ttf"),
     *_files("en", "sans", "fonts-inter", "usr/share/fonts/opentype/inter/", "Inter-Regular.otf Inter-Bold.otf "
             "Inter-Italic.otf Inter-Light.otf"),
     *_files("en", "sans", "fonts-karla", _TRUE + "karla/", "Karla-Regular.otf Karla-Bold.otf Karla-Italic.otf"),
