@@ -521,3 +521,33 @@ def test_a_mistyped_set_leaves_no_run_folder_behind(run_cli, tmp_path):
         result = run_cli("eval", "--run", tmp_path / "new-run", "--checkpoint", "en", option, tmp_path / "typo")
         assert result.exit_code == 2 and f"{option} {tmp_path / 'typo'}: no such" in result.output, result.output
         assert not (tmp_path / "new-run").exists()
+
+
+def test_a_refused_eval_removes_the_run_folder_it_made_and_keeps_one_that_was_there(run_cli, tmp_path):
+    new = tmp_path / "new-run"
+    missing = run_cli("eval", "--run", new, "--checkpoint", tmp_path / "missing.pt", "--split", "test")
+    assert missing.exit_code == 2 and "missing.pt: no such checkpoint" in missing.output
+    no_pack = run_cli("eval", "--run", new, "--checkpoint", "en", "--split", "test")
+    assert no_pack.exit_code == 2 and "has no pack result" in no_pack.output
+    assert not new.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert run_cli("eval", "--run", kept, "--checkpoint", "en", "--split", "test").exit_code == 2
+    assert kept.is_dir()
+
+
+def test_a_new_run_folder_another_command_holds_is_not_removed(tmp_path):
+    from pipeline.run import locks
+    from pipeline.utils.files import flocked
+
+    run = tmp_path / "run"
+    (run / locks.FOLDER).mkdir(parents=True)
+    with flocked(run / locks.FOLDER / "train"):            # another command's lock, held now
+        locks._remove_if_untouched(run)
+        assert (run / locks.FOLDER / "train").exists()
+    (run / "manifest.json").write_text("{}")
+    locks._remove_if_untouched(run)
+    assert (run / "manifest.json").exists()
+    (run / "manifest.json").unlink()
+    locks._remove_if_untouched(run)                        # free locks only: removed
+    assert not run.exists()

@@ -55,8 +55,22 @@ def is_held(run_dir: Path, stage: str) -> bool:
 @contextlib.contextmanager
 def hold(run_dir: Path, write: str | None = None, read: tuple[str, ...] = ()) -> Iterator[None]:
     """Hold `write`'s lock exclusively and each of `read` shared for the block, or raise a
-    one-line RunBusy that names the command in the way."""
+    one-line RunBusy that names the command in the way. A run folder this call created is
+    removed again when the block refuses its input (an OcrpipeError) before writing anything
+    there: a mistyped command leaves no empty run behind."""
+    created = not Path(run_dir).exists()
     folder = ensure_writable_dir(Path(run_dir) / FOLDER, "run directory")
+    try:
+        with _locked(run_dir, folder, write, read):
+            yield
+    except OcrpipeError:
+        if created:
+            _remove_if_untouched(Path(run_dir))
+        raise
+
+
+@contextlib.contextmanager
+def _locked(run_dir: Path, folder: Path, write: str | None, read: tuple[str, ...]) -> Iterator[None]:
     wanted = [(write, False)] if write else []
     wanted += [(stage, True) for stage in read]
     with contextlib.ExitStack() as stack:
@@ -71,6 +85,26 @@ def hold(run_dir: Path, write: str | None = None, read: tuple[str, ...] = ()) ->
             note.write_text(command_line() + "\n", encoding="utf-8")
             stack.callback(_unlink, note)
         yield
+
+
+def _remove_if_untouched(run_dir: Path) -> None:
+    """Remove `run_dir` if it holds nothing but free lock files and an empty scratch folder.
+    Anything else (a manifest, another command's lock or note) keeps it; only empty folders
+    are removed, so a file another command writes meanwhile stops the removal."""
+    locks, scratch = run_dir / FOLDER, run_dir / ".scratch"
+    try:
+        if set(os.listdir(run_dir)) - {FOLDER, ".scratch"} or (scratch.exists() and any(scratch.iterdir())):
+            return
+        lock_files = list(locks.iterdir()) if locks.exists() else []
+        if any("." in f.name for f in lock_files) or any(is_held(run_dir, f.name) for f in lock_files):
+            return
+        for f in lock_files:
+            f.unlink()
+        for empty in (locks, scratch, run_dir):
+            if empty.exists():
+                empty.rmdir()
+    except OSError:          # another command is starting there: leave the folder to it
+        return
 
 
 def _unlink(path: Path) -> None:
