@@ -322,6 +322,8 @@ class TrainConfig:
     mix: tuple[float, ...] | None = None   # share of batches from each train split; None: by their sizes
     val_split: str = "val"                 # the split that picks best.pt and drives --early-stop
     freeze_cnn: int = 0                    # steps with the CNN fixed (weights and batch-norm statistics)
+    ema: float = 0.0                       # decay of a moving average of the weights that validation,
+                                           # best.pt and last.pt's model hold (0: off, the weights as trained)
 
     # Options that may change when a run resumes: how it runs, not what it computes.
     RESUMABLE: ClassVar[tuple[str, ...]] = ("steps", "device", "workers", "compile", "val_every", "early_stop",
@@ -349,6 +351,8 @@ class TrainConfig:
                 raise OcrpipeError(f"--mix {','.join(map(str, self.mix))}: shares must be >= 0 and not all 0")
         if self.freeze_cnn < 0:
             raise OcrpipeError("--freeze-cnn must be 0 or more steps")
+        if not 0 <= self.ema < 1:
+            raise OcrpipeError(f"--ema {self.ema}: give a decay in [0, 1), e.g. 0.999 (0 turns it off)")
         if self.arch is not None and self.arch not in ARCHS:
             raise OcrpipeError(f"--arch {self.arch}: unknown; choose one of {', '.join(ARCHS)}")
         if self.schedule not in ("cosine", "onecycle"):

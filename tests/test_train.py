@@ -450,3 +450,58 @@ def test_without_a_terminal_training_prints_plain_progress_lines(run, monkeypatc
     assert lines and "12/12 steps (100%)" in lines[-1] and "steps/s" in lines[-1] and "ETA" in lines[0], lines
     assert "loss=" in lines[-1]            # the loss of the last 10 steps, once they are read
     assert [line for line in result.stderr.splitlines() if line.startswith("validation at step 12: CER ")]
+
+
+def test_ema_validates_and_saves_the_moving_average_and_resumes_exactly(run, run_cli, tmp_path, monkeypatch):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    options = (*TINY, "--steps", "6", "--val-every", "3", "--seed", "5", "--lr", "3e-3", "--ema", "0.5")
+    assert run_cli("train", "--run", run, *options).exit_code == 0
+    last = checkpoint.load(run / "train" / "last.pt")
+    averaged, trained = last["model"]["state_dict"], last["trained_weights"]
+    assert last["ema_updates"] == 6 and set(averaged) == set(trained)
+    # decay 0.5 after 6 steps: the average lies between the start and the trained weights, not on them
+    assert not torch.equal(averaged["head.weight"], trained["head.weight"])
+    # validation scored the average: the checkpoint's model reproduces the recorded CER
+    from pipeline.datasets.loader import BucketBatchSampler, Collate, ShardDataset, make_loader
+    from pipeline.models.inference import score_split
+    from pipeline.models.runtime import setup
+
+    model, charset = checkpoint.model_from(last)
+    val = ShardDataset(sorted((run / "shards" / "val").glob("shard-*.lmdb")))
+    batches = make_loader(val, BucketBatchSampler(val.widths, 8, 32, shuffle=False), Collate(charset), workers=0)
+    assert score_split(model.eval(), batches, setup("cpu"), charset)["cer"] == last["metrics"]["cer"]
+    # a release (export) keeps the average only
+    assert "trained_weights" not in checkpoint.release(last)
+
+    _crash_at(monkeypatch, 5, RuntimeError("crash"))       # during step 5, after last.pt of step 3
+    with pytest.raises(RuntimeError):
+        run_cli("train", "--run", other, *options)
+    monkeypatch.undo()
+    again = run_cli("train", "--run", other, *options)
+    assert again.exit_code == 0 and "resumed at step 3" in again.output, again.output
+    resumed = checkpoint.load(other / "train" / "last.pt")
+    for key in ("trained_weights",):
+        for name, tensor in last[key].items():
+            assert torch.equal(tensor, resumed[key][name]), name
+    _same_weights(run / "train" / "last.pt", other / "train" / "last.pt")
+
+
+def test_ema_is_a_setting_of_the_training_and_checked(run, run_cli):
+    assert run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2").exit_code == 0
+    changed = run_cli("train", "--run", run, *TINY, "--steps", "4", "--val-every", "2", "--ema", "0.9", "--resume")
+    assert changed.exit_code == 2 and "(ema)" in changed.output
+    bad = run_cli("train", "--run", run, *TINY, "--steps", "4", "--ema", "1")
+    assert bad.exit_code == 2 and "--ema" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_run_recorded_before_an_option_existed_is_still_up_to_date(run, run_cli):
+    options = (*TINY, "--steps", "2", "--val-every", "2")
+    assert run_cli("train", "--run", run, *options).exit_code == 0
+    manifest = json.loads((run / "manifest.json").read_text())
+    del manifest["stages"]["train"]["config"]["ema"]          # as an older ocrpipe wrote it
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    again = run_cli("train", "--run", run, *options)
+    assert again.exit_code == 0 and "up to date" in again.output, again.output

@@ -7,6 +7,9 @@ loads them, and a checkpoint alone is enough to evaluate or predict.
      "train_config": {...}, "metrics": {...}, "best": {...},
      "optimizer": {...}, "scheduler": {...}, "rng": {...}, "data_digest", "manifest_sha256",
      "decoding": {"lm_weight", "lm_bonus"}}   (the last in an export that records them)
+
+With `train --ema`, "model" holds the moving average of the weights (what is validated, exported
+and used by --init) and "trained_weights" and "ema_updates" what a resume needs besides it.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from pipeline.config import TrainConfig
 from pipeline.datasets.loader import BatchLoader, BucketBatchSampler, Collate, make_loader, padded_widths
@@ -42,6 +43,13 @@ class Parts:
     lines_cap: int
     pixel_cap: int | None
     schedule_change: str = ""     # a resume with other --steps: how the learning rate changed
+    ema: AveragedModel | None = None   # --ema: the moving average of `model` that validation and checkpoints use
+
+    @property
+    def kept(self) -> torch.nn.Module:
+        """The model validation scores and checkpoints hold as their "model": the average with
+        --ema, else the model as trained."""
+        return self.ema.module if self.ema is not None else self.model
 
 
 def batching(config: TrainConfig, widths: Any, height: int, device: str) -> tuple[int, int | None]:
@@ -85,12 +93,13 @@ def build(config: TrainConfig, pack: PackResult, run_dir: Path, rt: Runtime,
     state, schedule_change = TrainState(lines_by_source=[0] * len(data.names)), ""
     if saved:
         check_same_charset(saved, charset)
-        model.load_state_dict(saved["model"]["state_dict"])
+        model.load_state_dict(saved.get("trained_weights", saved["model"]["state_dict"]))
         optimizer.load_state_dict(regrouped(saved["optimizer"], model, optimizer))
         scheduler.load_state_dict(saved["scheduler"])
         checkpoint.restore_rng(saved["rng"])
         state = TrainState.from_checkpoint(saved, len(data.names))
         schedule_change = describe_schedule_change(saved["train_config"], config, state.step)
+    ema = moving_average(model, config.ema, saved)
     net: torch.nn.Module = model
     if rt.distributed:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[rt.device] if rt.device.type == "cuda"
@@ -100,7 +109,20 @@ def build(config: TrainConfig, pack: PackResult, run_dir: Path, rt: Runtime,
     lines_cap, pixel_cap = batching(config, data.train.widths, pack.height, rt.device.type)
     sampler, loader, val_loader = _loaders(config, data, charset, pack.height, rt, lines_cap, pixel_cap)
     return Parts(data, model_config, model, net, charset, parent, optimizer, scheduler, sampler, loader,
-                 val_loader, lines_cap, pixel_cap, schedule_change), state
+                 val_loader, lines_cap, pixel_cap, schedule_change, ema), state
+
+
+def moving_average(model: torch.nn.Module, decay: float, saved: dict[str, Any] | None) -> AveragedModel | None:
+    """--ema: an exponential moving average of the weights and batch-norm statistics (torch's
+    own AveragedModel, updated after each step); a resume restores it from the checkpoint, whose
+    "model" holds the average and "trained_weights" the weights as trained."""
+    if not decay:
+        return None
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    if saved:
+        ema.module.load_state_dict(saved["model"]["state_dict"])
+        ema.n_averaged.fill_(int(saved.get("ema_updates", 0)))
+    return ema
 
 
 def _loaders(config: TrainConfig, data: TrainData, charset: Charset, height: int, rt: Runtime,

@@ -163,7 +163,8 @@ class Loop:
 
     def checkpoint_dict(self, metrics: dict[str, Any]) -> dict[str, Any]:
         p = self.parts
-        return {"model": {"config": p.model_config.to_dict(), "state_dict": p.model.state_dict()},
+        averaged = {"trained_weights": p.model.state_dict(), "ema_updates": int(p.ema.n_averaged)} if p.ema else {}
+        return {"model": {"config": p.model_config.to_dict(), "state_dict": p.kept.state_dict()}, **averaged,
                 "charset": p.charset.chars, "height": self.info["height"], "channels": self.info["channels"],
                 **self.state.to_checkpoint(), "train_config": to_dict(self.config), "metrics": metrics,
                 "optimizer": p.optimizer.state_dict(), "scheduler": p.scheduler.state_dict(),
@@ -216,7 +217,7 @@ class Loop:
         """Validation; last.pt always, best.pt when the CER improved; early stopping."""
         state, p = self.state, self.parts
         self.read_window()
-        metrics = score_split(p.model, p.val_loader, self.rt, p.charset)
+        metrics = score_split(p.kept, p.val_loader, self.rt, p.charset)
         self.last_metrics = {"step": state.step, "metrics": metrics}
         improved = not state.best or metrics["cer"] < state.best["metrics"]["cer"]
         if improved:
@@ -251,6 +252,8 @@ class Loop:
             set_cnn_frozen(p.model, state.step < config.freeze_cnn)
         self.count(micro_batches)
         totals = train_step(p.net, p.model, p.optimizer, micro_batches, config, self.rt, state.step)
+        if p.ema is not None:        # on the device, no sync; a dropped step left the weights as they were
+            p.ema.update_parameters(p.model)
         self.window[:3] += totals
         self.window[3] += (totals[1] > 0).double()
         self.window_steps += 1

@@ -74,7 +74,7 @@ def resume_or_start(config: TrainConfig, run_dir: Path, manifest: Manifest, data
     existing = manifest.stage("train")
     last_path = run_dir / "train" / "last.pt"
     if existing and existing.status == "done" and not resume:
-        same = existing.config == to_dict(config) and existing.inputs.get("pack") == data_digest
+        same = with_defaults(existing.config) == to_dict(config) and existing.inputs.get("pack") == data_digest
         if same and TrainResult.from_dict(existing.result).verify(run_dir) is None:
             return Start(up_to_date=TrainResult.from_dict(existing.result))
         raise OcrpipeError(f"{run_dir} already has a finished training with other settings or data; pass "
@@ -96,7 +96,7 @@ def check_resumable(saved: dict[str, Any], config: TrainConfig, data_digest: str
     """A checkpoint continues only the training it came from: same settings but those that
     say how it runs (TrainConfig.RESUMABLE), same packed data, and no fewer --steps than it
     has done."""
-    before = saved["train_config"]
+    before = with_defaults(saved["train_config"])
     changed = [k for k, v in to_dict(config).items() if k not in TrainConfig.RESUMABLE and before.get(k) != v]
     how = f" (it was started by `{started_by}`)" if started_by else ""
     if changed:
@@ -107,6 +107,12 @@ def check_resumable(saved: dict[str, Any], config: TrainConfig, data_digest: str
     if config.steps < saved["step"]:
         raise OcrpipeError(f"--steps {config.steps}: {path} has already done {saved['step']} steps; give --steps "
                            f"{saved['step']} or more to continue it, or --force to start over")
+
+
+def with_defaults(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A recorded TrainConfig with the options added since it was written at their defaults
+    (which is how that training ran), so that an older run compares equal to the same command."""
+    return {**to_dict(TrainConfig()), **recorded}
 
 
 def check_same_charset(saved: dict[str, Any], charset: Charset) -> None:
