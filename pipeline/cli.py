@@ -124,6 +124,19 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
+def _parse_range(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, float] | None:
+    """LO,HI (or one number for both) as two floats; validate() checks the bounds."""
+    if value is None:
+        return None
+    try:
+        parts = [float(part) for part in value.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2):
+        raise click.BadParameter(f"{value!r}: give LO,HI, e.g. 0.6,1.2, or one number")
+    return (parts[0], parts[-1])
+
+
 @cli.command()
 @click.option("--lang", default="en", show_default=True,
               help="en, ko (Korean), zh (Chinese, simplified), zh-Hant (Chinese, Traditional, as in Taiwan), or "
@@ -192,6 +205,9 @@ def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="Override: distortion kind.")
 @click.option("--text-color", callback=_check_color, default=None,
               help="Override: text colour, '#rrggbb' or a range '#000000,#404040'.")
+@click.option("--word-spacing", callback=_parse_range, default=None,
+              help="Override: word spacing drawn per line from LO,HI times the font's own space (e.g. 0.6,1.2; "
+                   "one number fixes it); the scanned style draws its own.")
 @click.option("--background-dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Pictures for --background image  [default: the ones shipped with trdg]")
 @click.option("--force", is_flag=True, help="Replace an existing generate result of this run.")

@@ -79,6 +79,7 @@ class GenerateConfig:
     background: str | None = None
     distortion: str | None = None
     text_color: str | None = None
+    word_spacing: tuple[float, float] | None = None   # word space drawn from this range, times the font's own
     background_dir: str | None = None      # pictures for --background image (default: trdg's)
     lang: str = "en"                       # en, ko, zh, zh-Hant, or several joined by commas: codes' forms, defaults
     orientation: str = "horizontal"        # or vertical: columns of upright characters, top to bottom
@@ -94,7 +95,7 @@ class GenerateConfig:
     # so those runs still count as up to date.
     LATER: ClassVar[dict[str, Any]] = {"lang": "en", "orientation": "horizontal", "text": "lines",
                                        "wild_parts": "all", "holdout_family": [],
-                                       "conventions": "corpus"}
+                                       "conventions": "corpus", "word_spacing": None}
 
     def output_fields(self) -> dict[str, Any]:
         """The fields that decide the output bytes: resuming needs these to be unchanged."""
@@ -145,8 +146,11 @@ class GenerateConfig:
             raise OcrpipeError(f"--text {self.text}: {e}") from None
         if self.orientation not in ("horizontal", "vertical"):
             raise OcrpipeError(f"--orientation {self.orientation}: use horizontal or vertical")
-        overrides = [name for name in ("skew", "blur", "background", "distortion", "text_color")
+        overrides = [name for name in ("skew", "blur", "background", "distortion", "text_color", "word_spacing")
                      if getattr(self, name) is not None]
+        if self.word_spacing is not None and not 0 < self.word_spacing[0] <= self.word_spacing[1] <= 4:
+            raise OcrpipeError(f"--word-spacing {','.join(map(str, self.word_spacing))}: give LO,HI with "
+                               "0 < LO <= HI <= 4 (times the font's own space), e.g. 0.6,1.2")
         if overrides and styles <= {"scanned", "wild"}:
             raise OcrpipeError(f"--{overrides[0].replace('_', '-')}: the {' and '.join(sorted(styles))} style draws "
                                "its own geometry and ink and takes no effect overrides; leave it out, or use it "

@@ -106,6 +106,23 @@ def test_scanned_lines_of_a_mixture_record_what_was_drawn_not_the_overrides(tmp_
     assert all(r["background"] == "noise" for r in rows if r["style"] == "print")
 
 
+def test_word_spacing_narrows_the_spaces_and_changes_nothing_else(tmp_path, small_corpus, run_cli):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run_cli(*generate_args(a, small_corpus, "--style", "plain", count=30)).exit_code == 0
+    result = run_cli(*generate_args(b, small_corpus, "--style", "plain", "--word-spacing", "0.4,0.5", count=30))
+    assert result.exit_code == 0, result.output
+    before, after = read_labels(a, "train"), read_labels(b, "train")
+    assert [(r["text"], r["font"]) for r in before] == [(r["text"], r["font"]) for r in after]
+    spaced = [(int(x["width"]), int(y["width"])) for x, y in zip(before, after) if " " in x["text"]]
+    single = [(x["width"], y["width"]) for x, y in zip(before, after) if " " not in x["text"]]
+    assert spaced and all(narrow < wide for wide, narrow in spaced)
+    assert single and all(w == v for w, v in single)
+    bad = run_cli(*generate_args(tmp_path / "c", small_corpus, "--word-spacing", "1.2,0.5"))
+    assert bad.exit_code == 2 and "--word-spacing 1.2,0.5" in bad.output and not (tmp_path / "c").exists()
+    scanned = run_cli(*generate_args(tmp_path / "d", small_corpus, "--style", "scanned", "--word-spacing", "0.8"))
+    assert scanned.exit_code == 2 and "--word-spacing" in scanned.output
+
+
 def test_different_seeds_give_different_lines(tmp_path, small_corpus, run_cli):
     a, b = tmp_path / "a", tmp_path / "b"
     assert run_cli(*generate_args(a, small_corpus, "--seed", "1")).exit_code == 0

@@ -162,7 +162,7 @@ def _render(text: str, font_path: str, height: int, fx: Effects, seed: int, imag
             image = _vertical_text(text, font_path, color, height, fx.character_spacing, fx.stroke_width)
         else:
             image, _ = trdg_modules().text.generate(
-                text, font_path, color, height, 0, 1.0, fx.character_spacing,
+                text, font_path, color, height, 0, fx.word_spacing, fx.character_spacing,
                 False, False, fx.stroke_width, color.split(",")[0])
         # A rotated long line grows tall and would shrink to a sliver at the output height.
         limit = math.degrees(math.atan(MAX_SKEW_GROWTH * image.height / max(1, image.width)))

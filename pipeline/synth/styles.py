@@ -21,7 +21,7 @@
 A mixture draws one style per line: `scanned,print` equally often, `scanned:3,print:1` by shares.
 
 Command-line overrides (`--skew`, `--blur`, `--background`, `--distortion`,
-`--text-color`) replace one effect of the preset and keep the rest; the `scanned` and `wild`
+`--text-color`, `--word-spacing`) replace one effect of the preset and keep the rest; the `scanned` and `wild`
 styles have their own geometry and ink and take none of them (a mixture applies them to its other styles).
 """
 
@@ -121,6 +121,7 @@ class Effects:
     scan: ScanParams | None = None        # the print-and-scan simulation of the `scanned` style
     finish: Finish | None = None          # wear and loss after drawing (receipt, screen)
     wild: WildParams | None = None        # the words-in-the-wild drawing of the `wild` style
+    word_spacing: float = 1.0             # the word space, times the font's own (--word-spacing)
 
     def columns(self) -> dict[str, str]:
         """The effect parameters written beside each label."""
@@ -139,6 +140,7 @@ class Overrides:
     distortion: str | None = None
     text_color: str | None = None
     wild_parts: frozenset[str] = frozenset(WILD_PARTS)    # what the wild style may draw (--wild-parts)
+    word_spacing: tuple[float, float] | None = None        # range of the word space, times the font's
 
 
 def _gray(rng: random.Random, lo: int, hi: int) -> str:
@@ -363,5 +365,7 @@ def draw_effects(style: str, overrides: Overrides, rng: random.Random) -> tuple[
         changes["distortion"] = overrides.distortion
     if overrides.text_color is not None:
         changes["text_color"] = overrides.text_color
+    if overrides.word_spacing is not None:      # drawn last: without it, every other draw is as before
+        changes["word_spacing"] = rng.uniform(*overrides.word_spacing)
     return style, (dataclasses.replace(fx, **changes) if changes else fx)
 
