@@ -628,23 +628,34 @@ def _checkpoint(checkpoint: str | None, run_dir: Path) -> Path:
                    "when --lm-weight is not given (measure it with benchmarks/lm_grid.py).")
 @click.option("--lm-bonus", type=float, default=None,
               help="Checkpoint formats: record this --lm bonus as the model's own, likewise.")
+@click.option("--average-with", default=None,
+              help="Export the average of the checkpoint's weights and this one's (a file or a bundled model; one "
+                   "network and charset), e.g. a fine-tuned model with the model it started from.")
+@click.option("--average-weight", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="With --average-with: its share of the average  [default: 0.5]")
 @with_run
 def export(run_dir: Path, checkpoint: str | None, fmt: str, output: Path, lm_weight: float | None,
-           lm_bonus: float | None) -> None:
+           lm_bonus: float | None, average_with: str | None, average_weight: float | None) -> None:
     """Export a checkpoint as ONNX or TorchScript (dynamic batch and width), or slimmed for release."""
     from pipeline import export as stage
+    from pipeline.resources import resolve_checkpoint
 
     decoding = {k: v for k, v in (("lm_weight", lm_weight), ("lm_bonus", lm_bonus)) if v is not None}
     stage.check_decoding(fmt, decoding)
-    outcome = stage.run(_checkpoint(checkpoint, run_dir), fmt, output, decoding)
+    if average_weight is not None and average_with is None:
+        raise OcrpipeError("--average-weight needs --average-with (the checkpoint to average with)")
+    average = (stage.Average(resolve_checkpoint(average_with, "--average-with"),
+                             0.5 if average_weight is None else average_weight) if average_with else None)
+    outcome = stage.run(_checkpoint(checkpoint, run_dir), fmt, output, decoding, average)
+    mixed = (f" of the weights averaged with {average.other} ({average.weight:g} of it)" if average else "")
     if fmt.startswith("checkpoint"):
-        click.echo(f"wrote {outcome.path}: a checkpoint without optimizer state, for eval, predict and --init"
+        click.echo(f"wrote {outcome.path}: a checkpoint{mixed} without optimizer state, for eval, predict and --init"
                    f"{stage.STORED_NOTE.get(fmt, '')}; it matches the original "
                    f"(largest difference of a class probability {outcome.max_difference:.1e})")
         return
     check = (f"matches the checkpoint (largest log-prob difference {outcome.max_difference:.1e})"
              if outcome.max_difference is not None else "not checked (pip install onnxruntime to check it)")
-    click.echo(f"wrote {outcome.path} ({fmt}), {check}; charset and preprocessing in {outcome.sidecar}")
+    click.echo(f"wrote {outcome.path} ({fmt}{mixed}), {check}; charset and preprocessing in {outcome.sidecar}")
 
 
 def _when(record: Any) -> str:

@@ -164,13 +164,45 @@ def check_decoding(fmt: str, decoding: dict[str, float]) -> None:
             raise OcrpipeError(f"--{name.replace('_', '-')} {value}: not a finite number; give an ordinary number")
 
 
-def run(checkpoint: Path, fmt: str, output: Path, decoding: dict[str, float] | None = None) -> ExportOutcome:
+@dataclass(frozen=True)
+class Average:
+    """--average-with: the weights moved toward another checkpoint's, by `weight`."""
+
+    other: Path
+    weight: float = 0.5
+
+
+def averaged(model: nn.Module, state: dict, average: Average) -> tuple[nn.Module, dict]:
+    """The model whose every weight and batch-norm statistic is (1 - w) x the checkpoint's +
+    w x `average.other`'s, and its state, recording where it came from. Both must be one
+    network with one charset: typically a fine-tuned model and the model it started from
+    (--init), whose average keeps much of what the tuning taught and of what it forgot."""
+    other_state = ckpt.load(average.other)
+    other, _ = ckpt.model_from(other_state, average.other)
+    if other_state["model"]["config"] != state["model"]["config"] or list(other_state["charset"]) != list(state["charset"]):
+        raise OcrpipeError(f"--average-with {average.other}: another network or charset than the checkpoint's "
+                           f"({other_state['model']['config']['arch']}, {len(other_state['charset'])} characters "
+                           f"against {state['model']['config']['arch']}, {len(state['charset'])}); average a model "
+                           "with one of its own lineage, e.g. a fine-tuned model with the one it started from")
+    theirs = other.state_dict()
+    mixed = {name: torch.lerp(value, theirs[name], average.weight) if value.is_floating_point() else value
+             for name, value in model.state_dict().items()}
+    model.load_state_dict(mixed)
+    record = {"checkpoint": str(average.other), "weight": average.weight, "step": other_state.get("step")}
+    return model, {**state, "model": {**state["model"], "state_dict": mixed}, "averaged_with": record}
+
+
+def run(checkpoint: Path, fmt: str, output: Path, decoding: dict[str, float] | None = None,
+        average: Average | None = None) -> ExportOutcome:
     """Export `checkpoint` as `fmt`; `decoding` (lm_weight, lm_bonus) is recorded in a
-    checkpoint format as the model's own LM settings."""
+    checkpoint format as the model's own LM settings; with `average`, the weights exported are
+    the average of the checkpoint's and another's (`averaged`)."""
     _check_output(fmt, output)
     check_decoding(fmt, decoding or {})
     state = ckpt.load(checkpoint)
     model, charset = ckpt.model_from(state, checkpoint)     # a damaged checkpoint is refused before any write
+    if average is not None:
+        model, state = averaged(model, state, average)
     if fmt.startswith("checkpoint"):
         return _export_checkpoint(model, state, output, fmt, decoding or {})
     module = PixelModel(model).eval()
@@ -201,7 +233,8 @@ def run(checkpoint: Path, fmt: str, output: Path, decoding: dict[str, float] | N
     sidecar = output.with_name(output.name + ".json")
     atomic_write_text(sidecar, json.dumps({
         "format": "ocrpipe.export/1", "model": output.name, "model_format": fmt,
-        "checkpoint": {"path": str(checkpoint), "step": state["step"], "arch": state["model"]["config"]["arch"]},
+        "checkpoint": {"path": str(checkpoint), "step": state["step"], "arch": state["model"]["config"]["arch"],
+                       **({"averaged_with": state["averaged_with"]} if "averaged_with" in state else {})},
         "inputs": {"pixels": f"uint8 (N, {channels}, {height}, W): the lines prepared as `preparation` says, "
                              "padded on the right with 255",
                    "widths": "int64 (N,): each line's width in pixels before padding"},

@@ -220,6 +220,34 @@ def test_a_model_records_its_lm_settings_and_eval_uses_them(run, run_cli, small_
     assert onnx.exit_code == 2 and "checkpoint formats only" in onnx.output
 
 
+def test_export_averages_the_weights_of_two_checkpoints_of_one_network(run, run_cli, tmp_path):
+    from pathlib import Path as _Path
+
+    best = run / "train" / "best.pt"
+    state = checkpoint.load(best)
+    other = dict(state)          # the same network moved by a known step, as a fine-tuning would
+    moved = {k: v + 1.0 if v.is_floating_point() else v for k, v in state["model"]["state_dict"].items()}
+    other["model"] = {**state["model"], "state_dict": moved}
+    checkpoint.save(tmp_path / "other.pt", other)
+    out = tmp_path / "avg.pt"
+    result = run_cli("export", "--checkpoint", best, "--format", "checkpoint", "--output", out,
+                     "--average-with", tmp_path / "other.pt", "--average-weight", "0.25")
+    assert result.exit_code == 0 and "averaged with" in result.output, result.output
+    mixed = checkpoint.load(out)
+    assert mixed["averaged_with"]["weight"] == 0.25 and _Path(mixed["averaged_with"]["checkpoint"]).name == "other.pt"
+    for name, value in state["model"]["state_dict"].items():
+        if value.is_floating_point():
+            assert torch.allclose(mixed["model"]["state_dict"][name], value + 0.25, atol=1e-6), name
+    # another charset (the bundled en's) is refused, and nothing is written
+    refused = run_cli("export", "--checkpoint", best, "--format", "checkpoint", "--output", tmp_path / "x.pt",
+                      "--average-with", "en")
+    assert refused.exit_code == 2 and "another network or charset" in refused.output and "Traceback" not in refused.output
+    assert not (tmp_path / "x.pt").exists()
+    alone = run_cli("export", "--checkpoint", best, "--format", "checkpoint", "--output", tmp_path / "y.pt",
+                    "--average-weight", "0.3")
+    assert alone.exit_code == 2 and "--average-weight needs --average-with" in alone.output
+
+
 def test_lm_settings_left_to_the_model_fall_back_to_the_defaults():
     from pipeline.config import LM_DEFAULTS, DecodeConfig
 

@@ -149,7 +149,7 @@ def weights(state: dict[str, Any], path: Path | str = "the checkpoint") -> dict[
 
 
 RELEASE_KEYS = ("model", "charset", "height", "channels", "step", "lines_seen", "seconds", "train_config",
-                "metrics", "best", "lines_by_source", "data_digest", "decoding")
+                "metrics", "best", "lines_by_source", "data_digest", "decoding", "averaged_with")
 
 
 def release(state: dict[str, Any]) -> dict[str, Any]:
