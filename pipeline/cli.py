@@ -425,7 +425,8 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
     if len(result.lines_by_source) > 1:
         click.echo("lines per split: " + ", ".join(f"{k} {v}" for k, v in result.lines_by_source.items()))
     best, m = result.best, result.best["metrics"]
-    click.echo(f"validation at step {best['step']} (best): mean edit distance {m['mean_edit_distance']:.3f}, "
+    averaged = f", the weights' moving average (--ema {options['ema']:g})" if options["ema"] else ""
+    click.echo(f"validation at step {best['step']} (best{averaged}): mean edit distance {m['mean_edit_distance']:.3f}, "
                f"CER {_percent(m['cer'])}, WER {_percent(m['wer'])}, exact lines {100 * m['exact_match']:.1f}% "
                f"of {m['lines']}")
     click.echo(f"checkpoints: {run_dir / 'train' / 'best.pt'}, {run_dir / 'train' / 'last.pt'}; "

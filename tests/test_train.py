@@ -458,7 +458,8 @@ def test_ema_validates_and_saves_the_moving_average_and_resumes_exactly(run, run
     other = tmp_path / "other"
     shutil.copytree(run, other)
     options = (*TINY, "--steps", "6", "--val-every", "3", "--seed", "5", "--lr", "3e-3", "--ema", "0.5")
-    assert run_cli("train", "--run", run, *options).exit_code == 0
+    trained = run_cli("train", "--run", run, *options)
+    assert trained.exit_code == 0 and "the weights' moving average (--ema 0.5)" in trained.output, trained.output
     last = checkpoint.load(run / "train" / "last.pt")
     averaged, trained = last["model"]["state_dict"], last["trained_weights"]
     assert last["ema_updates"] == 6 and set(averaged) == set(trained)
