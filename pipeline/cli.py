@@ -102,13 +102,18 @@ def cli(ctx: click.Context, run: Path | None) -> None:
     ctx.obj["run"] = run
 
 
-def _parse_mix(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    try:        # numbers only here: TrainConfig.validate checks their count and range
+def _numbers(value: str, hint: str) -> tuple[float, ...]:
+    """Comma-separated numbers, or click's one-line refusal with `hint`; the config's
+    validate() checks their range."""
+    try:
         return tuple(float(v) for v in value.split(","))
     except ValueError:
-        raise click.BadParameter(f"{value!r}: give one number per --train-split, e.g. 0.7,0.3") from None
+        raise click.BadParameter(f"{value!r}: {hint}") from None
+
+
+def _parse_mix(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
+    # numbers only here: TrainConfig.validate checks their count and range
+    return None if value is None else _numbers(value, "give one number per --train-split, e.g. 0.7,0.3")
 
 
 def _check_color(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -128,12 +133,10 @@ def _parse_range(ctx: click.Context, param: click.Parameter, value: str | None) 
     """LO,HI (or one number for both) as two floats; validate() checks the bounds."""
     if value is None:
         return None
-    try:
-        parts = [float(part) for part in value.split(",")]
-    except ValueError:
-        parts = []
+    hint = "give LO,HI, e.g. 0.6,1.2, or one number"
+    parts = _numbers(value, hint)
     if len(parts) not in (1, 2):
-        raise click.BadParameter(f"{value!r}: give LO,HI, e.g. 0.6,1.2, or one number")
+        raise click.BadParameter(f"{value!r}: {hint}")
     return (parts[0], parts[-1])
 
 

@@ -178,12 +178,12 @@ def averaged(model: nn.Module, state: dict, average: Average) -> tuple[nn.Module
     network with one charset: typically a fine-tuned model and the model it started from
     (--init), whose average keeps much of what the tuning taught and of what it forgot."""
     other_state = ckpt.load(average.other)
-    other, _ = ckpt.model_from(other_state, average.other)
     if other_state["model"]["config"] != state["model"]["config"] or list(other_state["charset"]) != list(state["charset"]):
         raise OcrpipeError(f"--average-with {average.other}: another network or charset than the checkpoint's "
                            f"({other_state['model']['config']['arch']}, {len(other_state['charset'])} characters "
                            f"against {state['model']['config']['arch']}, {len(state['charset'])}); average a model "
                            "with one of its own lineage, e.g. a fine-tuned model with the one it started from")
+    other, _ = ckpt.model_from(other_state, average.other)
     theirs = other.state_dict()
     mixed = {name: torch.lerp(value, theirs[name], average.weight) if value.is_floating_point() else value
              for name, value in model.state_dict().items()}

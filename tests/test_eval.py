@@ -221,8 +221,6 @@ def test_a_model_records_its_lm_settings_and_eval_uses_them(run, run_cli, small_
 
 
 def test_export_averages_the_weights_of_two_checkpoints_of_one_network(run, run_cli, tmp_path):
-    from pathlib import Path as _Path
-
     best = run / "train" / "best.pt"
     state = checkpoint.load(best)
     other = dict(state)          # the same network moved by a known step, as a fine-tuning would
@@ -234,7 +232,7 @@ def test_export_averages_the_weights_of_two_checkpoints_of_one_network(run, run_
                      "--average-with", tmp_path / "other.pt", "--average-weight", "0.25")
     assert result.exit_code == 0 and "averaged with" in result.output, result.output
     mixed = checkpoint.load(out)
-    assert mixed["averaged_with"]["weight"] == 0.25 and _Path(mixed["averaged_with"]["checkpoint"]).name == "other.pt"
+    assert mixed["averaged_with"]["weight"] == 0.25 and Path(mixed["averaged_with"]["checkpoint"]).name == "other.pt"
     for name, value in state["model"]["state_dict"].items():
         if value.is_floating_point():
             assert torch.allclose(mixed["model"]["state_dict"][name], value + 0.25, atol=1e-6), name
