@@ -386,6 +386,9 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Keep a moving average of the weights with this decay per step (e.g. 0.999); validation, "
                    "best.pt and exports use it (0: off).")
+@click.option("--jitter-margins", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of training lines whose left and right margins are drawn again: cut to the ink "
+                   "or widened by up to half the line's height (0: the margins as generated).")
 @click.option("--resume", is_flag=True, help="Continue from train/last.pt exactly where it stopped, also a "
               "finished training (e.g. with more --steps); an unfinished one continues without it.")
 @click.option("--force", is_flag=True, help="Train again over a finished training (or a stale pack).")

@@ -328,6 +328,8 @@ class TrainConfig:
     freeze_cnn: int = 0                    # steps with the CNN fixed (weights and batch-norm statistics)
     ema: float = 0.0                       # decay of a moving average of the weights that validation,
                                            # best.pt and last.pt's model hold (0: off, the weights as trained)
+    jitter_margins: float = 0.0            # share of training lines whose left and right margins are drawn
+                                           # again, tight to the ink or loose (0: the margins as generated)
 
     # Options that may change when a run resumes: how it runs, not what it computes.
     RESUMABLE: ClassVar[tuple[str, ...]] = ("steps", "device", "workers", "compile", "val_every", "early_stop",
@@ -357,6 +359,8 @@ class TrainConfig:
             raise OcrpipeError("--freeze-cnn must be 0 or more steps")
         if not 0 <= self.ema < 1:
             raise OcrpipeError(f"--ema {self.ema}: give a decay in [0, 1), e.g. 0.999 (0 turns it off)")
+        if not 0 <= self.jitter_margins <= 1:
+            raise OcrpipeError(f"--jitter-margins {self.jitter_margins}: give a share in [0, 1], e.g. 0.5")
         if self.arch is not None and self.arch not in ARCHS:
             raise OcrpipeError(f"--arch {self.arch}: unknown; choose one of {', '.join(ARCHS)}")
         if self.schedule not in ("cosine", "onecycle"):

@@ -21,6 +21,7 @@ from pipeline.models.runtime import Runtime
 from pipeline.run.results import PackResult
 from pipeline.text.charset import Charset
 from pipeline.training.init import build_model, start_at_prior
+from pipeline.training.margins import MarginCollate
 from pipeline.training.optim import describe_schedule_change, make_optimizer, regrouped
 from pipeline.training.state import TrainState, check_same_charset
 
@@ -131,7 +132,8 @@ def _loaders(config: TrainConfig, data: TrainData, charset: Charset, height: int
                                                                  if rt.device.type == "cuda" else 0)
     pin = rt.device.type == "cuda"
     sampler = train_sampler(data, config, height, lines_cap, pixel_cap)
-    loader = make_loader(data.train, sampler, Collate(charset), workers=workers, pin_memory=pin)
+    collate = MarginCollate(charset, config.jitter_margins, config.seed) if config.jitter_margins else Collate(charset)
+    loader = make_loader(data.train, sampler, collate, workers=workers, pin_memory=pin)
     val_sampler = BucketBatchSampler(data.val.widths, config.batch_size, height, config.max_pixels, shuffle=False)
     val_loader = make_loader(data.val, val_sampler, Collate(charset), workers=min(workers, 2), pin_memory=pin)
     return sampler, loader, val_loader

@@ -1,0 +1,79 @@
+"""Redrawn line margins (`ocrpipe train --jitter-margins SHARE`).
+
+A line segmenter crops real lines anywhere from the ink's edge to well beyond it: scanned
+lines whose last comma or hyphen sits two pixels from the border, words with a wide band of
+their background. Generated lines carry the margins their style draws. For a share of the
+training lines, each side's margin is drawn again: half the time tight (the crop cut to the
+ink, 0 to 2 pixels beyond it), half the time loose (0 to half the line's height of its own
+background added). Done on the host, in the loader, before the batch is padded, so the
+widths the model and CTC read stay the host's own and the step still never waits on the
+device.
+
+Each line's draw comes from the training seed and the line's index: deterministic, the same
+on a resumed run, in any loader worker.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from pipeline.datasets.loader import Collate, HostBatch
+from pipeline.text.charset import Charset
+from pipeline.utils.seeding import derive_seed
+
+INK_STEP = 64          # a column holds ink where a pixel differs this much from its row's background
+TIGHT_MAX = 2          # a tight side keeps 0..TIGHT_MAX pixels beyond the ink
+FRAMES_PER_CHAR = 4    # never cut a line narrower than this many pixels per label character
+
+
+def row_background(image: np.ndarray) -> np.ndarray:
+    """(H,) the background grey of each row: the median of the two outermost columns of each
+    side (a crop's edges are its background in nearly every line)."""
+    grey = image.mean(axis=2)
+    edges = np.concatenate([grey[:, :2], grey[:, -2:]], axis=1)
+    return np.median(edges, axis=1)
+
+
+def ink_columns(image: np.ndarray, background: np.ndarray) -> tuple[int, int] | None:
+    """First and last column holding ink, or None for a line without any."""
+    grey = image.mean(axis=2)
+    cols = np.flatnonzero((np.abs(grey - background[:, None]) > INK_STEP).any(axis=0))
+    return (int(cols[0]), int(cols[-1])) if len(cols) else None
+
+
+def redraw_margins(image: np.ndarray, text: str, rng: np.random.Generator) -> np.ndarray:
+    """`image` (H, W, C) uint8 with each side's margin drawn again, tight or loose."""
+    height, width, channels = image.shape
+    background = row_background(image)
+    ink = ink_columns(image, background)
+    if ink is None:
+        return image
+    tight_left, tight_right = rng.random(2) < 0.5
+    left = max(0, ink[0] - int(rng.integers(0, TIGHT_MAX + 1))) if tight_left else 0
+    right = min(width, ink[1] + 1 + int(rng.integers(0, TIGHT_MAX + 1))) if tight_right else width
+    add_left = 0 if tight_left else int(rng.integers(0, height // 2 + 1))
+    add_right = 0 if tight_right else int(rng.integers(0, height // 2 + 1))
+    if add_left + (right - left) + add_right < FRAMES_PER_CHAR * (len(text) + 1):
+        return image
+    fill = np.broadcast_to(background.round().astype(np.uint8)[:, None, None], (height, 1, channels))
+    return np.concatenate([np.repeat(fill, add_left, axis=1), image[:, left:right],
+                           np.repeat(fill, add_right, axis=1)], axis=1)
+
+
+class MarginCollate(Collate):
+    """`Collate` that first redraws the margins of a `share` of the lines (see the module)."""
+
+    def __init__(self, charset: Charset, share: float, seed: int) -> None:
+        super().__init__(charset)
+        self.share, self.seed = share, seed
+
+    def arrays(self, items: Sequence[tuple[int, np.ndarray, str]]) -> HostBatch:
+        redrawn = []
+        for index, image, text in items:
+            rng = np.random.default_rng(derive_seed(self.seed, "margins", index))
+            if rng.random() < self.share:
+                image = redraw_margins(image, text, rng)
+            redrawn.append((index, image, text))
+        return super().arrays(redrawn)
