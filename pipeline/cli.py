@@ -386,6 +386,10 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 @click.option("--ema", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Keep a moving average of the weights with this decay per step (e.g. 0.999); validation, "
                    "best.pt and exports use it (0: off).")
+@click.option("--whole-width/--cut-width", default=None,
+              help="Give a line's last 1-3 pixel columns a frame of their own (its width padded up to a multiple "
+                   "of 4) or cut them, as models made before this option do  [default: the --init model's; "
+                   "new models: cut]")
 @click.option("--jitter-margins", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of training lines whose left and right margins are drawn again: cut to the ink "
                    "or widened by up to half the line's height (0: the margins as generated).")

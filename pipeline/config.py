@@ -328,6 +328,8 @@ class TrainConfig:
     freeze_cnn: int = 0                    # steps with the CNN fixed (weights and batch-norm statistics)
     ema: float = 0.0                       # decay of a moving average of the weights that validation,
                                            # best.pt and last.pt's model hold (0: off, the weights as trained)
+    whole_width: bool | None = None        # give a line's last 1-3 columns a frame (pad its width up to a
+                                           # multiple of 4); None: the --init checkpoint's, else off
     jitter_margins: float = 0.0            # share of training lines whose left and right margins are drawn
                                            # again, tight to the ink or loose (0: the margins as generated)
 

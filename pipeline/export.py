@@ -241,10 +241,19 @@ def run(checkpoint: Path, fmt: str, output: Path, decoding: dict[str, float] | N
         "preparation": list(STEPS),
         "preparation_in_python": f"pipeline.preprocess.load_line(path, height={height}, channels={channels}) "
                                  "-> uint8 (H, W, C); transpose to (C, H, W)",
-        "outputs": {"log_probs": f"float32 (T, N, classes): log-probabilities per frame, T = W // {FRAME_STRIDE}",
-                    "lengths": f"int64 (N,): how many frames belong to each line (its width // {FRAME_STRIDE})"},
+        "outputs": _outputs(bool(state["model"]["config"].get("whole_width"))),
         "height": height, "channels": channels, "blank": 0, "charset": charset.chars,
         "decoding": "greedy CTC: per line, the best class of each of its first `lengths` frames; merge runs of "
                     "the same class; drop the blank (0); class k > 0 is charset[k - 1]"},
         indent=2, ensure_ascii=False) + "\n")
     return ExportOutcome(output, sidecar, difference)
+
+
+def _outputs(whole_width: bool) -> dict[str, str]:
+    """The sidecar's description of the outputs: a `whole_width` model gives a line's last
+    1-3 columns a frame (its width rounded up to a multiple of the stride), others cut them."""
+    frames = f"ceil(W / {FRAME_STRIDE})" if whole_width else f"W // {FRAME_STRIDE}"
+    width = f"its width rounded up to a multiple of {FRAME_STRIDE}, / {FRAME_STRIDE}" if whole_width \
+        else f"its width // {FRAME_STRIDE}"
+    return {"log_probs": f"float32 (T, N, classes): log-probabilities per frame, T = {frames}",
+            "lengths": f"int64 (N,): how many frames belong to each line ({width})"}

@@ -429,19 +429,27 @@ def shard_batch(run: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return batch.images, batch.widths
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
-def test_export_round_trip_on_test_lines(trained, run_cli, tmp_path, fmt):
+@pytest.mark.parametrize("fmt,whole_width", [("torchscript", False), ("onnx", False), ("onnx", True)])
+def test_export_round_trip_on_test_lines(trained, run_cli, tmp_path, fmt, whole_width):
     if fmt == "onnx":
         pytest.importorskip("onnxruntime")
+    source = trained / "train" / "best.pt"
+    if whole_width:                           # the same weights, read with every column
+        state = checkpoint.load(source)
+        state["model"]["config"]["whole_width"] = True
+        source = tmp_path / "whole.pt"
+        torch.save(state, source)
     output = tmp_path / f"model.{'pt' if fmt == 'torchscript' else 'onnx'}"
-    result = run_cli("export", "--checkpoint", trained / "train" / "best.pt", "--format", fmt, "--output", output)
+    result = run_cli("export", "--checkpoint", source, "--format", fmt, "--output", output)
     assert result.exit_code == 0, result.output
     assert "matches the checkpoint" in result.output
     sidecar = json.loads(output.with_name(output.name + ".json").read_text())
     assert sidecar["height"] == 32 and sidecar["blank"] == 0 and sidecar["charset"]
     assert sidecar["preparation"] == list(STEPS) and "load_line" in sidecar["preparation_in_python"]
+    assert ("ceil(W / 4)" in sidecar["outputs"]["log_probs"]) == whole_width
     pixels, widths = shard_batch(trained)
-    model, _ = checkpoint.model_from(checkpoint.load(trained / "train" / "best.pt"))
+    model, _ = checkpoint.model_from(checkpoint.load(source))
+    assert model.config.whole_width == whole_width
     with torch.no_grad():
         expected, lengths = PixelModel(model)(pixels, widths)
     if fmt == "torchscript":

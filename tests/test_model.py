@@ -51,6 +51,44 @@ def test_a_line_reads_the_same_alone_and_padded_in_a_batch(arch):
     assert torch.allclose(alone[:n, 0], together[:n, 0], atol=1e-6)
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_whole_width_model_gives_a_lines_last_columns_a_frame(arch):
+    """A line 75 px wide: a cut model gives it 18 frames, the last over columns 68-71 (72-74
+    reach it only through a convolution's edge); a whole-width one gives it a 19th frame, over
+    columns 72-74 and paper, and reads the line the same alone and in a batch."""
+    torch.manual_seed(2)
+    line = torch.rand(1, 1, 32, 75)
+    changed = line.clone()
+    changed[..., 72:] = 1 - changed[..., 72:]
+    batch = torch.rand(3, 1, 32, 240)
+    batch[0, :, :, :75] = line[0]
+    for whole_width, frames in ((False, 18), (True, 19)):
+        torch.manual_seed(3)
+        model = trained_looking(build(ModelConfig(arch, num_classes=30, whole_width=whole_width)))
+        with torch.no_grad():
+            alone, alone_len = model(line, torch.tensor([75]))
+            together, lengths = model(batch, torch.tensor([75, 240, 200]))
+            features, _ = model.encode(line, torch.tensor([75]))
+            edited, _ = model.encode(changed, torch.tensor([75]))
+        assert int(alone_len[0]) == int(lengths[0]) == frames and alone.shape[0] >= frames
+        assert lengths.tolist()[1:] == [60, 50]
+        assert torch.allclose(alone[:frames, 0], together[:frames, 0], atol=1e-6)
+    assert not torch.allclose(features[18], edited[18])         # the 19th frame reads columns 72-74
+
+
+def test_a_checkpoint_written_before_whole_width_loads_as_a_cut_model(tmp_path):
+    from pipeline.models import checkpoint
+    from pipeline.text.charset import Charset
+
+    model = build(ModelConfig("crnn-small", num_classes=4))
+    config = model.config.to_dict()
+    del config["whole_width"]                      # as an older ocrpipe wrote it
+    state = {"model": {"config": config, "state_dict": model.state_dict()}, "charset": ["a", "b", "c"],
+             "height": 32, "channels": 1}
+    loaded, _ = checkpoint.model_from(state)
+    assert loaded.config.whole_width is False
+
+
 def test_the_paper_network_has_about_eight_million_parameters():
     assert 8e6 < parameter_count(build(ModelConfig("crnn", num_classes=100))) < 9.5e6
     assert parameter_count(build(ModelConfig("crnn-small", num_classes=100))) < 2e6

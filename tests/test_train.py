@@ -506,3 +506,19 @@ def test_a_run_recorded_before_an_option_existed_is_still_up_to_date(run, run_cl
     (run / "manifest.json").write_text(json.dumps(manifest))
     again = run_cli("train", "--run", run, *options)
     assert again.exit_code == 0 and "up to date" in again.output, again.output
+
+
+def test_whole_width_is_recorded_in_the_model_and_inherited_through_init(run, run_cli, tmp_path):
+    options = (*TINY, "--steps", "2", "--val-every", "2")
+    assert run_cli("train", "--run", run, *options, "--whole-width").exit_code == 0
+    best = run / "train" / "best.pt"
+    assert checkpoint.load(best)["model"]["config"]["whole_width"] is True
+    model, _ = checkpoint.model_from(checkpoint.load(best))
+    assert model.output_lengths(torch.tensor([75])).tolist() == [19]
+    changed = run_cli("train", "--run", run, *options, "--cut-width", "--resume")
+    assert changed.exit_code == 2 and "whole_width" in changed.output, changed.output
+    for flag, expected in ((), True), (("--cut-width",), False):
+        other = copy_run(run, tmp_path / f"other{len(flag)}")
+        result = run_cli("train", "--run", other, *options, "--init", best, "--force", *flag)
+        assert result.exit_code == 0, result.output
+        assert checkpoint.load(other / "train" / "best.pt")["model"]["config"]["whole_width"] is expected

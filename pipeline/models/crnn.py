@@ -3,7 +3,9 @@ a sequence for a bidirectional recurrent network, a linear layer scores the clas
 
 `forward(images, widths)` returns log-probabilities (T, N, C) and each line's true number of
 frames, derived from its real width through the CNN's arithmetic (`charset.ctc_frames`: the
-width is halved twice). Padding never reaches a line's output: every convolution reads its
+width is halved twice, so the last 1-3 columns of a line whose width is not a multiple of 4
+get no frame of their own, unless the model is built with `whole_width`, which pads the line
+with paper up to the next multiple). Padding never reaches a line's output: every convolution reads its
 input with the columns beyond the line's width (at that resolution) set to zero, which is
 what a lone line sees as the convolution's zero padding; the forward recurrent layers meet
 padding only after a line's last frame, and the backward ones read each line reversed within
@@ -23,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.text.charset import ctc_frames
+from pipeline.text.charset import FRAME_STRIDE, ctc_frames
 from pipeline.config import ARCHS, check_model_height
 from pipeline.errors import OcrpipeError
 
@@ -35,6 +37,9 @@ class ModelConfig:
     num_classes: int          # charset size + 1 (the blank, class 0)
     height: int = 32
     channels: int = 1
+    whole_width: bool = False   # pad a line's width up to a multiple of FRAME_STRIDE, so its last
+                                # 1-3 columns get a frame (False: cut down to one, as models trained
+                                # before this option read; checkpoints without the key load so)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -204,6 +209,12 @@ class CRNN(nn.Module):
         """The CNN: images (N, C, H, W) -> features (T, N, C'), lengths (N,). `ocrpipe train
         --compile` compiles this part alone (dynamic width: one graph for every batch width)."""
         x, w = images, widths
+        if self.config.whole_width:
+            # Paper after the line's last column, up to the next multiple of the stride: that
+            # column's pooling window then lies inside the line, so it keeps its frame. The
+            # columns beyond the true width are made paper first (whatever the batch padded).
+            x = F.pad(x * column_mask(w, x.shape[-1]).to(x.dtype), (0, FRAME_STRIDE - 1))
+            w = whole(w)
         for block in self.cnn:
             x, w = block(x, w)                             # (N, C', H', W')
         return x.squeeze(2).permute(2, 0, 1), torch.clamp(w, min=1)   # (N, C', 1, T) -> (T, N, C')
@@ -226,7 +237,12 @@ class CRNN(nn.Module):
         return F.log_softmax(logits.float(), dim=-1), lengths
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
-        return torch.clamp(ctc_frames(widths), min=1)
+        return torch.clamp(ctc_frames(whole(widths) if self.config.whole_width else widths), min=1)
+
+
+def whole(widths: torch.Tensor) -> torch.Tensor:
+    """Widths rounded up to a multiple of FRAME_STRIDE (`ModelConfig.whole_width`)."""
+    return (widths + FRAME_STRIDE - 1) // FRAME_STRIDE * FRAME_STRIDE
 
 
 def build(config: ModelConfig) -> CRNN:

@@ -37,7 +37,8 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
     characters of this pack (known characters keep their output rows, bit for bit)."""
     torch.manual_seed(config.seed)
     if not config.init:
-        model_config = ModelConfig(config.arch or TrainConfig.DEFAULT_ARCH, len(charset), pack.height, pack.channels)
+        model_config = ModelConfig(config.arch or TrainConfig.DEFAULT_ARCH, len(charset), pack.height, pack.channels,
+                                   whole_width=bool(config.whole_width))
         return model_config, build(model_config), charset, {}
     path = resolve_checkpoint(config.init, "--init")
     state = checkpoint.load(path)
@@ -50,7 +51,8 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
                            f"channel(s), the run is packed at {pack.height} and {pack.channels}; re-run `ocrpipe pack "
                            f"--height {parent['height']} --channels {parent['channels']}`")
     grown = checkpoint.grow_charset(Charset(state["charset"]), charset)
-    model_config = ModelConfig(parent["arch"], len(grown), pack.height, pack.channels)
+    whole_width = parent.get("whole_width", False) if config.whole_width is None else config.whole_width
+    model_config = ModelConfig(parent["arch"], len(grown), pack.height, pack.channels, whole_width=whole_width)
     model = build(model_config)
     model.load_state_dict(checkpoint.grown_state_dict(checkpoint.weights(state, path), model.state_dict()))
     info = {"path": str(path), "sha256": sha256_file(path), "arch": parent["arch"],
