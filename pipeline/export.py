@@ -24,7 +24,7 @@ from torch import nn
 from pipeline.models import checkpoint as ckpt
 from pipeline.errors import OcrpipeError
 from pipeline.utils.files import atomic_write_text, ensure_writable_dir
-from pipeline.models.crnn import to_ink
+from pipeline.models.crnn import ModelConfig, to_ink
 from pipeline.datasets.images import PAPER, STEPS
 from pipeline.text.charset import FRAME_STRIDE
 
@@ -178,10 +178,13 @@ def averaged(model: nn.Module, state: dict, average: Average) -> tuple[nn.Module
     network with one charset: typically a fine-tuned model and the model it started from
     (--init), whose average keeps much of what the tuning taught and of what it forgot."""
     other_state = ckpt.load(average.other)
-    if other_state["model"]["config"] != state["model"]["config"] or list(other_state["charset"]) != list(state["charset"]):
+    theirs_config, ours_config = ModelConfig(**other_state["model"]["config"]), ModelConfig(**state["model"]["config"])
+    if theirs_config != ours_config or list(other_state["charset"]) != list(state["charset"]):
+        def describe(config: ModelConfig, chars: int) -> str:
+            return f"{config.arch}, {chars} characters" + (", whole width" if config.whole_width else "")
         raise OcrpipeError(f"--average-with {average.other}: another network or charset than the checkpoint's "
-                           f"({other_state['model']['config']['arch']}, {len(other_state['charset'])} characters "
-                           f"against {state['model']['config']['arch']}, {len(state['charset'])}); average a model "
+                           f"({describe(theirs_config, len(other_state['charset']))} against "
+                           f"{describe(ours_config, len(state['charset']))}); average a model "
                            "with one of its own lineage, e.g. a fine-tuned model with the one it started from")
     other, _ = ckpt.model_from(other_state, average.other)
     theirs = other.state_dict()

@@ -225,7 +225,8 @@ def test_export_averages_the_weights_of_two_checkpoints_of_one_network(run, run_
     state = checkpoint.load(best)
     other = dict(state)          # the same network moved by a known step, as a fine-tuning would
     moved = {k: v + 1.0 if v.is_floating_point() else v for k, v in state["model"]["state_dict"].items()}
-    other["model"] = {**state["model"], "state_dict": moved}
+    older = {k: v for k, v in state["model"]["config"].items() if k != "whole_width"}   # as written before it
+    other["model"] = {**state["model"], "config": older, "state_dict": moved}
     checkpoint.save(tmp_path / "other.pt", other)
     out = tmp_path / "avg.pt"
     result = run_cli("export", "--checkpoint", best, "--format", "checkpoint", "--output", out,
@@ -241,6 +242,11 @@ def test_export_averages_the_weights_of_two_checkpoints_of_one_network(run, run_
                       "--average-with", "en")
     assert refused.exit_code == 2 and "another network or charset" in refused.output and "Traceback" not in refused.output
     assert not (tmp_path / "x.pt").exists()
+    reads_otherwise = dict(other, model={**other["model"], "config": {**older, "whole_width": True}})
+    checkpoint.save(tmp_path / "whole.pt", reads_otherwise)        # same weights, another reading of a line
+    refused = run_cli("export", "--checkpoint", best, "--format", "checkpoint", "--output", tmp_path / "x.pt",
+                      "--average-with", tmp_path / "whole.pt")
+    assert refused.exit_code == 2 and "another network" in refused.output
     alone = run_cli("export", "--checkpoint", best, "--format", "checkpoint", "--output", tmp_path / "y.pt",
                     "--average-weight", "0.3")
     assert alone.exit_code == 2 and "--average-weight needs --average-with" in alone.output
