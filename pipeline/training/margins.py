@@ -10,7 +10,8 @@ widths the model and CTC read stay the host's own and the step still never waits
 device.
 
 Each line's draw comes from the training seed and the line's index: deterministic, the same
-on a resumed run, in any loader worker.
+on a resumed run, in any loader worker. The batch sampler buckets lines by their packed widths,
+so a batch under `--max-pixels` may come out up to a line height wider than its cap.
 """
 
 from __future__ import annotations
