@@ -244,7 +244,7 @@ def run(checkpoint: Path, fmt: str, output: Path, decoding: dict[str, float] | N
         "preparation": list(STEPS),
         "preparation_in_python": f"pipeline.preprocess.load_line(path, height={height}, channels={channels}) "
                                  "-> uint8 (H, W, C); transpose to (C, H, W)",
-        "outputs": _outputs(bool(state["model"]["config"].get("whole_width"))),
+        "outputs": _outputs(model.config.whole_width),
         "height": height, "channels": channels, "blank": 0, "charset": charset.chars,
         "decoding": "greedy CTC: per line, the best class of each of its first `lengths` frames; merge runs of "
                     "the same class; drop the blank (0); class k > 0 is charset[k - 1]"},

@@ -21,12 +21,12 @@ from typing import Sequence
 import numpy as np
 
 from pipeline.datasets.loader import Collate, HostBatch
-from pipeline.text.charset import Charset
+from pipeline.text.charset import Charset, ctc_frames, ctc_min_frames
 from pipeline.utils.seeding import derive_seed
 
 INK_STEP = 64          # a column holds ink where a pixel differs this much from its row's background
 TIGHT_MAX = 2          # a tight side keeps 0..TIGHT_MAX pixels beyond the ink
-FRAMES_PER_CHAR = 4    # never cut a line narrower than this many pixels per label character
+SPARE_FRAMES = 1       # a cut line keeps this many CTC frames beyond what its label needs
 
 
 def row_background(image: np.ndarray) -> np.ndarray:
@@ -56,8 +56,8 @@ def redraw_margins(image: np.ndarray, text: str, rng: np.random.Generator) -> np
     right = min(width, ink[1] + 1 + int(rng.integers(0, TIGHT_MAX + 1))) if tight_right else width
     add_left = 0 if tight_left else int(rng.integers(0, height // 2 + 1))
     add_right = 0 if tight_right else int(rng.integers(0, height // 2 + 1))
-    if add_left + (right - left) + add_right < FRAMES_PER_CHAR * (len(text) + 1):
-        return image
+    if ctc_frames(add_left + (right - left) + add_right) < ctc_min_frames(text) + SPARE_FRAMES:
+        return image            # pack's own test of a label against its width, with a frame to spare
     fill = np.broadcast_to(background.round().astype(np.uint8)[:, None, None], (height, 1, channels))
     return np.concatenate([np.repeat(fill, add_left, axis=1), image[:, left:right],
                            np.repeat(fill, add_right, axis=1)], axis=1)
