@@ -187,6 +187,10 @@ def _parse_range(ctx: click.Context, param: click.Parameter, value: str | None) 
                    "textures, gradients), effects (outlines, shadows, gradient and textured fills), geometry "
                    "(stretch, curve, rotation, perspective), degrade (resolution loss, blur, JPEG), crops "
                    "(loose margins, neighbouring letters); all, none, or some joined by commas.")
+@click.option("--wild-neighbours", type=click.Choice(["near", "apart"]), default="apart", show_default=True,
+              help="Wild style: near draws a neighbouring word's letter a word space from some words, so the "
+                   "crop's edge may hold a sliver of it (up to 30% of its width, as real word crops do); "
+                   "apart draws it beyond every margin, so no crop shows it.")
 @click.option("--codes-fraction", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="Share of lines of numbers, dates, prices and codes.")
 @click.option("--holdout-fonts", type=click.IntRange(0), default=0, show_default=True,

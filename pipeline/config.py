@@ -88,6 +88,8 @@ class GenerateConfig:
     wild_parts: str = "all"                # what the wild style draws beyond a plain word (WILD_PARTS)
     holdout_family: tuple[str, ...] = ()   # these font families for the test split only (by name)
     conventions: str = "corpus"            # or "mixed": Chinese prose also unspaced around Latin, ASCII punctuation
+    wild_neighbours: str = "apart"         # wild style: "near" (a crop may show a sliver of a neighbouring
+                                           # word) or "apart" (beyond every margin: none shows)
 
     # Options that change how the work is spread, not what is made.
     EXECUTION: ClassVar[tuple[str, ...]] = ("workers", "shard")
@@ -95,12 +97,23 @@ class GenerateConfig:
     # so those runs still count as up to date.
     LATER: ClassVar[dict[str, Any]] = {"lang": "en", "orientation": "horizontal", "text": "lines",
                                        "wild_parts": "all", "holdout_family": [],
-                                       "conventions": "corpus", "word_spacing": None}
+                                       "conventions": "corpus", "word_spacing": None,
+                                       "wild_neighbours": "apart"}
 
     def output_fields(self) -> dict[str, Any]:
-        """The fields that decide the output bytes: resuming needs these to be unchanged."""
-        return {k: v for k, v in to_dict(self).items()
-                if k not in self.EXECUTION and not (k in self.LATER and v == self.LATER[k])}
+        """The fields that decide the output bytes: resuming needs these to be unchanged.
+        (--wild-neighbours counts only where the wild style is drawn.)"""
+        fields = {k: v for k, v in to_dict(self).items()
+                  if k not in self.EXECUTION and not (k in self.LATER and v == self.LATER[k])}
+        if "wild" not in self._style_names():
+            fields.pop("wild_neighbours", None)
+        return fields
+
+    def _style_names(self) -> set[str]:
+        try:
+            return set(parse_styles(self.style))
+        except ValueError:
+            return set()
 
     def langs(self) -> tuple[str, ...]:
         langs = tuple(dict.fromkeys(part.strip() for part in self.lang.split(",") if part.strip()))
@@ -156,6 +169,8 @@ class GenerateConfig:
                                "its own geometry and ink and takes no effect overrides; leave it out, or use it "
                                "with a style that does (print, binarized, scene, receipt, screen)")
         self.wild_part_set()
+        if self.wild_neighbours not in ("near", "apart"):
+            raise OcrpipeError(f"--wild-neighbours {self.wild_neighbours}: use near or apart")
         if self.wild_parts != "all" and "wild" not in styles:
             raise OcrpipeError(f"--wild-parts {self.wild_parts}: only the wild style draws these parts; "
                                "add wild to --style or leave --wild-parts out")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import FONTS, generate_args
+from pipeline.errors import OcrpipeError
 from pipeline.resources import bundled, expand_fonts
 from pipeline.synth import wild
 from pipeline.synth.render import MIN_CONTRAST, RenderFailure, render
@@ -19,8 +20,8 @@ DISPLAY = sorted((FONTS / "display").glob("*.[ot]tf"))
 PHOTOS = str(bundled("backgrounds"))
 
 
-def _params(seed: int) -> wild.WildParams:
-    style, fx = draw_effects("wild", Overrides(), random.Random(seed))
+def _params(seed: int, neighbours: str = "apart") -> wild.WildParams:
+    style, fx = draw_effects("wild", Overrides(wild_neighbours=neighbours), random.Random(seed))
     assert style == "wild" and fx.wild is not None
     return fx.wild
 
@@ -147,3 +148,63 @@ def test_wild_parts_leave_out_what_they_name_and_keep_the_words(tmp_path, small_
     assert result.exit_code == 2 and "only the wild style draws these parts" in result.output
     result = run_cli(*generate_args(tmp_path / "d", small_corpus, *args, "--wild-parts", "shadows"))
     assert result.exit_code == 2 and "unknown part shadows" in result.output
+
+
+def _neighbour_columns(p: wild.WildParams, seed: int, font: str) -> tuple[int, int, int]:
+    """(word ink pixels lost, neighbour columns in the crop, widest share of a neighbour shown)."""
+    masks = wild._geometry(wild._masks("Quickly", font, p, random.Random(seed ^ 0x3A1D)), p)
+    box = wild._crop_box(masks[0], p)
+    if p.near:
+        box = wild._neighbour_edges(masks[0], masks[1], box, wild._cuts(p, seed))
+    word, fill = (np.asarray(m) >= 64 for m in masks[:2])
+    x0, y0, x1, y1 = box
+    lost = int(word.sum() - word[y0:y1, x0:x1].sum())
+    others = (fill & ~word).any(axis=0)
+    columns = np.flatnonzero(word.any(axis=0))
+    shares = []
+    for side in (np.flatnonzero(others[:columns[0]]), np.flatnonzero(others[columns[-1] + 1:]) + columns[-1] + 1):
+        if side.size:
+            shown = int(((side >= x0) & (side < x1)).sum())
+            shares.append(shown / (side[-1] - side[0] + 1))
+    return lost, int(others[x0:x1].sum()), max(shares, default=0.0)
+
+
+def test_near_neighbours_show_a_sliver_at_the_edge_and_never_a_whole_letter():
+    """--wild-neighbours near: some crops hold a sliver of the next word's letter (real crops
+    do), none more than NEIGHBOUR_SHARE of it, none loses a column of the word; apart (the
+    drawing before the option) shows none at all."""
+    font = str(DISPLAY[0])
+    near = apart = 0
+    for seed in range(200):
+        p = _params(seed, "near")
+        if not p.neighbours:
+            continue
+        lost, shown, share = _neighbour_columns(dataclasses.replace(p, near=True), seed, font)
+        assert lost == 0 and share <= wild.NEIGHBOUR_SHARE + 0.05
+        near += shown > 0
+        lost, shown, _ = _neighbour_columns(dataclasses.replace(p, near=False), seed, font)
+        assert lost == 0
+        apart += shown > 0
+    assert near >= 20 and apart == 0
+
+
+def test_wild_neighbours_count_in_the_fingerprint_of_near_wild_runs_only():
+    from pipeline.config import GenerateConfig
+    assert GenerateConfig(style="wild", wild_neighbours="near").output_fields()["wild_neighbours"] == "near"
+    assert "wild_neighbours" not in GenerateConfig(style="wild").output_fields()     # runs made before it
+    assert "wild_neighbours" not in GenerateConfig(style="print", wild_neighbours="near").output_fields()
+    _, fx = draw_effects("wild", Overrides(), random.Random(1))
+    assert fx.wild is not None and not fx.wild.near
+    with pytest.raises(OcrpipeError, match="--wild-neighbours"):
+        GenerateConfig(style="wild", wild_neighbours="close").validate()
+
+
+def test_a_wild_run_is_not_resumed_with_other_neighbours(tmp_path, small_corpus, run_cli):
+    args = ("--text", "words", "--max-words", "1", "--style", "wild", "--fonts", str(DISPLAY[0]))
+    run = tmp_path / "run"
+    assert run_cli(*generate_args(run, small_corpus, *args, count=20)).exit_code == 0
+    before = snapshot(run)
+    result = run_cli(*generate_args(run, small_corpus, *args, "--wild-neighbours", "near", count=20))
+    assert result.exit_code == 2 and "--force" in result.output
+    assert snapshot(run) == before
+    assert run_cli(*generate_args(run, small_corpus, *args, "--wild-neighbours", "apart", count=20)).exit_code == 0

@@ -61,7 +61,7 @@ class LineMaker:
     def __post_init__(self) -> None:
         c = self.config
         self.overrides = Overrides(c.skew, c.blur, c.background, c.distortion, c.text_color,
-                                   c.wild_part_set(), c.word_spacing)
+                                   c.wild_part_set(), c.word_spacing, c.wild_neighbours)
 
     def text_and_font(self, split: str, index: int) -> tuple[str, Font]:
         """The line's text and the font that draws it (a pure function of seed, split, index)."""

@@ -100,6 +100,8 @@ class WildParams:
     low_res: float            # the crop's height before enlarging, share of the output (1: none)
     blur: float               # output pixels
     jpeg: int                 # JPEG quality (0: not)
+    near: bool = False        # neighbours a word space from the ink, so a crop's edge may hold a sliver
+                              # of them (else beyond every margin, and none shows: --wild-neighbours)
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ class Overrides:
     text_color: str | None = None
     wild_parts: frozenset[str] = frozenset(WILD_PARTS)    # what the wild style may draw (--wild-parts)
     word_spacing: tuple[float, float] | None = None        # range of the word space, times the font's
+    wild_neighbours: str = "apart"    # near: a crop may show a sliver of a neighbouring word; apart: none
 
 
 def _gray(rng: random.Random, lo: int, hi: int) -> str:
@@ -352,6 +355,8 @@ def draw_effects(style: str, overrides: Overrides, rng: random.Random) -> tuple[
     fx = _PRESETS[style](rng)
     if fx.wild is not None and overrides.wild_parts != frozenset(WILD_PARTS):
         fx = _wild_effects(limit_wild(fx.wild, overrides.wild_parts))
+    if fx.wild is not None and fx.wild.neighbours and overrides.wild_neighbours == "near":
+        fx = _wild_effects(dataclasses.replace(fx.wild, near=True))
     if fx.scan is not None or fx.wild is not None:    # these draw their own geometry and ink
         return style, fx
     changes: dict[str, object] = {}

@@ -7,7 +7,8 @@ perspective), are cropped around the word's fill with a loose or tight margin (n
 it), and are coloured over a background: a photograph (`backgrounds/`), a gradient, a flat
 colour or a texture. Fills are solid, two-colour gradients, or a texture. Then the crop
 shrinks to the output height through a lower resolution (a small crop enlarged), with blur and
-JPEG. Letters of the neighbouring words may show at the edges, as in loose real crops.
+JPEG. A sliver of a neighbouring word's letter may show at an edge, as in real crops (at most
+NEIGHBOUR_SHARE of its width: never a letter the label lacks).
 
 Bounds, checked on every word (a word that fails is rejected and counted, never labelled):
 * no pixel of the word's fill lies outside the crop (margins are >= 0, measured on the mask
@@ -34,6 +35,7 @@ from pipeline.synth.trdg_compat import cached_font
 WORK_SIZE = 48          # font size the masks are drawn at (pixels); the output is resized from it
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 NEIGHBOURS = string.ascii_lowercase + string.ascii_uppercase + string.digits   # letters at a loose crop's edges
+NEIGHBOUR_SHARE = 0.3   # most of a neighbouring letter's width a crop may show
 
 
 class WildFailure(Exception):
@@ -66,8 +68,14 @@ def _masks(text: str, font_path: str, p: WildParams, rng: random.Random) -> tupl
         fill = word.copy()
         draw = ImageDraw.Draw(fill)
         before, after = rng.choice(NEIGHBOURS), rng.choice(NEIGHBOURS)
-        draw.text((origin[0] - gap - font.getlength(before), origin[1]), before, fill=255, font=font)
-        draw.text((origin[0] + font.getlength(text) + gap, origin[1]), after, fill=255, font=font)
+        if p.near:                     # ink to ink, 0.05-0.35 of the size: about a word space
+            ink_gap = WORK_SIZE * (0.05 + (gap / WORK_SIZE - 0.35) * 2 / 3)
+            ink_left, ink_right = origin[0] + font.getbbox(text)[0], origin[0] + font.getbbox(text)[2]
+            draw.text((ink_left - ink_gap - font.getbbox(before)[2], origin[1]), before, fill=255, font=font)
+            draw.text((ink_right + ink_gap - font.getbbox(after)[0], origin[1]), after, fill=255, font=font)
+        else:
+            draw.text((origin[0] - gap - font.getlength(before), origin[1]), before, fill=255, font=font)
+            draw.text((origin[0] + font.getlength(text) + gap, origin[1]), after, fill=255, font=font)
     outline = _grow(fill, stroke) if stroke else fill
     shadow = Image.new("L", size, 0)
     if p.shadow:
@@ -154,6 +162,42 @@ def _crop_box(word: Image.Image, p: WildParams) -> tuple[int, int, int, int]:
     box = (x0 - round(p.margin_left * h), y0 - round(p.margin_top * h),
            x1 + round(p.margin_right * h), y1 + round(p.margin_bottom * h))
     return (max(0, box[0]), max(0, box[1]), min(word.width, box[2]), min(word.height, box[3]))
+
+
+def _neighbour_edges(word: Image.Image, fill: Image.Image, box: tuple[int, int, int, int],
+                     cuts: tuple[float | None, float | None] = (None, None)) -> tuple[int, int, int, int]:
+    """The crop's left and right edges where a neighbouring letter lies beside the word: cut
+    through it at the share of its width `cuts` gives for that side (left, right), else kept
+    where the margin put it but narrowed to show at most NEIGHBOUR_SHARE of it: a sliver at the
+    edge, never a letter the label lacks, and never a column of the word lost."""
+    ink = np.asarray(word) >= 64
+    beside = ((np.asarray(fill) >= 64) & ~ink).any(axis=0)
+    columns = np.flatnonzero(ink.any(axis=0))
+    if not columns.size:
+        return box
+    x0, x1 = int(columns[0]), int(columns[-1]) + 1
+    left, right = box[0], box[2]
+    after = np.flatnonzero(beside[x1:]) + x1
+    if after.size:
+        width = int(after[-1] - after[0] + 1)
+        edge = int(after[0]) + int((cuts[1] if cuts[1] is not None else NEIGHBOUR_SHARE) * width)
+        right = max(x1, edge if cuts[1] is not None else min(right, edge))
+    before = np.flatnonzero(beside[:x0])
+    if before.size:
+        width = int(before[-1] - before[0] + 1)
+        edge = int(before[-1]) + 1 - int((cuts[0] if cuts[0] is not None else NEIGHBOUR_SHARE) * width)
+        left = min(x0, edge if cuts[0] is not None else max(left, edge))
+    return max(0, left), box[1], min(word.width, right), box[3]
+
+
+def _cuts(p: WildParams, seed: int) -> tuple[float | None, float | None]:
+    """For a word drawn with near neighbours: on each side, half the time, the share of the
+    neighbouring letter the crop cuts through (drawn apart from the word's other choices)."""
+    if not p.near:
+        return None, None
+    rng = random.Random(seed ^ 0x51F7)
+    return tuple(rng.uniform(0.05, NEIGHBOUR_SHARE) if rng.random() < 0.5 else None  # type: ignore[return-value]
+                 for _ in range(2))
 
 
 def _background(kind: str, size: tuple[int, int], rng: random.Random, photo_dir: str) -> Image.Image:
@@ -254,6 +298,8 @@ def render_wild(text: str, font_path: str, height: int, p: WildParams, seed: int
         raise WildFailure("empty_render", "no text")
     masks = _geometry(_masks(text, font_path, p, rng), p)
     box = _crop_box(masks[0], p)
+    if p.near:                         # (apart: the crop as the margins give it, as before)
+        box = _neighbour_edges(masks[0], masks[1], box, _cuts(p, seed))
     masks = [m.crop(box) for m in masks]
     image = _paint(_background(p.background, masks[0].size, rng, photo_dir), masks, p, rng, photo_dir)
     out = _finish(image, height, p)
