@@ -291,6 +291,9 @@ def fonts(action: str, langs: tuple[str, ...], cache: Path | None) -> None:
 @click.option("--add-chars", type=click.Path(dir_okay=False), default=None,
               help="Text file of characters that get a class even when no training label has them (e.g. "
                    "corpora/ko/ksx1001.chars, the 2,350 Hangul syllables of KS X 1001).")
+@click.option("--hangul", type=click.Choice(["syllables", "jamo"]), default="syllables", show_default=True,
+              help="Korean: one class per Hangul syllable, or per letter (jamo: 67 classes for the 11,172 "
+                   "syllables, each read as its two or three letters and composed again).")
 @click.option("--from-folder", type=click.Path(file_okay=False), default=None,
               help="Import a folder: images with labels.tsv, or images named by their text.")
 @click.option("--from-lmdb", type=click.Path(), default=None,
@@ -434,8 +437,11 @@ def train(run_dir: Path, resume: bool, force: bool, show_progress: bool | None, 
         click.echo(f"skipped {result.skipped_batches} batches whose loss was not finite")
     if result.init:
         new = result.init["new_characters"]
+        remapped = result.init.get("charset_remapped")
         click.echo(f"started from {result.init['path']} ({result.init['charset_size']} characters"
-                   + (f"; {len(new)} new: {new!r})" if new else ")"))
+                   + (f"; {len(new)} new: {new!r}" if new else "")
+                   + (f"; {remapped}: the rows of shared characters carried over, the rest fresh" if remapped else "")
+                   + ")")
     if len(result.lines_by_source) > 1:
         click.echo("lines per split: " + ", ".join(f"{k} {v}" for k, v in result.lines_by_source.items()))
     best, m = result.best, result.best["metrics"]

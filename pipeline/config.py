@@ -286,6 +286,7 @@ class PackConfig:
     from_lmdb: str | None = None           # import a scene-text LMDB instead
     split: str | None = None               # the split an import goes to (default: test)
     vertical: bool = False                 # an import of vertical lines (columns read top to bottom)
+    hangul: str = "syllables"              # or "jamo": Hangul syllables as classes of their letters
 
     def width_cap(self) -> int:
         return self.max_width or 50 * self.height
@@ -308,6 +309,8 @@ class PackConfig:
                                "carry their orientation from `generate --orientation`")
         if self.workers > MAX_WORKERS:
             raise OcrpipeError(f"--workers {self.workers}: at most {MAX_WORKERS}; 0 starts one per core")
+        if self.hangul not in ("syllables", "jamo"):
+            raise OcrpipeError(f"--hangul {self.hangul}: use syllables or jamo")
         if self.charset and self.add_chars:
             raise OcrpipeError("--charset and --add-chars: --charset fixes the whole charset; add the "
                                "characters to that file, or use --add-chars alone")

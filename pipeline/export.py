@@ -247,7 +247,9 @@ def run(checkpoint: Path, fmt: str, output: Path, decoding: dict[str, float] | N
         "outputs": _outputs(model.config.whole_width),
         "height": height, "channels": channels, "blank": 0, "charset": charset.chars,
         "decoding": "greedy CTC: per line, the best class of each of its first `lengths` frames; merge runs of "
-                    "the same class; drop the blank (0); class k > 0 is charset[k - 1]"},
+                    "the same class; drop the blank (0); class k > 0 is charset[k - 1]"
+                    + ("; the charset holds Korean letters (conjoining jamo): compose the text read (Unicode "
+                       "NFC) into Hangul syllables" if charset.jamo else "")},
         indent=2, ensure_ascii=False) + "\n")
     return ExportOutcome(output, sidecar, difference)
 

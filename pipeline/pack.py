@@ -66,8 +66,9 @@ def _inputs(config: PackConfig, manifest: Manifest, run_dir: Path, force: bool
 
 def _charset(config: PackConfig, run_dir: Path, inputs: dict[str, list[Sample]], importing: bool
              ) -> tuple[Charset, str]:
+    jamo = config.hangul == "jamo"
     if config.charset:
-        return Charset.load(Path(config.charset)), f"--charset {config.charset}"
+        return Charset.load(Path(config.charset), jamo=jamo), f"--charset {config.charset}"
     existing = run_dir / "charset.json"
     if importing and existing.is_file():
         return Charset.load(existing), "the run's charset.json"
@@ -75,8 +76,9 @@ def _charset(config: PackConfig, run_dir: Path, inputs: dict[str, list[Sample]],
     labels = [clean_label(s.label) for s in inputs[basis]]
     if config.add_chars:
         added = Charset.load(Path(config.add_chars), option="--add-chars")
-        return Charset.build([*labels, "".join(added.chars)]), f"{basis} labels + --add-chars {config.add_chars}"
-    charset = Charset.build(labels)
+        return (Charset.build([*labels, "".join(added.chars)], jamo=jamo),
+                f"{basis} labels + --add-chars {config.add_chars}")
+    charset = Charset.build(labels, jamo=jamo)
     if not charset.chars:
         raise OcrpipeError(f"the {basis} labels have no characters; nothing to pack")
     return charset, f"{basis} labels"
@@ -95,7 +97,7 @@ def unseen_classes(charset: Charset, inputs: dict[str, list[Sample]], earlier: d
     has an output for them but learns nothing about how they look."""
     if "train" not in inputs:
         return int(earlier.get("charset", {}).get("unseen_in_train", 0))
-    seen = set().union(*(clean_label(s.label) for s in inputs["train"]))
+    seen = set().union(*(charset.units(clean_label(s.label)) for s in inputs["train"]))
     return sum(1 for c in charset.chars if c not in seen)
 
 

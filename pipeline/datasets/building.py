@@ -134,9 +134,10 @@ def process(sample: Sample) -> Line:
     width = pixels.shape[1]
     if rules.cap and width > rules.cap:
         line.reason, line.detail = "too_wide", f"{width} px at height {rules.height} (cap {rules.cap}, --max-width)"
-    elif rules.check_ctc and ctc_frames(width) < ctc_min_frames(label):
+    elif rules.check_ctc and ctc_frames(width) < ctc_min_frames(units := rules.charset.units(label)
+                                                                  if rules.charset else label):
         line.reason = "label_too_long_for_width"
-        line.detail = f"{ctc_min_frames(label)} CTC frames needed, {ctc_frames(width)} in {width} px: {label[:60]!r}"
+        line.detail = f"{ctc_min_frames(units)} CTC frames needed, {ctc_frames(width)} in {width} px: {label[:60]!r}"
     else:
         line.pixels = pixels
     return line

@@ -246,8 +246,9 @@ class Collate:
             images[k, :, :, w:] = PAPER
         texts = [text for _, _, text in items]
         if self.encode:
-            targets = self._encode(texts)
-            lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+            units = [self.charset.units(text) for text in texts] if self.charset.jamo else texts
+            targets = self._encode(units)
+            lengths = np.fromiter(map(len, units), dtype=np.int64, count=len(units))
         else:
             targets, lengths = np.zeros(0, dtype=np.int64), np.zeros(len(items), dtype=np.int64)
         return HostBatch(images, widths, targets, lengths, texts, [i for i, _, _ in items])

@@ -167,6 +167,20 @@ def grow_charset(known: Charset, wanted: Charset) -> Charset:
     return Charset(list(known.chars) + [c for c in wanted.chars if c not in known])
 
 
+def mapped_state_dict(parent: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor], known: Charset,
+                      wanted: Charset) -> dict[str, torch.Tensor]:
+    """The parent's weights in a model of another charset (`wanted`, e.g. Korean letters where
+    the parent knew syllables): every layer but the output copied, the output rows of the blank
+    and of the characters both know copied exactly, the others as `fresh` initialized them."""
+    out = grown_state_dict({k: v for k, v in parent.items() if k not in HEAD}
+                           | {k: fresh[k] for k in HEAD}, fresh)
+    rows = [(0, 0)] + [(i + 1, known.index[c]) for i, c in enumerate(wanted.chars) if c in known.index]
+    for name in HEAD:
+        for new, old in rows:
+            out[name][new] = parent[name][old]
+    return out
+
+
 def grown_state_dict(parent: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The parent's weights in a model with more classes: the head's first rows (blank and the
     parent's characters) copied exactly, the new rows as `fresh` initialized them."""

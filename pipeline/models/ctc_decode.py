@@ -186,7 +186,7 @@ class Fusion:
         context = self.lm.order - 1
 
         def extend(prefix: tuple[int, ...], k: int) -> float:
-            return self.weight * self.lm.log_prob(charset.decode(prefix[-context:]), charset.chars[k - 1]) + self.bonus
+            return self.weight * self.lm.log_prob(charset.spell(prefix[-context:]), charset.chars[k - 1]) + self.bonus
 
         return extend
 

@@ -97,7 +97,7 @@ def other_views(model: torch.nn.Module, images: torch.Tensor, widths: torch.Tens
 def summed_probabilities(outputs: Outputs, texts: list[str], charset: Charset) -> list[float]:
     """For each line, the probability of its text summed over the views (a view with too few
     frames to hold the text gives 0)."""
-    labels = [[charset.index[c] for c in text if c in charset] for text in texts]
+    labels = [[charset.index[c] for c in charset.units(text) if c in charset.index] for text in texts]
     sums = [0.0] * len(texts)
     for log_probs, lengths in outputs:
         for k, p in enumerate(label_probabilities(log_probs.float().cpu(), lengths.cpu(), labels)):

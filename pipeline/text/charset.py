@@ -2,6 +2,12 @@
 
 Labels are NFC-normalized before they are encoded; the space is a class like any other
 (several public trainers drop multi-word labels or strip spaces, and then cannot read a line).
+
+A charset of Korean letters (`Charset.build(..., jamo=True)`, `pack --hangul jamo`) holds the
+conjoining jamo (U+1100-U+11FF: 19 initial consonants, 21 vowels, 27 final consonants) in
+place of Hangul syllables: a syllable is encoded as its two or three letters and decoded
+text is composed again (NFC). A charset is such when it holds conjoining jamo, so checkpoints
+and exports keep storing a plain list of characters.
 """
 
 from __future__ import annotations
@@ -17,6 +23,14 @@ from pipeline.utils.files import read_text_file
 
 BLANK = 0
 FORMAT = "ocrpipe.charset/1"
+SYLLABLES = (0xAC00, 0xD7A3)        # the precomposed Hangul syllables
+JAMO = ("\u1100", "\u11ff")        # the conjoining jamo a syllable decomposes into
+
+
+def decompose_hangul(text: str) -> str:
+    """Every precomposed Hangul syllable of `text` as its conjoining jamo; the rest unchanged."""
+    return "".join(unicodedata.normalize("NFD", c) if SYLLABLES[0] <= ord(c) <= SYLLABLES[1] else c
+                   for c in text)
 
 
 class Charset:
@@ -25,32 +39,50 @@ class Charset:
             raise ValueError("a charset is a sequence of distinct single characters")
         self.chars = list(chars)
         self.index = {c: i + 1 for i, c in enumerate(self.chars)}   # character -> class
+        self.jamo = any(JAMO[0] <= c <= JAMO[1] for c in self.chars)  # Hangul read letter by letter
 
     @classmethod
-    def build(cls, texts: Iterable[str]) -> Charset:
-        """Every character of `texts` (NFC), in code-point order."""
+    def build(cls, texts: Iterable[str], jamo: bool = False) -> Charset:
+        """Every character of `texts` (NFC), in code-point order; with `jamo`, Hangul
+        syllables stand for their letters (conjoining jamo)."""
         seen: set[str] = set()
         for text in texts:
-            seen.update(unicodedata.normalize("NFC", text))
+            text = unicodedata.normalize("NFC", text)
+            seen.update(decompose_hangul(text) if jamo else text)
         return cls(sorted(seen))
+
+    def units(self, text: str) -> str:
+        """What the classes of `text` stand for: its NFC characters, or with a jamo charset
+        its Hangul syllables as their letters. CTC's labels are sequences of these."""
+        text = unicodedata.normalize("NFC", text)
+        return decompose_hangul(text) if self.jamo else text
 
     def __len__(self) -> int:
         """Number of classes, the blank included."""
         return len(self.chars) + 1
 
     def __contains__(self, ch: str) -> bool:
-        return ch in self.index
+        """Whether a character can be encoded (with a jamo charset, a syllable whose letters are)."""
+        return ch in self.index or (self.jamo and all(u in self.index for u in decompose_hangul(ch)))
 
     def missing(self, text: str) -> set[str]:
-        return {c for c in text if c not in self.index}
+        """The characters of `text` that cannot be encoded."""
+        return {c for c in text if c not in self}
 
     def encode(self, text: str) -> list[int]:
         """Class indices of an NFC-normalized text; raises KeyError on unknown characters."""
-        return [self.index[c] for c in unicodedata.normalize("NFC", text)]
+        return [self.index[c] for c in self.units(text)]
+
+    def spell(self, indices: Iterable[int]) -> str:
+        """The units of class indices, as they are (blanks skipped): what a language model over
+        the classes reads."""
+        return "".join(self.chars[i - 1] for i in indices if i != BLANK)
 
     def decode(self, indices: Iterable[int]) -> str:
-        """Characters of class indices (blanks skipped; no CTC collapsing here)."""
-        return "".join(self.chars[i - 1] for i in indices if i != BLANK)
+        """Text of class indices (blanks skipped; no CTC collapsing here): with a jamo charset,
+        letters composed into syllables (NFC)."""
+        text = self.spell(indices)
+        return unicodedata.normalize("NFC", text) if self.jamo else text
 
     def sha256(self) -> str:
         return hashlib.sha256("\n".join(self.chars).encode("utf-8")).hexdigest()
@@ -66,15 +98,16 @@ class Charset:
         return cls(d["chars"])
 
     @classmethod
-    def load(cls, path: Path, option: str = "--charset") -> Charset:
-        """An ocrpipe charset.json, or a UTF-8 text file whose characters (newlines aside) are the charset."""
+    def load(cls, path: Path, option: str = "--charset", jamo: bool = False) -> Charset:
+        """An ocrpipe charset.json, or a UTF-8 text file whose characters (newlines aside) are the
+        charset (with `jamo`, its Hangul syllables as their letters)."""
         raw = read_text_file(path, option)
         if path.suffix == ".json":
             try:
                 return cls.from_dict(json.loads(raw), where=f"{option} {path}")
             except json.JSONDecodeError as e:
                 raise OcrpipeError(f"{option} {path}: not valid JSON ({e})") from None
-        chars = Charset.build([raw.replace("\n", "").replace("\r", "")])
+        chars = Charset.build([raw.replace("\n", "").replace("\r", "")], jamo=jamo)
         if not chars.chars:
             raise OcrpipeError(f"{option} {path}: has no characters")
         return chars
@@ -90,5 +123,6 @@ def ctc_frames(width: Any) -> Any:
 
 
 def ctc_min_frames(label: str) -> int:
-    """Frames CTC needs for `label`: one per character, plus a blank between repeats."""
+    """Frames CTC needs for `label` (a string of class units: `Charset.units`): one per unit,
+    plus a blank between repeats."""
     return len(label) + sum(1 for a, b in zip(label, label[1:]) if a == b)

@@ -9,7 +9,10 @@ from the prior, 89.4% from PyTorch's default small random bias, measured at comm
 
 A fine-tuning keeps the parent's architecture, height and channels. Its charset is the
 parent's, then the characters of this run's pack the parent lacks: appended, so every known
-character keeps its class index and its output row carries over bit for bit.
+character keeps its class index and its output row carries over bit for bit. Where the run
+reads Hangul otherwise than the parent (letters, `pack --hangul jamo`, against syllables, or
+the reverse), the charset is the run's: the rows of the characters both share carry over,
+the others start fresh.
 """
 
 from __future__ import annotations
@@ -50,13 +53,20 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
         raise OcrpipeError(f"--init {config.init} reads lines of height {parent['height']} with {parent['channels']} "
                            f"channel(s), the run is packed at {pack.height} and {pack.channels}; re-run `ocrpipe pack "
                            f"--height {parent['height']} --channels {parent['channels']}`")
-    grown = checkpoint.grow_charset(Charset(state["charset"]), charset)
+    known = Charset(state["charset"])
+    remap = known.jamo != charset.jamo
+    grown = charset if remap else checkpoint.grow_charset(known, charset)
     whole_width = parent.get("whole_width", False) if config.whole_width is None else config.whole_width
     model_config = ModelConfig(parent["arch"], len(grown), pack.height, pack.channels, whole_width=whole_width)
     model = build(model_config)
-    model.load_state_dict(checkpoint.grown_state_dict(checkpoint.weights(state, path), model.state_dict()))
+    weights = checkpoint.weights(state, path)
+    model.load_state_dict(checkpoint.mapped_state_dict(weights, model.state_dict(), known, grown) if remap
+                          else checkpoint.grown_state_dict(weights, model.state_dict()))
     info = {"path": str(path), "sha256": sha256_file(path), "arch": parent["arch"],
-            "charset_size": len(state["charset"]), "new_characters": "".join(grown.chars[len(state["charset"]):])}
+            "charset_size": len(state["charset"]),
+            "new_characters": "".join(c for c in grown.chars if c not in known.index)}
+    if remap:
+        info["charset_remapped"] = "hangul as letters" if charset.jamo else "hangul as syllables"
     return model_config, model, grown, info
 
 
@@ -70,7 +80,7 @@ def prior_bias(labels: Sequence[str], widths: np.ndarray, charset: Charset,
     w = w * (len(labels) / max(float(w.sum()), 1e-12))          # the same total: half counts stay small
     counts: Counter[str] = Counter()
     for label, weight in zip(labels, w):
-        for c, n in Counter(label).items():
+        for c, n in Counter(charset.units(label)).items():
             counts[c] += n * weight
     frames = max(float((ctc_frames(np.asarray(widths, dtype=np.int64)) * w).sum()), 1.0)
     chars = np.array([max(counts[c], 0.5) for c in charset.chars], dtype=np.float64)

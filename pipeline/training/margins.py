@@ -45,7 +45,8 @@ def ink_columns(image: np.ndarray, background: np.ndarray) -> tuple[int, int] | 
 
 
 def redraw_margins(image: np.ndarray, text: str, rng: np.random.Generator) -> np.ndarray:
-    """`image` (H, W, C) uint8 with each side's margin drawn again, tight or loose."""
+    """`image` (H, W, C) uint8 with each side's margin drawn again, tight or loose; `text` is
+    the label as the charset's units (`Charset.units`)."""
     height, width, channels = image.shape
     background = row_background(image)
     ink = ink_columns(image, background)
@@ -75,6 +76,6 @@ class MarginCollate(Collate):
         for index, image, text in items:
             rng = np.random.default_rng(derive_seed(self.seed, "margins", index))
             if rng.random() < self.share:
-                image = redraw_margins(image, text, rng)
+                image = redraw_margins(image, self.charset.units(text), rng)
             redrawn.append((index, image, text))
         return super().arrays(redrawn)
