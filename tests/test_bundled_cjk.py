@@ -43,6 +43,8 @@ def test_the_model_ships_small_with_its_card(name):
     card = (ROOT / "models" / f"{name}.md").read_text(encoding="utf-8")
     for heading in ("## Data and recipe", "## Scores", "## Charset", "## License"):
         assert heading in card
+    decoding = state["decoding"]            # the LM settings measured for it, stated in its card
+    assert f"{decoding['lm_weight']} and {decoding['lm_bonus']}" in card
 
 
 @pytest.mark.parametrize("name", sorted(LINES))
