@@ -155,7 +155,7 @@ def _neighbour_columns(p: wild.WildParams, seed: int, font: str) -> tuple[int, i
     masks = wild._geometry(wild._masks("Quickly", font, p, random.Random(seed ^ 0x3A1D)), p)
     box = wild._crop_box(masks[0], p)
     if p.near:
-        box = wild._neighbour_edges(masks[0], masks[1], box, wild._cuts(p, seed))
+        box = wild._neighbour_edges(masks[0], masks[1], box, wild._cuts(seed))
     word, fill = (np.asarray(m) >= 64 for m in masks[:2])
     x0, y0, x1, y1 = box
     lost = int(word.sum() - word[y0:y1, x0:x1].sum())

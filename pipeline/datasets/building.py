@@ -111,6 +111,11 @@ def _init_worker(rules: Rules) -> None:
     _WORKER["rules"] = rules
 
 
+def _units(rules: Rules, label: str) -> str:
+    """What CTC reads of `label`: the charset's units (Korean letters for a jamo charset)."""
+    return rules.charset.units(label) if rules.charset else label
+
+
 def process(sample: Sample) -> Line:
     rules = _WORKER["rules"]
     label = clean_label(sample.label)
@@ -134,8 +139,7 @@ def process(sample: Sample) -> Line:
     width = pixels.shape[1]
     if rules.cap and width > rules.cap:
         line.reason, line.detail = "too_wide", f"{width} px at height {rules.height} (cap {rules.cap}, --max-width)"
-    elif rules.check_ctc and ctc_frames(width) < ctc_min_frames(units := rules.charset.units(label)
-                                                                  if rules.charset else label):
+    elif rules.check_ctc and ctc_frames(width) < ctc_min_frames(units := _units(rules, label)):
         line.reason = "label_too_long_for_width"
         line.detail = f"{ctc_min_frames(units)} CTC frames needed, {ctc_frames(width)} in {width} px: {label[:60]!r}"
     else:

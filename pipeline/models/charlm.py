@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from pipeline.errors import OcrpipeError
-from pipeline.text.charset import JAMO, decompose_hangul
+from pipeline.text.charset import decompose_hangul, holds_jamo
 from pipeline.utils.files import read_text_file
 
 ORDER = 6          # characters of context + 1; on uw3-dev with the bundled corpora and en-print 6 read best
@@ -41,7 +41,7 @@ class CharLM:
         characters outside `alphabet` break the text there. An alphabet of Korean letters
         (conjoining jamo: a jamo charset's) reads Hangul syllables as their letters."""
         allowed = set(alphabet)
-        jamo = any(JAMO[0] <= c <= JAMO[1] for c in allowed)
+        jamo = holds_jamo(allowed)
         counts: Counter = Counter()
         for text in texts:
             text = decompose_hangul(text) if jamo else text

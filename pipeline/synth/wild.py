@@ -70,7 +70,8 @@ def _masks(text: str, font_path: str, p: WildParams, rng: random.Random) -> tupl
         before, after = rng.choice(NEIGHBOURS), rng.choice(NEIGHBOURS)
         if p.near:                     # ink to ink, 0.05-0.35 of the size: about a word space
             ink_gap = WORK_SIZE * (0.05 + (gap / WORK_SIZE - 0.35) * 2 / 3)
-            ink_left, ink_right = origin[0] + font.getbbox(text)[0], origin[0] + font.getbbox(text)[2]
+            ink = font.getbbox(text)
+            ink_left, ink_right = origin[0] + ink[0], origin[0] + ink[2]
             draw.text((ink_left - ink_gap - font.getbbox(before)[2], origin[1]), before, fill=255, font=font)
             draw.text((ink_right + ink_gap - font.getbbox(after)[0], origin[1]), after, fill=255, font=font)
         else:
@@ -190,11 +191,9 @@ def _neighbour_edges(word: Image.Image, fill: Image.Image, box: tuple[int, int, 
     return max(0, left), box[1], min(word.width, right), box[3]
 
 
-def _cuts(p: WildParams, seed: int) -> tuple[float | None, float | None]:
+def _cuts(seed: int) -> tuple[float | None, float | None]:
     """For a word drawn with near neighbours: on each side, half the time, the share of the
     neighbouring letter the crop cuts through (drawn apart from the word's other choices)."""
-    if not p.near:
-        return None, None
     rng = random.Random(seed ^ 0x51F7)
     return tuple(rng.uniform(0.05, NEIGHBOUR_SHARE) if rng.random() < 0.5 else None  # type: ignore[return-value]
                  for _ in range(2))
@@ -299,7 +298,7 @@ def render_wild(text: str, font_path: str, height: int, p: WildParams, seed: int
     masks = _geometry(_masks(text, font_path, p, rng), p)
     box = _crop_box(masks[0], p)
     if p.near:                         # (apart: the crop as the margins give it, as before)
-        box = _neighbour_edges(masks[0], masks[1], box, _cuts(p, seed))
+        box = _neighbour_edges(masks[0], masks[1], box, _cuts(seed))
     masks = [m.crop(box) for m in masks]
     image = _paint(_background(p.background, masks[0].size, rng, photo_dir), masks, p, rng, photo_dir)
     out = _finish(image, height, p)

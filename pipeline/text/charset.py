@@ -27,6 +27,11 @@ SYLLABLES = (0xAC00, 0xD7A3)        # the precomposed Hangul syllables
 JAMO = ("\u1100", "\u11ff")        # the conjoining jamo a syllable decomposes into
 
 
+def holds_jamo(chars: Iterable[str]) -> bool:
+    """Whether an alphabet holds conjoining jamo: a charset that reads Hangul letter by letter."""
+    return any(JAMO[0] <= c <= JAMO[1] for c in chars)
+
+
 def decompose_hangul(text: str) -> str:
     """Every precomposed Hangul syllable of `text` as its conjoining jamo; the rest unchanged."""
     return "".join(unicodedata.normalize("NFD", c) if SYLLABLES[0] <= ord(c) <= SYLLABLES[1] else c
@@ -39,7 +44,7 @@ class Charset:
             raise ValueError("a charset is a sequence of distinct single characters")
         self.chars = list(chars)
         self.index = {c: i + 1 for i, c in enumerate(self.chars)}   # character -> class
-        self.jamo = any(JAMO[0] <= c <= JAMO[1] for c in self.chars)  # Hangul read letter by letter
+        self.jamo = holds_jamo(self.chars)                             # Hangul read letter by letter
 
     @classmethod
     def build(cls, texts: Iterable[str], jamo: bool = False) -> Charset:
