@@ -53,7 +53,7 @@ def catalogue(monkeypatch, collection):
     single = SMALL_FONTS[2].read_bytes()
     deb = make_deb({"usr/share/fonts/a.otf": single, "usr/share/fonts/both.ttc": collection,
                     "usr/share/doc/fonts-test/copyright": b"Copyright: test\n"})
-    package = fontpacks.Package("fonts-test", "fonts-test/fonts-test_1_all.deb", hashlib.sha256(deb).hexdigest(), "x")
+    package = fontpacks.Package("fonts-test", "f/fonts-test/fonts-test_1_all.deb", hashlib.sha256(deb).hexdigest(), "x")
     monkeypatch.setattr(fontpacks, "PACKAGES", {"fonts-test": package})
     monkeypatch.setattr(fontpacks, "FACES", (
         fontpacks.Face("ko", "mono", "fonts-test", "usr/share/fonts/a.otf", "a.otf"),
@@ -63,13 +63,21 @@ def catalogue(monkeypatch, collection):
     return deb
 
 
+def test_every_package_is_named_by_its_place_in_the_debian_pool():
+    # pool/main/<first letter of the source package>/<source package>/<package>_<version>_<arch>.deb:
+    # a source package that is not named as its binary (clear-sans) lies in its own folder.
+    for package in fontpacks.PACKAGES.values():
+        letter, source, name = package.path.split("/")
+        assert letter == source[0] and name.startswith(package.name + "_") and name.endswith("_all.deb"), package
+
+
 def test_install_copies_faces_by_class_with_their_license(tmp_path, catalogue):
     from fontTools.ttLib import TTFont
 
     urls = []
     written = fontpacks.install(("ko",), tmp_path / "more", tmp_path / "cache",
                                 opener=lambda url: urls.append(url) or catalogue)
-    assert urls == [fontpacks.ARCHIVE + "fonts-test/fonts-test_1_all.deb"]
+    assert urls == [fontpacks.ARCHIVE + "f/fonts-test/fonts-test_1_all.deb"]
     assert sorted(p.relative_to(tmp_path / "more").as_posix() for p in written) == ["ko/mono/a.otf",
                                                                                      "ko/sans/second.ttf"]
     assert (tmp_path / "more/ko/mono/a.otf").read_bytes() == SMALL_FONTS[2].read_bytes()     # unchanged
