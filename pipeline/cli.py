@@ -373,6 +373,9 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 @click.option("--compile", "compile_", is_flag=True,
               help="torch.compile the CNN, one graph for every batch width (the first steps are slow).")
 @click.option("--augment/--no-augment", default=True, show_default=True, help="On-the-fly augmentation.")
+@click.option("--elastic", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of training lines also bent by a smooth random warp (strokes moved by up to 5% of "
+                   "the line's height), as another hand or brush would draw them (0: off).")
 @click.option("--val-every", type=click.IntRange(1), default=1000, show_default=True,
               help="Steps between validations and checkpoints.")
 @click.option("--early-stop", type=click.IntRange(0), default=0, show_default=True,

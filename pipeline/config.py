@@ -336,6 +336,7 @@ class TrainConfig:
     cpu_bf16: bool = False                 # bf16 autocast on the CPU too, where it computes bf16 natively
     compile: bool = False                  # torch.compile the model (first steps are slow)
     augment: bool = True
+    elastic: float = 0.0                   # share of training lines bent by a smooth random warp (0: none)
     val_every: int = 1000                  # steps between validations (and last.pt)
     early_stop: int = 0                    # stop after this many validations without a better CER
     workers: int | None = None             # loader processes; None: 0 on CPU, up to 8 with CUDA
@@ -379,6 +380,10 @@ class TrainConfig:
             raise OcrpipeError("--freeze-cnn must be 0 or more steps")
         if not 0 <= self.ema < 1:
             raise OcrpipeError(f"--ema {self.ema}: give a decay in [0, 1), e.g. 0.999 (0 turns it off)")
+        if not 0 <= self.elastic <= 1:
+            raise OcrpipeError(f"--elastic {self.elastic}: give a share in [0, 1], e.g. 0.3 (0 turns it off)")
+        if self.elastic and not self.augment:
+            raise OcrpipeError("--elastic is part of the augmentation: leave out --no-augment, or --elastic")
         if not 0 <= self.jitter_margins <= 1:
             raise OcrpipeError(f"--jitter-margins {self.jitter_margins}: give a share in [0, 1], e.g. 0.5")
         if self.arch is not None and self.arch not in ARCHS:

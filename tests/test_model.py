@@ -189,3 +189,30 @@ def test_the_shear_of_augmentation_keeps_the_first_and_last_glyph_in_the_line(sh
     assert 1 < squeeze < 1 + 2 * 0.3 * 16 / w + 1e-6
     assert abs(float(out.sum()) * squeeze / float(line.sum()) - 1) < 0.005     # no ink lost past either edge (a
     # shear alone loses 2-3% here: parts of the M and the W)
+
+
+def test_the_elastic_warp_bends_strokes_keeps_the_edge_glyphs_and_repeats_by_seed():
+    import torch.nn.functional as F
+
+    from pipeline.training.augment import elastic_grid
+
+    line = _tight_line("MWgy")
+    w = line.shape[-1]
+    batch = F.pad(line, (0, 40)).expand(3, 1, 32, w + 40).contiguous()
+    widths = torch.tensor([w, w, w])
+
+    def warp(seed: int) -> torch.Tensor:
+        grid = elastic_grid(widths, 32, batch.shape[-1], torch.Generator().manual_seed(seed))
+        return F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    out = warp(1)
+    assert torch.equal(out, warp(1))                              # the same seed, the same warp
+    assert not torch.equal(out[0], out[1])                        # each line its own warp
+    for k in range(3):
+        moved = float((out[k] - batch[k]).abs().sum()) / float(line.sum())
+        assert moved > 0.1                                        # strokes really moved
+        assert float(out[k, ..., w:].sum()) < 1e-3                # nothing pushed into the padding
+        assert abs(float(out[k].sum()) / float(line.sum()) - 1) < 0.05     # and no glyph lost
+        assert float(out[k, ..., :2].sum()) > 0.5 * float(line[..., :2].sum())     # the edge glyphs stay
+        assert float(out[k, ..., w - 2:w].sum()) > 0.5 * float(line[..., w - 2:].sum())
+

@@ -116,6 +116,17 @@ def test_resume_refuses_other_settings(run, run_cli):
     assert change in Manifest(run).stage("train").inputs["schedule_change"]
 
 
+
+def test_elastic_warp_trains_counts_in_the_settings_and_needs_the_augmentation(run, run_cli):
+    bent = run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2", "--elastic", "0.5")
+    assert bent.exit_code == 0, bent.output
+    assert Manifest(run).stage("train").config["elastic"] == 0.5
+    other = run_cli("train", "--run", run, *TINY, "--steps", "4", "--elastic", "0.2", "--resume")
+    assert other.exit_code == 2 and "(elastic)" in other.output
+    off = run_cli("train", "--run", run, *TINY, "--steps", "2", "--elastic", "0.3", "--no-augment", "--force")
+    assert off.exit_code == 2 and "--elastic" in off.output and "--no-augment" in off.output
+    assert "Traceback" not in off.output and (run / "train" / "last.pt").exists()
+
 def test_early_stop_patience_survives_a_resume(run, run_cli):
     # At a learning rate of ~0 the validation CER never improves after the first validation.
     frozen = (*TINY, "--lr", "1e-12", "--no-augment", "--val-every", "1")

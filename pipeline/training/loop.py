@@ -80,7 +80,7 @@ def train_step(net: torch.nn.Module, model: torch.nn.Module, optimizer: torch.op
         if config.augment:     # seeded by the global micro-batch: ranks and accumulation agree
             generator = torch.Generator(device=rt.device)
             generator.manual_seed(derive_seed(config.seed, "augment", step, rt.rank * config.accumulate + k) % 2**63)
-            images = augment(images, widths, generator)
+            images = augment(images, widths, generator, elastic=config.elastic)
         last = k == len(micro_batches) - 1
         with _no_sync(net) if rt.distributed and not last else contextlib.nullcontext():
             log_probs, _ = forward(net, images, batch.widths, rt)
