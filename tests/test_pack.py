@@ -197,6 +197,13 @@ def test_an_import_keeps_the_run_charset_and_counts_characters_outside_it(genera
     assert splits["real"]["skipped_chars"] == {foreign: 2}
     assert {"train", "val", "test", "real"} <= set(splits)          # earlier splits are kept
     assert Manifest(generated).require("pack")                       # and the record is still fresh
+    # An import that keeps no line is refused, and leaves no empty split behind; what was packed stays.
+    (folder / "labels.tsv").write_text(f"b.png\t{foreign}\n", encoding="utf-8")
+    none = run_cli("pack", "--run", generated, "--from-folder", folder, "--split", "lost", "--no-progress")
+    assert none.exit_code == 2 and "kept none of the 1 lines of split 'lost'" in none.output, none.output
+    assert not (generated / "shards" / "lost").exists()
+    assert {"train", "val", "test", "real"} <= set(Manifest(generated).stage("pack").result["splits"])
+    assert all((generated / shard["path"]).is_file() for split in splits.values() for shard in split["shards"])
 
 
 def test_given_charset_and_width_cap(generated, run_cli, tmp_path):
