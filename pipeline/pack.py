@@ -211,12 +211,11 @@ def _pack(config: PackConfig, run_dir: Path, importing: bool, force: bool, show_
     return PackOutcome("done", result, list(inputs), processed, seconds, reused, dropped)
 
 
-def _remove_shards(paths: list[Path], folder: Path) -> None:
-    """Delete shards this pack wrote (each an LMDB file and its lock) and their folder if that
-    leaves it empty."""
-    for path in paths:
-        for leftover in folder.glob(path.name + "*"):
-            leftover.unlink()
+def _remove_split(folder: Path) -> None:
+    """Delete a split's shards (each an LMDB file and its lock) and its folder if that leaves it
+    empty."""
+    for shard in folder.glob("shard-*.lmdb*"):
+        shard.unlink()
     if not any(folder.iterdir()):
         folder.rmdir()
 
@@ -228,7 +227,7 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[
     folder.mkdir(parents=True, exist_ok=True)
     size = config.shard_size
     stats, shards, processed, reused = Stats(), [], 0, 0
-    wanted, written = set(), []
+    wanted = set()
     for k, (part, images) in enumerate(zip(_parts(samples, size), digests)):
         path = folder / f"shard-{k:05d}.lmdb"
         wanted.add(path.name)
@@ -237,7 +236,6 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[
         if meta is None or meta.get("fingerprint") != shard_fingerprint:
             assert rules.charset is not None
             meta = write_shard(path, part, rules, rules.charset.sha256(), shard_fingerprint, workers, progress)
-            written.append(path)
             processed += len(part)
         else:
             reused += 1
@@ -255,7 +253,7 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[
         reasons = ", ".join(f"{reason.replace('_', ' ')}: {n}" for reason, n in stats.skipped.items())
         commonest = max(stats.skipped, key=stats.skipped.__getitem__, default="")
         example = stats.examples.get(commonest, [""])[0]
-        _remove_shards(written, folder)          # they hold no line: leave no empty split behind
+        _remove_split(folder)          # its shards, written now or earlier, hold no line
         raise OcrpipeError(f"pack kept none of the {len(samples)} lines of split {split!r} ({reasons}; e.g. "
                            f"{example}); {SKIP_REMEDIES.get(commonest, 'fix the cause')} and run pack again")
     info = {"source": source, "count": stats.kept, "shards": shards, "skipped": dict(stats.skipped),

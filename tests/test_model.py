@@ -215,4 +215,3 @@ def test_the_elastic_warp_bends_strokes_keeps_the_edge_glyphs_and_repeats_by_see
         assert abs(float(out[k].sum()) / float(line.sum()) - 1) < 0.05     # and no glyph lost
         assert float(out[k, ..., :2].sum()) > 0.5 * float(line[..., :2].sum())     # the edge glyphs stay
         assert float(out[k, ..., w - 2:w].sum()) > 0.5 * float(line[..., w - 2:].sum())
-

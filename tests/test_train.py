@@ -116,7 +116,6 @@ def test_resume_refuses_other_settings(run, run_cli):
     assert change in Manifest(run).stage("train").inputs["schedule_change"]
 
 
-
 def test_elastic_warp_trains_counts_in_the_settings_and_needs_the_augmentation(run, run_cli):
     bent = run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2", "--elastic", "0.5")
     assert bent.exit_code == 0, bent.output
@@ -126,6 +125,7 @@ def test_elastic_warp_trains_counts_in_the_settings_and_needs_the_augmentation(r
     off = run_cli("train", "--run", run, *TINY, "--steps", "2", "--elastic", "0.3", "--no-augment", "--force")
     assert off.exit_code == 2 and "--elastic" in off.output and "--no-augment" in off.output
     assert "Traceback" not in off.output and (run / "train" / "last.pt").exists()
+
 
 def test_early_stop_patience_survives_a_resume(run, run_cli):
     # At a learning rate of ~0 the validation CER never improves after the first validation.

@@ -70,6 +70,7 @@ def augment(images: torch.Tensor, widths: torch.Tensor, generator: torch.Generat
     """images (N, C, H, W) float ink in [0, 1] -> the same shape, augmented. With `elastic` 0
     the random numbers drawn, and so the result, are those of the augmentation without it."""
     n, device = images.shape[0], images.device
+    widths = widths.to(device)
 
     def rand(*shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=generator, device=device)
@@ -83,7 +84,7 @@ def augment(images: torch.Tensor, widths: torch.Tensor, generator: torch.Generat
     shear = (rand(n) * 0.6 - 0.3) * pick
     scale = 1 + (rand(n) * 0.2 - 0.1) * pick
     shift = (rand(n) * 0.16 - 0.08) * pick
-    theta = affine_theta(shear, scale, shift, widths.to(device), x.shape[2], x.shape[3])
+    theta = affine_theta(shear, scale, shift, widths, x.shape[2], x.shape[3])
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -96,7 +97,7 @@ def augment(images: torch.Tensor, widths: torch.Tensor, generator: torch.Generat
 
     if elastic > 0:
         warp = (rand(n) < elastic)[:, None, None, None]
-        grid = elastic_grid(widths.to(device), x.shape[2], x.shape[3], generator)
+        grid = elastic_grid(widths, x.shape[2], x.shape[3], generator)
         warped = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         x = torch.where(warp, warped, x)
 
