@@ -259,7 +259,8 @@ def generate(run_dir: Path, force: bool, show_progress: bool | None, **options: 
               help="Folder for the downloaded packages  [default: fonts/more/.packages]")
 def fonts(action: str, langs: tuple[str, ...], cache: Path | None) -> None:
     """Install more typefaces (English print: serif, sans, mono; Korean and Chinese: brush,
-    handwriting, myeongjo, song, kai, ...) from Debian's package archive into fonts/more/LANG;
+    handwriting, myeongjo, song, kai, ...) from Debian's package archive and, for en and ko,
+    Google Fonts families from the npm registry (Fontsource) into fonts/more/LANG;
     --fonts LANG-more names them."""
     from pipeline import fontpacks
     from pipeline.resources import more_fonts_root
@@ -272,7 +273,7 @@ def fonts(action: str, langs: tuple[str, ...], cache: Path | None) -> None:
     written = fontpacks.install(tuple(dict.fromkeys(langs)), root, cache, report=click.echo)
     for lang in dict.fromkeys(langs):
         mine = [p for p in written if p.is_relative_to(root / lang)]
-        kinds = sorted({p.parent.name for p in mine})
+        kinds = sorted({p.parent.relative_to(root / lang).as_posix() for p in mine})
         click.echo(f"{lang}: {len(mine)} faces in {root / lang} ({', '.join(kinds)}); "
                    f"use them with --fonts {lang}-more or a class folder; licenses in {root / lang / 'LICENSES'}")
 

@@ -1,4 +1,4 @@
-"""More typefaces, installed from Debian's package archive on request.
+"""More typefaces, installed from Debian's package archive and the npm registry on request.
 
 `fonts/ko`, `fonts/zh` and `fonts/zh-Hant` hold four, four and three families: enough for the
 demos, too few to teach a model the shapes of the faces people meet (brush, handwriting,
@@ -10,8 +10,18 @@ ship them (pinned versions, checked against their SHA-256), and copies the chose
 face of a collection (.ttc) as its own file, with each package's copyright file, into
 `fonts/more/LANG/<class>/` (the design class: gothic, myeongjo, brush, song, kai, ...; for
 Traditional Chinese also `mainland`, faces made for simplified Chinese print that draw
-Traditional characters too). The glyphs are not changed. `--fonts ko-more` then names them
-all; a class folder can be given (or left out) on its own.
+Traditional characters too). The glyphs are not changed.
+
+Debian packages few typefaces beyond these; the Google Fonts library has hundreds of families
+under the SIL OFL (book and web print faces, Korean calligraphic myeongjo, brush and
+handwriting faces). Fontsource publishes them on the npm registry, one package per family,
+each face as WOFF files of one script's characters (`latin`: Latin-1 and the general
+punctuation; `korean`: every KS X 1001 syllable and ASCII). `fonts install en` and `ko` fetch
+those packages too (pinned like the Debian ones), unwrap the chosen WOFF files into plain
+TrueType files (the same tables, uncompressed) and put them in `fonts/more/LANG/fontsource/
+<class>/`, with each package's license file; the Debian faces' class folders stay as they
+were, so a recipe that names them draws the same faces. `--fonts ko-more` names them all; a
+class folder can be given (or left out) on its own.
 """
 
 from __future__ import annotations
@@ -29,14 +39,30 @@ from pipeline.errors import OcrpipeError
 from pipeline.utils.files import atomic_write_bytes
 
 ARCHIVE = "http://deb.debian.org/debian/pool/main/"
+NPM = "https://registry.npmjs.org/"
 
 
 @dataclass(frozen=True)
 class Package:
-    name: str           # Debian package
-    path: str           # under ARCHIVE: the source package's folder (its first letter, then its name)
-    sha256: str
+    name: str           # Debian package, or npm package (@fontsource/<family>)
+    path: str           # under its archive: the Debian source package's folder (its first letter,
+    sha256: str         # then its name), or the npm package's tarball
     license: str
+    archive: str = ARCHIVE
+
+    @property
+    def url(self) -> str:
+        return self.archive + self.path
+
+    @property
+    def license_member(self) -> str:
+        """The package's copyright or license file, as `members` names it."""
+        return "package/LICENSE" if self.archive == NPM else f"usr/share/doc/{self.name}/copyright"
+
+    @property
+    def license_file(self) -> str:
+        """Its name under fonts/more/LANG/LICENSES/."""
+        return self.name.removeprefix("@").replace("/", "-") + ".copyright"
 
 
 @dataclass(frozen=True)
@@ -235,6 +261,107 @@ FACES: tuple[Face, ...] = (
     Face("en", "mono", "fonts-anonymous-pro", _ANON + "Anonymous Pro I.ttf", "AnonymousPro-Italic.ttf"),
 )
 
+# Fontsource packages of Google Fonts families (npm registry): (set, class, family, version,
+# faces, SHA-256 of the tarball[, license]); faces r b i k: regular, bold, italic, black.
+# English: book, news and screen serifs, slab serifs, grotesque, geometric and humanist sans
+# faces, condensed and rounded sans, programming and typewriter monospace. None is of, or drawn
+# after, a family benchmarks/english.py holds out (Noto, Cantarell, Inconsolata, Comic Neue).
+# Korean: calligraphic myeongjo, brush and handwriting faces (the Debian packages have one brush
+# face to train on).
+FONTSOURCE: tuple[tuple[str, ...], ...] = (
+    # en serif
+    ("en", "serif", "merriweather", "5.3.0", "rbi", "348f20a775e50a50b508ab6660771df6905ab2ea695c6c2a8df889c5cceec42f"),
+    ("en", "serif", "lora", "5.3.0", "rbi", "3f2e66b0934b8652bb1a37645a9fc3e77e83b5841a09e97174e7bb11e11063c9"),
+    ("en", "serif", "libre-baskerville", "5.3.0", "rbi", "5e1a5fe2e28c4269112aa33ff46f80034551d2a9820b2d002afe3305fa8e1ea4"),
+    ("en", "serif", "crimson-pro", "5.3.0", "rbi", "e038ef1b4e25471f51bb2c43b326264e1c82198fa0b193120028a4d527360185"),
+    ("en", "serif", "source-serif-4", "5.3.1", "rbi", "54b7898afa20cf4b2d807bbf2b5a2f865e28a83db8a5fcc563dafce5ecb5e7c8"),
+    ("en", "serif", "spectral", "5.3.0", "rbi", "2f7b38f1b453008e41511f5a1acd2dbd7653f94f48ea60a81ca917566b19949d"),
+    ("en", "serif", "alegreya", "5.3.0", "rbi", "8b339fcef25323b402466275bdcc821ad2b4ffada37a9c87ccf196dc38cff667"),
+    ("en", "serif", "bitter", "5.3.0", "rbi", "f907568dce71e70601cc2ef3ecd4f72d7721a12dad358d8fb4b58ffb55a72efb"),
+    ("en", "serif", "zilla-slab", "5.3.0", "rbi", "b7db2f40f3aaeb44c0e1dfe3da1e5de96d177a674ffe5e5e012c59b6a01e8aab"),
+    ("en", "serif", "roboto-slab", "5.3.0", "rb", "45d42c2f30be7fa361c673a297cb75e151e977a57905e449d25875adf97e77f5", "Apache 2.0"),
+    ("en", "serif", "literata", "5.3.0", "rbi", "b9335958dc362b0e7e4268098550bc0cb93ab4c68a2db9bc48c67154abbd75c9"),
+    ("en", "serif", "ibm-plex-serif", "5.3.0", "rbi", "ec25deb83f3dd0d45646d7e6f26c99ba310f272d9c425008bb9f27a50e2c5d4e"),
+    ("en", "serif", "gelasio", "5.3.0", "rbi", "8a8579e2d5be4074764ba3d4336afc3ad4cc1f2e04a0208e5386febf782dfcd7"),
+    ("en", "serif", "libre-caslon-text", "5.3.0", "rbi", "0dbd17c7fb3403fb5325bb4ea4bfb2dd74e2180439a67db67ad599e536982a7c"),
+    ("en", "serif", "cormorant-garamond", "5.3.0", "rbi", "7b6b3f770ae98dcef57acf5a24af08904cadd14f34beef58cf0248c06ae93cc7"),
+    ("en", "serif", "domine", "5.3.0", "rb", "4cca29c4b834e11f6419ba622097fad411938e5b110ddff51260faef6d2565f9"),
+    ("en", "serif", "arvo", "5.3.0", "rbi", "619c0fe2044237e0acb68c1b7139c53d2060b5189c789066c8af7960d26ceb53"),
+    ("en", "serif", "newsreader", "5.3.0", "rbi", "7f1d2c554aeecf94161c07b45dc99fcea400b2f1293605e27df5d0e64856a024"),
+    # en sans
+    ("en", "sans", "montserrat", "5.3.0", "rbi", "919dce59bbe45ace8a517c1e9de5076282bfeb97e8aa8f5f2dc989451c14c7cb"),
+    ("en", "sans", "raleway", "5.3.0", "rbi", "d5dc5cb4563286e45c5b832b0718fa36d84148405cf6f5d1903615a74d253ea8"),
+    ("en", "sans", "poppins", "5.3.0", "rbi", "f4779bb12acaaa07dc7dd8da82ab0f61515fea2f30664535f7a249eeb0dd5bcf"),
+    ("en", "sans", "nunito", "5.3.0", "rbi", "4d8e1fb4f4a40c125c7a302b21e5c6810b86569b60bac0fa0405c04380f4c77b"),
+    ("en", "sans", "work-sans", "5.3.0", "rbi", "b1b1c5a7d7ae2a721e0a9235bfa294281d161a20934e9ede01e0aec2bdb2373a"),
+    ("en", "sans", "source-sans-3", "5.3.1", "rbi", "b598201d980b3512805bbea186aab8ef91590d59990e6a13c90e030b6ff37881"),
+    ("en", "sans", "ibm-plex-sans", "5.3.0", "rbi", "232592af20ae413026cc705fc9c104135fb760432fd710f06a02c39e062d3213"),
+    ("en", "sans", "fira-sans", "5.3.0", "rbi", "2231966721c4c3f70194c336dd11428e15139bd902cac415528715028c9cd5a9"),
+    ("en", "sans", "rubik", "5.3.0", "rbi", "3f34e5588fcd07e01f1a5d667e5df1a6b287aeefba5b6e46f892131009a0db6a"),
+    ("en", "sans", "barlow", "5.3.0", "rbi", "8ad808291f807367d10eadf915791608bd04cc393882e7e86e290daeeadd843c"),
+    ("en", "sans", "dm-sans", "5.3.0", "rbi", "48109b74c1a2758ce0274766b877132f023fde5325911f7172c43a5d4b5d8c7a"),
+    ("en", "sans", "archivo", "5.3.0", "rbi", "d3b7622d8446bf81dc31ac49f2e305a6d6439a92971f8116abde2e9792f5c440"),
+    ("en", "sans", "public-sans", "5.3.0", "rbi", "006a55fc01a1f03fd56ade9d2d0f80f0eef7e20a085cd9c8ba2463a361cbefcb"),
+    ("en", "sans", "libre-franklin", "5.3.0", "rbi", "8c2f1a01cf1d38fc38da4818248e699d22a069ad947f319c5cbacec4a5bb01c7"),
+    ("en", "sans", "oswald", "5.3.0", "rb", "27bf46420288bb65bd186638cde54686aa8f9d5dc975b1d597dfe81a7dd472cb"),
+    ("en", "sans", "titillium-web", "5.3.0", "rbi", "5fc8c4f850e693046d88a7a4a34236aaadae6713b79547cb5680ff3c2e08b45b"),
+    ("en", "sans", "josefin-sans", "5.3.0", "rbi", "a89f83ae9d414f027af83546b84e09ac81e960024dfdeea3bcb491e8ed52a962"),
+    ("en", "sans", "quicksand", "5.3.0", "rb", "237b3cc84bf92c235e17f11fcb54e8a889efeaed9a7bff4bacce8cb422e0a403"),
+    ("en", "sans", "atkinson-hyperlegible", "5.3.0", "rbi", "6c22186d05f555e1ebf58431ef2c154445e64b760e381c483a56a0a0c5dc2d43"),
+    ("en", "sans", "lexend", "5.3.0", "rb", "177823a5ee0766cc0a258ebce0e439587b49552180760931b07c44be66517826"),
+    ("en", "sans", "figtree", "5.3.0", "rbi", "12abd25773d462093d25170088bfec74f1249aa6c9d4daff52013af46c8f9f38"),
+    ("en", "sans", "mulish", "5.3.0", "rbi", "cf90f568fa67b97f79dc122118d9677d01b5ba266a00b80764027d0819432c75"),
+    ("en", "sans", "asap", "5.3.0", "rbi", "0f8f8b540101429abb84a031f9403b65a49f330ae8baa4e07718dccfeb1cf11e"),
+    ("en", "sans", "overpass", "5.3.0", "rbi", "1199885e2bc5353f2927cd457dc6d404c75c57356251f217ecd58c621abd234d"),
+    ("en", "sans", "exo-2", "5.3.0", "rbi", "82ef50ecfba884505fc37362224db4c453ffd81956354436aac491938dec83b5"),
+    ("en", "sans", "red-hat-text", "5.3.0", "rbi", "afc21b5e80b6a3e00bad564a412e2f889862b34e9e17e31761b880d6609b7243"),
+    # en mono
+    ("en", "mono", "roboto-mono", "5.3.0", "rbi", "9825f59e72dab7ef3f96e6af79407d97844ba50927ae57f2c9c60199daa9ef62"),
+    ("en", "mono", "source-code-pro", "5.3.1", "rbi", "52ff8925aa275d3d28b745760ab78e9ac11276a477c909f1a8e703e0902afcc4"),
+    ("en", "mono", "ibm-plex-mono", "5.3.0", "rbi", "60d3c0cfa549cb06fcb8867ee83f994d78e212abfac3bef3275436acb5c4d029"),
+    ("en", "mono", "space-mono", "5.3.0", "rbi", "e0cd78cb7aa93e772905297d8d5ad2a3d9eea7a6a12f281a3940a28ec01c19eb"),
+    ("en", "mono", "cutive-mono", "5.3.0", "r", "20abe4686dcd4bada0c26d16750a73905671d06ef655e98eb612a01167e12a79"),
+    ("en", "mono", "dm-mono", "5.3.0", "ri", "5f34597d1092f13dbaf5ddbc2f4b10b460290d2caebad43f57b78d4c0264edfa"),
+    ("en", "mono", "red-hat-mono", "5.3.0", "rbi", "bc7b535c64a064d6527a210c3cf684b1483d154040a7e1250144aab4e09297da"),
+    ("en", "mono", "overpass-mono", "5.3.0", "rb", "3c72c65cd98f32ac25f5140edecce8241f096b0f3d0e28387958982befd0ba79"),
+    ("en", "mono", "share-tech-mono", "5.3.0", "r", "126fd40c9a7a53bfb224d24b8fd382412d48d9be1daefbe7726af0972a08980a"),
+    ("en", "mono", "b612-mono", "5.3.0", "rbi", "49683ba1241403530a957ac8cbaadd83af55002446f9bdfd08161e6c2355b87c"),
+    ("en", "mono", "vt323", "5.3.0", "r", "aca9d83456bcebf445920008ac46e275206d48efd8360eb9cc4c6a04d45bcaf0"),
+    ("en", "mono", "martian-mono", "5.3.0", "rb", "02df3ad4ce53798cf43f78de795104bb10bcef1cbf99ff5c4d71d96540e6a016"),
+    # ko myeongjo
+    ("ko", "myeongjo", "song-myung", "5.2.8", "r", "b3e3bd129b6ff64e518db6bf5a8dd25e50f203ba1d5d192742ff858edeade3e6"),
+    ("ko", "myeongjo", "hahmlet", "5.3.0", "rbk", "61d862034f96b4504bfc4e237c57ff0090c93772624fe7416682d575aa2cc665"),
+    ("ko", "myeongjo", "gowun-batang", "5.3.0", "rb", "305cf15f2df0d335cac472f8f983de0aa9467fa69eb38c7a646199697477def6"),
+    ("ko", "myeongjo", "diphylleia", "5.2.7", "r", "753070c03f30493c2d8152b0ea1d49621c11dfba00e7428c16ac55f2c697b8a6"),
+    ("ko", "myeongjo", "grandiflora-one", "5.3.0", "r", "efd7a339a5a21f56de149bcc4614c492b6c878e085fce8d5e464d21ab4aafd11"),
+    # ko brush
+    ("ko", "brush", "black-and-white-picture", "5.3.0", "r", "8c2807617729ba6db2fd885ccee4d36ed5decb142809c4b2d2980a324e6ad942"),
+    ("ko", "brush", "east-sea-dokdo", "5.3.0", "r", "339f551a03f269f099637baa38180ec917e6119b6a7b9630e4954e81f59f6a00"),
+    # ko handwriting
+    ("ko", "handwriting", "gaegu", "5.3.0", "rb", "a288e8e1d8ba3b288bee36088ad49f3e393797b96c2cca489efcbce47d918f6f"),
+    ("ko", "handwriting", "gamja-flower", "5.3.0", "r", "39b21876792be48fb2701baacab1a75566c2926ae06a109a4ff73510d77d1d7f"),
+    ("ko", "handwriting", "hi-melody", "5.3.0", "r", "7c863e00f03dc1bf22282cc73045afce6d517c055f512e6880ca0f14a3ab662c"),
+)
+_STYLES = {"r": ("400-normal", "Regular"), "b": ("700-normal", "Bold"), "i": ("400-italic", "Italic"),
+           "k": ("900-normal", "Black")}
+_SUBSETS = {"en": "latin", "ko": "korean"}
+
+
+def _fontsource(lang: str, kind: str, family: str, version: str, styles: str, sha256: str,
+                license: str = "SIL OFL 1.1") -> tuple[Package, list[Face]]:
+    name = f"@fontsource/{family}"
+    package = Package(name, f"{name}/-/{family}-{version}.tgz", sha256, license, NPM)
+    stem = "".join(part.capitalize() for part in family.split("-"))
+    faces = [Face(lang, f"fontsource/{kind}", name,
+                  f"package/files/{family}-{_SUBSETS[lang]}-{_STYLES[code][0]}.woff",
+                  f"{stem}-{_STYLES[code][1]}.ttf") for code in styles]
+    return package, faces
+
+
+_FONTSOURCE_PACKS = [_fontsource(*spec) for spec in FONTSOURCE]
+PACKAGES.update({package.name: package for package, _ in _FONTSOURCE_PACKS})
+FACES += tuple(face for _, faces in _FONTSOURCE_PACKS for face in faces)
+
 
 def deb_members(data: bytes, source: str) -> dict[str, bytes]:
     """The files of a .deb (an `ar` archive whose data.tar.xz, .gz or .zst holds them), by path
@@ -263,6 +390,21 @@ def deb_members(data: bytes, source: str) -> dict[str, bytes]:
                 for m in tar.getmembers() if m.isfile()}
 
 
+def npm_members(data: bytes, source: str) -> dict[str, bytes]:
+    """The files of an npm package tarball (gzip-compressed tar), by path (package/...)."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            return {m.name: tar.extractfile(m).read()                          # type: ignore[union-attr]
+                    for m in tar.getmembers() if m.isfile()}
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise OcrpipeError(f"{source}: not an npm package tarball ({e})") from None
+
+
+def members(data: bytes, package: Package) -> dict[str, bytes]:
+    """The files of a fetched package, Debian or npm."""
+    return (npm_members if package.archive == NPM else deb_members)(data, package.path)
+
+
 def fetch(package: Package, cache: Path, opener: Callable[[str], bytes] | None = None) -> bytes:
     """The package's bytes, from `cache` or downloaded into it, checked against its SHA-256."""
     target = cache / Path(package.path).name
@@ -270,7 +412,7 @@ def fetch(package: Package, cache: Path, opener: Callable[[str], bytes] | None =
         cached = target.read_bytes()
         if hashlib.sha256(cached).hexdigest() == package.sha256:
             return cached
-    url = ARCHIVE + package.path
+    url = package.url
     try:
         data = (opener or _download)(url)
     except OSError as e:
@@ -294,11 +436,15 @@ def _face_bytes(face: Face, members: dict[str, bytes], source: str) -> bytes:
     if face.member not in members:
         raise OcrpipeError(f"{source}: has no {face.member}")
     data = members[face.member]
-    if face.index < 0:
+    if face.index < 0 and not face.member.endswith(".woff"):
         return data
-    from fontTools.ttLib import TTCollection
+    from fontTools.ttLib import TTCollection, TTFont
 
-    font = TTCollection(io.BytesIO(data)).fonts[face.index]
+    if face.index >= 0:
+        font = TTCollection(io.BytesIO(data)).fonts[face.index]
+    else:
+        font = TTFont(io.BytesIO(data))
+        font.flavor = None            # WOFF unwrapped: the same tables, written as a plain font file
     font.recalcTimestamp = False      # the face's own date, not today's: the same bytes on every install
     out = io.BytesIO()
     font.save(out)
@@ -313,20 +459,20 @@ def install(langs: tuple[str, ...], root: Path, cache: Path, opener: Callable[[s
     faces = [f for f in FACES if f.lang in langs]
     for name in dict.fromkeys(f.package for f in faces):
         package = PACKAGES[name]
-        report(f"{name}: {ARCHIVE}{package.path}")
-        members = deb_members(fetch(package, cache, opener), package.path)
+        report(f"{name}: {package.url}")
+        files = members(fetch(package, cache, opener), package)
         mine = [f for f in faces if f.package == name]
         for face in mine:
-            data = _face_bytes(face, members, package.path)
+            data = _face_bytes(face, files, package.path)
             folder = root / face.lang / face.kind
             folder.mkdir(parents=True, exist_ok=True)
             target = folder / face.output
             if not (target.is_file() and target.read_bytes() == data):
                 atomic_write_bytes(target, data)
             written.append(target)
-        copyright_text = members.get(f"usr/share/doc/{name}/copyright")
+        copyright_text = files.get(package.license_member)
         for lang in (dict.fromkeys(f.lang for f in mine) if copyright_text is not None else ()):
             (root / lang / "LICENSES").mkdir(exist_ok=True)
-            atomic_write_bytes(root / lang / "LICENSES" / f"{name}.copyright", copyright_text)
+            atomic_write_bytes(root / lang / "LICENSES" / package.license_file, copyright_text)
     return written
 

@@ -40,7 +40,7 @@ def font_set(name: str) -> tuple[str, ...]:
         found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in FONT_SUFFIXES) if folder.is_dir() else []
         if not found:
             raise OcrpipeError(f"--fonts {name}: not installed; run `ocrpipe fonts install {lang}` first "
-                               "(it downloads them from Debian's package archive)")
+                               "(it downloads them from Debian's package archive and the npm registry)")
         return tuple(str(p) for p in found)
     root = bundled("fonts")
     folder = root if name == "en" else root / name

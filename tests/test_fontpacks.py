@@ -1,4 +1,5 @@
-"""`ocrpipe fonts install`: Debian packages read without dpkg, pinned digests, faces of a collection."""
+"""`ocrpipe fonts install`: Debian packages read without dpkg, npm tarballs of WOFF faces, pinned
+digests, faces of a collection."""
 
 from __future__ import annotations
 
@@ -66,9 +67,57 @@ def catalogue(monkeypatch, collection):
 def test_every_package_is_named_by_its_place_in_the_debian_pool():
     # pool/main/<first letter of the source package>/<source package>/<package>_<version>_<arch>.deb:
     # a source package that is not named as its binary (clear-sans) lies in its own folder.
-    for package in fontpacks.PACKAGES.values():
+    for package in (p for p in fontpacks.PACKAGES.values() if p.archive == fontpacks.ARCHIVE):
         letter, source, name = package.path.split("/")
         assert letter == source[0] and name.startswith(package.name + "_") and name.endswith("_all.deb"), package
+
+
+def test_every_npm_package_is_a_pinned_fontsource_tarball():
+    npm = [p for p in fontpacks.PACKAGES.values() if p.archive == fontpacks.NPM]
+    assert npm
+    for package in npm:
+        scope, family, dash, tarball = package.path.split("/")
+        assert (scope, dash) == ("@fontsource", "-") and package.name == f"{scope}/{family}", package
+        assert tarball.startswith(family + "-") and tarball.endswith(".tgz"), package
+
+
+def _npm_tarball(files: dict[str, bytes]) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+def test_an_npm_package_s_woff_face_is_installed_as_a_plain_font_with_its_license(tmp_path, monkeypatch):
+    from fontTools.ttLib import TTFont
+
+    source = TTFont(str(SMALL_FONTS[0]), recalcTimestamp=False)
+    source.flavor = "woff"
+    woff = io.BytesIO()
+    source.save(woff)
+    tgz = _npm_tarball({"package/files/test-face-latin-400-normal.woff": woff.getvalue(),
+                        "package/LICENSE": b"SIL Open Font License\n"})
+    package, faces = fontpacks._fontsource("en", "serif", "test-face", "1.0.0", "r", hashlib.sha256(tgz).hexdigest())
+    monkeypatch.setattr(fontpacks, "PACKAGES", {package.name: package})
+    monkeypatch.setattr(fontpacks, "FACES", tuple(faces))
+    urls = []
+    written = fontpacks.install(("en",), tmp_path / "more", tmp_path / "cache",
+                                opener=lambda url: urls.append(url) or tgz)
+    assert urls == [fontpacks.NPM + "@fontsource/test-face/-/test-face-1.0.0.tgz"]
+    assert [p.relative_to(tmp_path / "more").as_posix() for p in written] == ["en/fontsource/serif/TestFace-Regular.ttf"]
+    installed = TTFont(str(written[0]))
+    assert installed.flavor is None and written[0].read_bytes()[:4] in (b"\0\1\0\0", b"OTTO")
+    assert installed.getBestCmap() == TTFont(str(SMALL_FONTS[0])).getBestCmap()
+    assert (tmp_path / "more/en/LICENSES/fontsource-test-face.copyright").read_bytes() == b"SIL Open Font License\n"
+
+
+def test_a_damaged_npm_tarball_is_one_line():
+    package = fontpacks.Package("@fontsource/x", "@fontsource/x/-/x-1.tgz", "0" * 64, "x", fontpacks.NPM)
+    with pytest.raises(OcrpipeError, match="x-1.tgz: not an npm package tarball"):
+        fontpacks.members(b"not a tarball", package)
 
 
 def test_install_copies_faces_by_class_with_their_license(tmp_path, catalogue):
