@@ -12,6 +12,7 @@ every complete shard and makes the rest.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from pipeline.run.manifest import Manifest
 from pipeline.utils.parallel import available_cores
 from pipeline.utils.progress import bar
 from pipeline.run.results import GenerateResult, PackResult
-from pipeline.datasets.shards import FORMAT, read_meta
+from pipeline.datasets.shards import FORMAT, close_readonly, read_meta
 from pipeline.datasets.sources import Sample, from_folder, from_generate, from_lmdb
 from pipeline.datasets.building import SKIP_REMEDIES, Rules, Stats, write_shard
 from pipeline.text.labels import clean_label
@@ -211,40 +212,73 @@ def _pack(config: PackConfig, run_dir: Path, importing: bool, force: bool, show_
     return PackOutcome("done", result, list(inputs), processed, seconds, reused, dropped)
 
 
-def _remove_split(folder: Path) -> None:
-    """Delete a split's shards (each an LMDB file and its lock) and its folder if that leaves it
-    empty."""
-    for shard in folder.glob("shard-*.lmdb*"):
-        shard.unlink()
-    if not any(folder.iterdir()):
-        folder.rmdir()
+def _staged(folder: Path) -> tuple[Path, Path]:
+    """Where a split's new shards are written (`.SPLIT.partial`) until every one is, and where
+    its old shards wait (`.SPLIT.old`) while the two folders are swapped."""
+    return folder.with_name(f".{folder.name}.partial"), folder.with_name(f".{folder.name}.old")
+
+
+def _restore(folder: Path) -> None:
+    """Put back a split whose swap was cut off between its two renames."""
+    _, old = _staged(folder)
+    if old.is_dir() and not folder.exists():
+        os.replace(old, folder)
+
+
+def _swap(folder: Path) -> None:
+    """Make the staged shards the split's, and remove the old ones."""
+    staging, old = _staged(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(staging, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _reuse(staged: Path, live: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The metadata of a complete shard with this fingerprint, written by an interrupted run
+    (staged) or by an earlier pack (live, then linked into the staging folder); None if neither."""
+    for path in (staged, live):
+        meta = read_meta(path)
+        if meta is not None and meta.get("fingerprint") == fingerprint:
+            if path == live:
+                staged.unlink(missing_ok=True)
+                try:
+                    os.link(live, staged)
+                except OSError:              # a file system without hard links
+                    shutil.copy2(live, staged)
+            return meta
+    return None
 
 
 def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[str], source: str,
                 config: PackConfig, rules: Rules, fingerprint: str, force: bool, workers: int,
                 progress: Any) -> tuple[dict[str, Any], int, int]:
+    """Pack one split into a staging folder, swapped for the split's folder once every shard is
+    written: until then (an interruption, a split that keeps no line) the split packed before
+    stays as it was; a rerun reuses the staged shards that are complete."""
     folder = run_dir / "shards" / split
-    folder.mkdir(parents=True, exist_ok=True)
+    _restore(folder)
+    staging, _ = _staged(folder)
+    staging.mkdir(parents=True, exist_ok=True)
     size = config.shard_size
-    stats, shards, processed, reused = Stats(), [], 0, 0
-    wanted = set()
+    stats, metas, processed, reused = Stats(), [], 0, 0
     for k, (part, images) in enumerate(zip(_parts(samples, size), digests)):
-        path = folder / f"shard-{k:05d}.lmdb"
-        wanted.add(path.name)
+        name = f"shard-{k:05d}.lmdb"
         shard_fingerprint = json_digest([fingerprint, k, images])
-        meta = None if force else read_meta(path)
-        if meta is None or meta.get("fingerprint") != shard_fingerprint:
+        meta = None if force else _reuse(staging / name, folder / name, shard_fingerprint)
+        if meta is None:
             assert rules.charset is not None
-            meta = write_shard(path, part, rules, rules.charset.sha256(), shard_fingerprint, workers, progress)
+            meta = write_shard(staging / name, part, rules, rules.charset.sha256(), shard_fingerprint, workers,
+                               progress)
             processed += len(part)
         else:
             reused += 1
             progress.update(len(part))
         stats.merge(meta["stats"])
-        stat = path.stat()
-        shards.append({"path": relative_to(path, run_dir), "count": meta["count"], "sha256": sha256_file(path),
-                       "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "images": images})
-    for stale in folder.glob("shard-*.lmdb*"):      # shards of an earlier, larger pack of this split
+        metas.append((name, meta, images))
+    wanted = {name for name, _, _ in metas}
+    for stale in staging.iterdir():      # shards of an earlier, larger pack; a cut-off write
         if stale.name not in wanted:
             stale.unlink()
     # A training split, or an import, of which nothing is kept is a mistake to say now, not a
@@ -253,9 +287,18 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[
         reasons = ", ".join(f"{reason.replace('_', ' ')}: {n}" for reason, n in stats.skipped.items())
         commonest = max(stats.skipped, key=stats.skipped.__getitem__, default="")
         example = stats.examples.get(commonest, [""])[0]
-        _remove_split(folder)          # its shards, written now or earlier, hold no line
+        shutil.rmtree(staging)          # the split packed before, if any, stays
         raise OcrpipeError(f"pack kept none of the {len(samples)} lines of split {split!r} ({reasons}; e.g. "
                            f"{example}); {SKIP_REMEDIES.get(commonest, 'fix the cause')} and run pack again")
+    for name in wanted:
+        close_readonly(staging / name)
+    _swap(folder)
+    shards = []
+    for name, meta, images in metas:
+        path = folder / name
+        stat = path.stat()
+        shards.append({"path": relative_to(path, run_dir), "count": meta["count"], "sha256": sha256_file(path),
+                       "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "images": images})
     info = {"source": source, "count": stats.kept, "shards": shards, "skipped": dict(stats.skipped),
             "skipped_chars": dict(stats.skipped_chars), "examples": stats.examples,
             "width_histogram": dict(sorted(stats.histogram.items(), key=lambda kv: int(kv[0].split("-")[0]))),

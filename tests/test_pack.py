@@ -204,6 +204,26 @@ def test_an_import_keeps_the_run_charset_and_counts_characters_outside_it(genera
     assert not (generated / "shards" / "lost").exists()
     assert {"train", "val", "test", "real"} <= set(Manifest(generated).stage("pack").result["splits"])
     assert all((generated / shard["path"]).is_file() for split in splits.values() for shard in split["shards"])
+    # Replacing a packed split (--force) with lines of which none is kept leaves the packed one as it was.
+    before = {p.name: p.read_bytes() for p in (generated / "shards" / "real").iterdir()}
+    replaced = run_cli("pack", "--run", generated, "--from-folder", folder, "--split", "real", "--force",
+                       "--no-progress")
+    assert replaced.exit_code == 2 and "kept none of the 1 lines of split 'real'" in replaced.output
+    assert {p.name: p.read_bytes() for p in (generated / "shards" / "real").iterdir()} == before
+    assert not [p.name for p in (generated / "shards").iterdir() if p.name.startswith(".")]
+
+
+def test_a_split_whose_swap_was_cut_off_is_put_back_and_its_shards_reused(generated, run_cli):
+    assert run_cli("pack", "--run", generated, "--no-progress", "--shard-size", "20").exit_code == 0
+    train = generated / "shards" / "train"
+    before = {p.name: p.read_bytes() for p in train.iterdir()}
+    train.rename(train.with_name(".train.old"))       # as a pack stopped between the swap's two renames leaves it
+    result = run_cli("pack", "--run", generated, "--no-progress", "--shard-size", "20")
+    assert result.exit_code == 0, result.output
+    every = len(list((generated / "shards").glob("*/shard-*.lmdb")))
+    assert f", {every} complete shards kept" in result.output, result.output     # none written again
+    assert {p.name: p.read_bytes() for p in train.iterdir()} == before
+    assert not [p.name for p in (generated / "shards").iterdir() if p.name.startswith(".")]
 
 
 def test_given_charset_and_width_cap(generated, run_cli, tmp_path):

@@ -178,6 +178,14 @@ def open_readonly(path: Path | str) -> lmdb.Environment:
     return env
 
 
+def close_readonly(path: Path | str) -> None:
+    """Close this process's environment for `path`, if open: before the file is moved, since
+    LMDB refuses to open a file that is still open under its old name."""
+    pid, _, env = _OPEN.pop(os.path.realpath(path), (None, None, None))
+    if env is not None and pid == os.getpid():
+        env.close()
+
+
 def read_meta(path: Path) -> dict[str, Any] | None:
     """A shard's metadata, or None when the file is not a complete ocrpipe shard."""
     if not Path(path).is_file():
