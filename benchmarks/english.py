@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -80,6 +81,7 @@ def english_sets(shared: Path, work: Path) -> dict[str, list[str]]:
 
 def evaluate(model: str, source: list[str], work: Path, name: str, compare: bool, lm: str | None,
              views: bool = False, read_views: bool = False) -> dict:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)          # a model given as a path names its report too
     args = ["eval", "--run", work / "evals", "--checkpoint", model, *source, "--name", name, "--no-progress"]
     if views:
         args += ["--confidence", "views"]
@@ -114,7 +116,7 @@ def normalized_lines(work: Path, report: dict, normalization: str) -> list[tuple
 
 def main() -> None:
     parser = parser_for(__doc__)
-    parser.add_argument("--models", default="en,en-print")
+    parser.add_argument("--models", default="en,en-print", help="bundled model names or checkpoint paths, comma-separated")
     parser.add_argument("--read-views", action="store_true", help="also read with --read views")
     args = parser.parse_args()
     models = args.models.split(",")
