@@ -288,6 +288,8 @@ def _pack_split(run_dir: Path, split: str, samples: list[Sample], digests: list[
         commonest = max(stats.skipped, key=stats.skipped.__getitem__, default="")
         example = stats.examples.get(commonest, [""])[0]
         shutil.rmtree(staging)          # the split packed before, if any, stays
+        if not any(folder.parent.iterdir()):
+            folder.parent.rmdir()       # a first pack leaves no empty shards/ folder either
         raise OcrpipeError(f"pack kept none of the {len(samples)} lines of split {split!r} ({reasons}; e.g. "
                            f"{example}); {SKIP_REMEDIES.get(commonest, 'fix the cause')} and run pack again")
     for name in wanted:

@@ -229,15 +229,20 @@ def test_a_split_whose_swap_was_cut_off_is_put_back_and_its_shards_reused(genera
 def test_given_charset_and_width_cap(generated, run_cli, tmp_path):
     charset = tmp_path / "digits.txt"
     charset.write_text("0123456789 .,:$")
+    first = run_cli("pack", "--run", generated, "--charset", charset, "--no-progress")
+    assert first.exit_code == 2 and "kept none of the" in first.output
+    assert not (generated / "shards").exists()       # a first pack that fails leaves no empty folder
     charset.write_text("0123456789 .,:$abcdefghijklmnopqrst")
     result = run_cli("pack", "--run", generated, "--charset", charset, "--no-progress", "--force")
     assert result.exit_code == 0, result.output
     train = Manifest(generated).stage("pack").result["splits"]["train"]
     assert train["skipped"]["outside_charset"] > 0 and "u" in train["skipped_chars"] and train["count"] > 0
     # A charset that keeps no training line is said at once, with what was skipped, not packed as "done".
+    packed = {p: p.read_bytes() for p in (generated / "shards").rglob("shard-*.lmdb")}
     charset.write_text("0123456789 .,:$")
     none = run_cli("pack", "--run", generated, "--charset", charset, "--no-progress", "--force")
     assert none.exit_code == 2 and "kept none of the" in none.output and "outside charset" in none.output
+    assert {p: p.read_bytes() for p in (generated / "shards").rglob("shard-*.lmdb")} == packed   # kept as it was
     assert "--add-chars" in none.output and "--max-width" not in none.output     # the remedy of that cause
     narrow = run_cli("pack", "--run", generated, "--max-width", "100", "--no-progress", "--force")
     train = Manifest(generated).stage("pack").result["splits"]["train"]
