@@ -45,10 +45,10 @@ NPM = "https://registry.npmjs.org/"
 @dataclass(frozen=True)
 class Package:
     name: str           # Debian package, or npm package (@fontsource/<family>)
-    path: str           # under its archive: the Debian source package's folder (its first letter,
-    sha256: str         # then its name), or the npm package's tarball
+    path: str           # under `archive`: a .deb in its source package's folder, or an npm tarball
+    sha256: str
     license: str
-    archive: str = ARCHIVE
+    archive: str = ARCHIVE      # Debian's pool, or NPM
 
     @property
     def url(self) -> str:
