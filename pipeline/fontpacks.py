@@ -384,20 +384,22 @@ def deb_members(data: bytes, source: str) -> dict[str, bytes]:
         body = lzma.decompress(body)
     elif name.endswith(".zst"):
         raise OcrpipeError(f"{source}: zstd-compressed packages are not supported")
-    mode = "r:gz" if name.endswith(".gz") else "r:"
-    with tarfile.open(fileobj=io.BytesIO(body), mode=mode) as tar:
-        return {m.name.removeprefix("./"): tar.extractfile(m).read()          # type: ignore[union-attr]
-                for m in tar.getmembers() if m.isfile()}
+    return _tar_files(body, "r:gz" if name.endswith(".gz") else "r:")
 
 
 def npm_members(data: bytes, source: str) -> dict[str, bytes]:
     """The files of an npm package tarball (gzip-compressed tar), by path (package/...)."""
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            return {m.name: tar.extractfile(m).read()                          # type: ignore[union-attr]
-                    for m in tar.getmembers() if m.isfile()}
+        return _tar_files(data, "r:gz")
     except (tarfile.TarError, OSError, EOFError) as e:
         raise OcrpipeError(f"{source}: not an npm package tarball ({e})") from None
+
+
+def _tar_files(data: bytes, mode: str) -> dict[str, bytes]:
+    """The files of a tar archive, by path without a leading './'."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode=mode) as tar:
+        return {m.name.removeprefix("./"): tar.extractfile(m).read()          # type: ignore[union-attr]
+                for m in tar.getmembers() if m.isfile()}
 
 
 def members(data: bytes, package: Package) -> dict[str, bytes]:
