@@ -16,6 +16,7 @@ import click
 
 from pipeline import __version__
 from pipeline.errors import Interrupted, OcrpipeError, Terminated
+from pipeline.config import ARCHS
 from pipeline.resources import MORE_LANGS
 
 if TYPE_CHECKING:
@@ -344,9 +345,10 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
 
 
 @cli.command()
-@click.option("--arch", type=click.Choice(["crnn", "crnn-small", "crnn-resnet"]), default=None,
-              help="crnn: the paper's network (~8.8M parameters); crnn-small: for CPUs; crnn-resnet: more capacity  "
-                   "[default: the --init checkpoint's, else crnn]")
+@click.option("--arch", type=click.Choice(list(ARCHS)), default=None,
+              help="crnn: the paper's network (~8.8M parameters); crnn-small: for CPUs (0.63M); crnn-medium: "
+                   "crnn-small twice as wide (2.5M); crnn-resnet: more capacity. With --init, a wider one of the "
+                   "paper's design grows the checkpoint into it  [default: the --init checkpoint's, else crnn]")
 @click.option("--steps", type=click.IntRange(1), default=20_000, show_default=True, help="Optimizer steps.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, show_default=True,
               help="Lines per micro-batch on each device.")

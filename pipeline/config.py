@@ -21,7 +21,7 @@ LANGS = ("en", "ko", "zh", "zh-Hant")
 STYLES = ("plain", "print", "binarized", "scene", "scanned", "receipt", "screen", "wild")
 TEXTS = ("lines", "words", "receipt")
 OLD_STYLE_NAMES = {"scan": "binarized"}      # names of earlier releases, still accepted
-ARCHS = ("crnn", "crnn-small", "crnn-resnet")
+ARCHS = ("crnn", "crnn-small", "crnn-medium", "crnn-resnet")
 
 
 def parse_weighted(value: str, names: tuple[str, ...], what: str, aliases: dict[str, str] | None = None
@@ -319,8 +319,9 @@ class PackConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    arch: str | None = None                # crnn (the paper's, ~8.8M parameters), crnn-small, crnn-resnet;
-                                           # None: the --init checkpoint's, else crnn
+    arch: str | None = None                # crnn (the paper's, ~8.8M parameters), crnn-small, crnn-medium,
+                                           # crnn-resnet; None: the --init checkpoint's, else crnn; a wider
+                                           # one than --init's grows it (pipeline.models.widen)
     steps: int = 20_000                    # synthetic data is unbounded: count steps, not epochs
     batch_size: int = 64                   # lines per micro-batch on each device
     accumulate: int = 1                    # micro-batches per optimizer step

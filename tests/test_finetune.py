@@ -131,6 +131,16 @@ def test_init_starts_from_the_parent_weights_and_grows_the_charset(parent, tmp_p
         assert torch.equal(mine[: value.shape[0]] if name in checkpoint.HEAD else mine, value), name
 
 
+def test_init_with_a_wider_arch_grows_the_parent_and_trains(parent, tmp_path, run_cli):
+    run = copy_run(parent, tmp_path / "run")
+    result = run_cli("train", "--run", run, *TINY, "--steps", "2", "--val-every", "2", "--force",
+                     "--init", parent / "train" / "best.pt", "--arch", "crnn-medium")
+    assert result.exit_code == 0, result.output
+    state = checkpoint.load(run / "train" / "best.pt")
+    assert state["model"]["config"]["arch"] == "crnn-medium"
+    assert Manifest(run).stage("train").result["init"]["widened_to"] == "crnn-medium"
+
+
 def test_mixed_batches_hold_their_shares_and_resume_exactly():
     rng = np.random.default_rng(0)
     small = BucketBatchSampler(rng.integers(40, 200, 100), 8, seed=1)
@@ -189,7 +199,7 @@ def test_bad_init_and_mix_are_one_line_errors(parent, tmp_path, run_cli):
     cases = [(("--init", tmp_path / "missing.pt"), "no such checkpoint file"),
              (("--init", not_a_checkpoint), "not a readable checkpoint"),
              (("--init", taller), "height 48"),
-             (("--init", parent / "train" / "best.pt", "--arch", "crnn"), "conflicts with --init"),
+             (("--init", parent / "train" / "best.pt", "--arch", "crnn-resnet"), "conflicts with --init"),
              (("--train-split", "train", "--train-split", "val", "--mix", "1"), "one share per --train-split"),
              (("--mix", "a,b"), "--mix"),
              (("--val-split", "nope"), "--val-split nope")]

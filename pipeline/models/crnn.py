@@ -108,6 +108,16 @@ class Pool(nn.Module):
         return self.pool(x), widths // self.width_divisor
 
 
+# The paper's design at three widths: each convolution's channels, and the BiLSTMs' units.
+# crnn-medium is crnn-small with every width doubled, so a crnn-small grows into it unit for
+# unit (`train --init SMALL --arch crnn-medium`, pipeline.models.widen).
+VGG_WIDTHS: dict[str, tuple[tuple[int, ...], int]] = {
+    "crnn": ((64, 128, 256, 256, 512, 512, 512), 256),
+    "crnn-medium": ((32, 64, 128, 128, 192, 192, 192), 192),
+    "crnn-small": ((16, 32, 64, 64, 96, 96, 96), 96),
+}
+
+
 def _vgg(channels: int, widths: tuple[int, ...], height: int) -> list[nn.Module]:
     """The paper's CNN: 3x3 convolutions, pools 2x2, 2x2, 2x1, 2x1, then a (height/16)x2
     convolution to height 1 (2x2 at height 32)."""
@@ -193,12 +203,9 @@ class CRNN(nn.Module):
             raise OcrpipeError(f"--arch {config.arch}: unknown; choose one of {', '.join(ARCHS)}")
         check_model_height(config.height)
         self.config = config
-        if config.arch == "crnn":
-            blocks, features, hidden, rnn = _vgg(config.channels, (64, 128, 256, 256, 512, 512, 512),
-                                                 config.height), 512, 256, nn.LSTM
-        elif config.arch == "crnn-small":
-            blocks, features, hidden, rnn = _vgg(config.channels, (16, 32, 64, 64, 96, 96, 96),
-                                                 config.height), 96, 96, nn.LSTM
+        if config.arch in VGG_WIDTHS:
+            widths, hidden = VGG_WIDTHS[config.arch]
+            blocks, features, rnn = _vgg(config.channels, widths, config.height), widths[-1], nn.LSTM
         else:
             blocks, features, hidden, rnn = _resnet(config.channels, config.height), 384, 256, nn.GRU
         self.cnn = nn.ModuleList(blocks)

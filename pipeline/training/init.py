@@ -7,7 +7,8 @@ steps learning that prior from uniform scores, emitting nothing but blanks, and 
 classes, the longer (3,870 Chinese classes, 1,500 steps at lr 2e-3: validation CER 27.4%
 from the prior, 89.4% from PyTorch's default small random bias, measured at commit 99566ec).
 
-A fine-tuning keeps the parent's architecture, height and channels. Its charset is the
+A fine-tuning keeps the parent's height and channels, and its architecture unless `--arch`
+names a wider one of the same design, which the parent grows into (pipeline.models.widen). Its charset is the
 parent's, then the characters of this run's pack the parent lacks: appended, so every known
 character keeps its class index and its output row carries over bit for bit. Where the run
 reads Hangul otherwise than the parent (letters, `pack --hangul jamo`, against syllables, or
@@ -30,6 +31,7 @@ from pipeline.config import TrainConfig
 from pipeline.errors import OcrpipeError
 from pipeline.utils.files import sha256_file
 from pipeline.models.crnn import ModelConfig, build
+from pipeline.models.widen import can_widen, widen
 from pipeline.resources import resolve_checkpoint
 from pipeline.run.results import PackResult
 
@@ -46,9 +48,11 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
     path = resolve_checkpoint(config.init, "--init")
     state = checkpoint.load(path)
     parent = state["model"]["config"]
-    if config.arch and config.arch != parent["arch"]:
+    arch = config.arch or parent["arch"]
+    if arch != parent["arch"] and not can_widen(parent["arch"], arch):
         raise OcrpipeError(f"--arch {config.arch} conflicts with --init {config.init}, a {parent['arch']}; "
-                           "leave out --arch (the checkpoint decides it) or train from scratch")
+                           "leave out --arch (the checkpoint decides it), name a wider one of the same design "
+                           "(crnn-small -> crnn-medium -> crnn) or train from scratch")
     if (parent["height"], parent["channels"]) != (pack.height, pack.channels):
         raise OcrpipeError(f"--init {config.init} reads lines of height {parent['height']} with {parent['channels']} "
                            f"channel(s), the run is packed at {pack.height} and {pack.channels}; re-run `ocrpipe pack "
@@ -57,14 +61,18 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
     remap = known.jamo != charset.jamo
     grown = charset if remap else checkpoint.grow_charset(known, charset)
     whole_width = parent.get("whole_width", False) if config.whole_width is None else config.whole_width
-    model_config = ModelConfig(parent["arch"], len(grown), pack.height, pack.channels, whole_width=whole_width)
+    model_config = ModelConfig(arch, len(grown), pack.height, pack.channels, whole_width=whole_width)
     model = build(model_config)
     weights = checkpoint.weights(state, path)
+    if arch != parent["arch"]:
+        weights = widen(weights, parent["arch"], arch, seed=config.seed)
     model.load_state_dict(checkpoint.mapped_state_dict(weights, model.state_dict(), known, grown) if remap
                           else checkpoint.grown_state_dict(weights, model.state_dict()))
     info = {"path": str(path), "sha256": sha256_file(path), "arch": parent["arch"],
             "charset_size": len(state["charset"]),
             "new_characters": "".join(c for c in grown.chars if c not in known.index)}
+    if arch != parent["arch"]:
+        info["widened_to"] = arch
     if remap:
         info["charset_remapped"] = "hangul as letters" if charset.jamo else "hangul as syllables"
     return model_config, model, grown, info
