@@ -403,6 +403,10 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
               help="Give a line's last 1-3 pixel columns a frame of their own (its width padded up to a multiple "
                    "of 4) or cut them, as models made before this option do  [default: the --init model's; "
                    "new models: cut]")
+@click.option("--stretch", type=float, default=None,
+              help="The model reads every line this many times as wide (a multiple of 1/8 from 1 to 2): more "
+                   "CTC frames per glyph, so narrow faces' doubled letters (ll, ss) get the frames they need; "
+                   "recorded in the model  [default: the --init model's, else 1]")
 @click.option("--jitter-margins", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of training lines whose left and right margins are drawn again: cut to the ink "
                    "or widened by up to half the line's height (0: the margins as generated).")
@@ -655,6 +659,9 @@ def _checkpoint(checkpoint: str | None, run_dir: Path) -> Path:
                    "when --lm-weight is not given (measure it with benchmarks/lm_grid.py).")
 @click.option("--lm-bonus", type=float, default=None,
               help="Checkpoint formats: record this --lm bonus as the model's own, likewise.")
+@click.option("--stretch", type=float, default=None,
+              help="Checkpoint formats: record this stretch of a line's width as the model's (see train "
+                   "--stretch), e.g. one measured better for a model trained without it.")
 @click.option("--average-with", default=None,
               help="Export the average of the checkpoint's weights and this one's (a file or a bundled model; one "
                    "network and charset), e.g. a fine-tuned model with the model it started from.")
@@ -662,18 +669,19 @@ def _checkpoint(checkpoint: str | None, run_dir: Path) -> Path:
               help="With --average-with: its share of the average  [default: 0.5]")
 @with_run
 def export(run_dir: Path, checkpoint: str | None, fmt: str, output: Path, lm_weight: float | None,
-           lm_bonus: float | None, average_with: str | None, average_weight: float | None) -> None:
+           lm_bonus: float | None, stretch: float | None, average_with: str | None,
+           average_weight: float | None) -> None:
     """Export a checkpoint as ONNX or TorchScript (dynamic batch and width), or slimmed for release."""
     from pipeline import export as stage
     from pipeline.resources import resolve_checkpoint
 
     decoding = {k: v for k, v in (("lm_weight", lm_weight), ("lm_bonus", lm_bonus)) if v is not None}
-    stage.check_decoding(fmt, decoding)
+    stage.check_decoding(fmt, decoding, stretch)
     if average_weight is not None and average_with is None:
         raise OcrpipeError("--average-weight needs --average-with (the checkpoint to average with)")
     average = (stage.Average(resolve_checkpoint(average_with, "--average-with"),
                              0.5 if average_weight is None else average_weight) if average_with else None)
-    outcome = stage.run(_checkpoint(checkpoint, run_dir), fmt, output, decoding, average)
+    outcome = stage.run(_checkpoint(checkpoint, run_dir), fmt, output, decoding, average, stretch)
     mixed = (f" of the weights averaged with {average.other} ({average.weight:g} of it)" if average else "")
     if fmt.startswith("checkpoint"):
         click.echo(f"wrote {outcome.path}: a checkpoint{mixed} without optimizer state, for eval, predict and --init"

@@ -233,6 +233,13 @@ def check_finite(config: Any) -> None:
                                f"number{default}")
 
 
+def check_stretch(stretch: float, option: str = "--stretch") -> None:
+    """A model's stretch of a line's width (pipeline.models.crnn.stretched): a multiple of 1/8
+    from 1 to 2, so that widths times it are exact."""
+    if not (1 <= stretch <= 2 and float(stretch * 8).is_integer()):
+        raise OcrpipeError(f"{option} {stretch:g}: give a multiple of 1/8 from 1 to 2 (e.g. 1, 1.125, 1.25, 1.5)")
+
+
 def check_model_height(height: int) -> None:
     """The one rule for the height the model reads, checked by pack (the first command that
     sets it) and by the model: a multiple of 16."""
@@ -352,6 +359,8 @@ class TrainConfig:
                                            # multiple of 4); None: the --init checkpoint's, else off
     jitter_margins: float = 0.0            # share of training lines whose left and right margins are drawn
                                            # again, tight to the ink or loose (0: the margins as generated)
+    stretch: float | None = None           # the model reads each line this many times as wide (more frames
+                                           # per glyph); None: the --init checkpoint's, else 1
 
     # Options that may change when a run resumes: how it runs, not what it computes.
     RESUMABLE: ClassVar[tuple[str, ...]] = ("steps", "device", "workers", "compile", "val_every", "early_stop",
@@ -389,6 +398,8 @@ class TrainConfig:
             raise OcrpipeError(f"--jitter-margins {self.jitter_margins}: give a share in [0, 1], e.g. 0.5")
         if self.arch is not None and self.arch not in ARCHS:
             raise OcrpipeError(f"--arch {self.arch}: unknown; choose one of {', '.join(ARCHS)}")
+        if self.stretch is not None:
+            check_stretch(self.stretch)
         if self.schedule not in ("cosine", "onecycle"):
             raise OcrpipeError(f"--schedule {self.schedule}: use cosine or onecycle")
         if self.schedule == "onecycle" and self.warmup is not None:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from pipeline.models import checkpoint as ckpt
+from pipeline.config import check_stretch
 from pipeline.errors import OcrpipeError
 from pipeline.utils.files import atomic_write_text, ensure_writable_dir
 from pipeline.models.crnn import ModelConfig, to_ink
@@ -154,11 +155,17 @@ def _export_checkpoint(model: nn.Module, state: dict, output: Path, fmt: str,
     return ExportOutcome(output, output, difference)
 
 
-def check_decoding(fmt: str, decoding: dict[str, float]) -> None:
-    """LM settings to record: finite, and only in a checkpoint format (the others carry no record)."""
+def check_decoding(fmt: str, decoding: dict[str, float], stretch: float | None = None) -> None:
+    """LM settings and a stretch to record: finite, and only in a checkpoint format (the others
+    carry no record)."""
     if decoding and not fmt.startswith("checkpoint"):
         raise OcrpipeError(f"--lm-weight and --lm-bonus are recorded in checkpoint formats only, not --format {fmt}; "
                            "pass them to the program that decodes the exported model")
+    if stretch is not None:
+        if not fmt.startswith("checkpoint"):
+            raise OcrpipeError(f"--stretch is recorded in checkpoint formats only, not --format {fmt}; export a "
+                               f"checkpoint with it first, then that checkpoint as {fmt}")
+        check_stretch(stretch)
     for name, value in decoding.items():
         if not math.isfinite(value):
             raise OcrpipeError(f"--{name.replace('_', '-')} {value}: not a finite number; give an ordinary number")
@@ -181,7 +188,8 @@ def averaged(model: nn.Module, state: dict, average: Average) -> tuple[nn.Module
     theirs_config, ours_config = ModelConfig(**other_state["model"]["config"]), ModelConfig(**state["model"]["config"])
     if theirs_config != ours_config or list(other_state["charset"]) != list(state["charset"]):
         def describe(config: ModelConfig, chars: int) -> str:
-            return f"{config.arch}, {chars} characters" + (", whole width" if config.whole_width else "")
+            return (f"{config.arch}, {chars} characters" + (", whole width" if config.whole_width else "")
+                    + (f", stretch {config.stretch:g}" if config.stretch != 1 else ""))
         raise OcrpipeError(f"--average-with {average.other}: another network or charset than the checkpoint's "
                            f"({describe(theirs_config, len(other_state['charset']))} against "
                            f"{describe(ours_config, len(state['charset']))}); average a model "
@@ -196,16 +204,21 @@ def averaged(model: nn.Module, state: dict, average: Average) -> tuple[nn.Module
 
 
 def run(checkpoint: Path, fmt: str, output: Path, decoding: dict[str, float] | None = None,
-        average: Average | None = None) -> ExportOutcome:
+        average: Average | None = None, stretch: float | None = None) -> ExportOutcome:
     """Export `checkpoint` as `fmt`; `decoding` (lm_weight, lm_bonus) is recorded in a
-    checkpoint format as the model's own LM settings; with `average`, the weights exported are
-    the average of the checkpoint's and another's (`averaged`)."""
+    checkpoint format as the model's own LM settings, `stretch` as the stretch it reads lines
+    with; with `average`, the weights exported are the average of the checkpoint's and
+    another's (`averaged`)."""
     _check_output(fmt, output)
-    check_decoding(fmt, decoding or {})
+    check_decoding(fmt, decoding or {}, stretch)
     state = ckpt.load(checkpoint)
     model, charset = ckpt.model_from(state, checkpoint)     # a damaged checkpoint is refused before any write
     if average is not None:
         model, state = averaged(model, state, average)
+    if stretch is not None:
+        state = {**state, "model": {**state["model"], "config": {**state["model"]["config"], "stretch": stretch},
+                                    "state_dict": model.state_dict()}}
+        model, charset = ckpt.model_from(state, checkpoint)
     if fmt.startswith("checkpoint"):
         return _export_checkpoint(model, state, output, fmt, decoding or {})
     module = PixelModel(model).eval()
@@ -244,7 +257,7 @@ def run(checkpoint: Path, fmt: str, output: Path, decoding: dict[str, float] | N
         "preparation": list(STEPS),
         "preparation_in_python": f"pipeline.preprocess.load_line(path, height={height}, channels={channels}) "
                                  "-> uint8 (H, W, C); transpose to (C, H, W)",
-        "outputs": _outputs(model.config.whole_width),
+        "outputs": _outputs(model.config.whole_width, model.config.stretch),
         "height": height, "channels": channels, "blank": 0, "charset": charset.chars,
         "decoding": "greedy CTC: per line, the best class of each of its first `lengths` frames; merge runs of "
                     "the same class; drop the blank (0); class k > 0 is charset[k - 1]"
@@ -254,11 +267,14 @@ def run(checkpoint: Path, fmt: str, output: Path, decoding: dict[str, float] | N
     return ExportOutcome(output, sidecar, difference)
 
 
-def _outputs(whole_width: bool) -> dict[str, str]:
+def _outputs(whole_width: bool, stretch: float = 1.0) -> dict[str, str]:
     """The sidecar's description of the outputs: a `whole_width` model gives a line's last
-    1-3 columns a frame (its width rounded up to a multiple of the stride), others cut them."""
-    frames = f"ceil(W / {FRAME_STRIDE})" if whole_width else f"W // {FRAME_STRIDE}"
-    width = f"its width rounded up to a multiple of {FRAME_STRIDE}, / {FRAME_STRIDE}" if whole_width \
-        else f"its width // {FRAME_STRIDE}"
+    1-3 columns a frame (its width rounded up to a multiple of the stride), others cut them; a
+    stretched model reads W' = floor(W x stretch) columns (and the batch up to two more)."""
+    columns = "W" if stretch == 1 else f"floor({stretch:g} (W + 1))"
+    frames = f"ceil({columns} / {FRAME_STRIDE})" if whole_width else f"{columns} // {FRAME_STRIDE}"
+    line = "its width" if stretch == 1 else f"floor({stretch:g} x its width)"
+    width = f"{line} rounded up to a multiple of {FRAME_STRIDE}, / {FRAME_STRIDE}" if whole_width \
+        else f"{line} // {FRAME_STRIDE}"
     return {"log_probs": f"float32 (T, N, classes): log-probabilities per frame, T = {frames}",
             "lengths": f"int64 (N,): how many frames belong to each line ({width})"}

@@ -218,6 +218,10 @@ def test_a_model_records_its_lm_settings_and_eval_uses_them(run, run_cli, small_
     onnx = run_cli("export", "--run", trained, "--format", "onnx", "--output", tmp_path / "m.onnx",
                    "--lm-weight", "0.1")
     assert onnx.exit_code == 2 and "checkpoint formats only" in onnx.output
+    for args, message in ((("--format", "onnx", "--stretch", "1.25"), "checkpoint formats only"),
+                          (("--format", "checkpoint", "--stretch", "1.1"), "multiple of 1/8")):
+        refused = run_cli("export", "--run", trained, "--output", tmp_path / "s.pt", *args)
+        assert refused.exit_code == 2 and message in refused.output and not (tmp_path / "s.pt").exists()
 
 
 def test_export_averages_the_weights_of_two_checkpoints_of_one_network(run, run_cli, tmp_path):
@@ -435,8 +439,9 @@ def shard_batch(run: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return batch.images, batch.widths
 
 
-@pytest.mark.parametrize("fmt,whole_width", [("torchscript", False), ("onnx", False), ("onnx", True)])
-def test_export_round_trip_on_test_lines(trained, run_cli, tmp_path, fmt, whole_width):
+@pytest.mark.parametrize("fmt,whole_width,stretch", [("torchscript", False, 1), ("onnx", False, 1), ("onnx", True, 1),
+                                                    ("onnx", False, 1.25), ("torchscript", True, 1.5)])
+def test_export_round_trip_on_test_lines(trained, run_cli, tmp_path, fmt, whole_width, stretch):
     if fmt == "onnx":
         pytest.importorskip("onnxruntime")
     source = trained / "train" / "best.pt"
@@ -445,6 +450,12 @@ def test_export_round_trip_on_test_lines(trained, run_cli, tmp_path, fmt, whole_
         state["model"]["config"]["whole_width"] = True
         source = tmp_path / "whole.pt"
         torch.save(state, source)
+    if stretch != 1:                          # the same weights, reading lines stretched
+        stretched = tmp_path / "stretched.pt"
+        made = run_cli("export", "--checkpoint", source, "--format", "checkpoint", "--output", stretched,
+                       "--stretch", stretch)
+        assert made.exit_code == 0, made.output
+        source = stretched
     output = tmp_path / f"model.{'pt' if fmt == 'torchscript' else 'onnx'}"
     result = run_cli("export", "--checkpoint", source, "--format", fmt, "--output", output)
     assert result.exit_code == 0, result.output
@@ -452,10 +463,11 @@ def test_export_round_trip_on_test_lines(trained, run_cli, tmp_path, fmt, whole_
     sidecar = json.loads(output.with_name(output.name + ".json").read_text())
     assert sidecar["height"] == 32 and sidecar["blank"] == 0 and sidecar["charset"]
     assert sidecar["preparation"] == list(STEPS) and "load_line" in sidecar["preparation_in_python"]
-    assert ("ceil(W / 4)" in sidecar["outputs"]["log_probs"]) == whole_width
+    assert ("ceil(" in sidecar["outputs"]["log_probs"]) == whole_width
+    assert (f"floor({stretch:g} x its width)" in sidecar["outputs"]["lengths"]) == (stretch != 1)
     pixels, widths = shard_batch(trained)
     model, _ = checkpoint.model_from(checkpoint.load(source))
-    assert model.config.whole_width == whole_width
+    assert model.config.whole_width == whole_width and model.config.stretch == stretch
     with torch.no_grad():
         expected, lengths = PixelModel(model)(pixels, widths)
     if fmt == "torchscript":

@@ -33,10 +33,10 @@ def test_shapes_and_lengths(arch):
     assert torch.allclose(log_probs.exp().sum(-1), torch.ones(40, 4), atol=1e-4)
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_a_line_reads_the_same_alone_and_padded_in_a_batch(arch):
+@pytest.mark.parametrize("arch,stretch", [*((arch, 1.0) for arch in ARCHS), ("crnn-small", 1.25)])
+def test_a_line_reads_the_same_alone_and_padded_in_a_batch(arch, stretch):
     torch.manual_seed(1)
-    model = trained_looking(build(ModelConfig(arch, num_classes=30)))
+    model = trained_looking(build(ModelConfig(arch, num_classes=30, stretch=stretch)))
     line = torch.rand(1, 1, 32, 75)
     others = torch.rand(2, 1, 32, 240)
     batch = torch.zeros(3, 1, 32, 240)
@@ -47,8 +47,20 @@ def test_a_line_reads_the_same_alone_and_padded_in_a_batch(arch):
         alone, alone_len = model(line, torch.tensor([75]))
         together, lengths = model(batch, torch.tensor([75, 240, 200]))
     n = int(alone_len[0])
-    assert n == int(lengths[0]) == 18
+    assert n == int(lengths[0]) == (18 if stretch == 1 else 23)      # 75 columns, or floor(75 x 1.25) = 93
     assert torch.allclose(alone[:n, 0], together[:n, 0], atol=1e-6)
+
+
+def test_a_stretched_model_gives_a_line_more_frames_and_refuses_odd_stretches():
+    from pipeline.errors import OcrpipeError
+
+    model = build(ModelConfig("crnn-small", num_classes=10, stretch=1.5)).eval()
+    with torch.no_grad():
+        _, lengths = model(torch.rand(2, 1, 32, 80), torch.tensor([80, 41]))
+    assert lengths.tolist() == model.output_lengths(torch.tensor([80, 41])).tolist() == [30, 15]
+    for odd in (0.9, 1.2, 2.5):
+        with pytest.raises(OcrpipeError, match="multiple of 1/8"):
+            build(ModelConfig("crnn-small", num_classes=10, stretch=odd))
 
 
 @pytest.mark.parametrize("arch", ARCHS)

@@ -519,6 +519,22 @@ def test_a_run_recorded_before_an_option_existed_is_still_up_to_date(run, run_cl
     assert again.exit_code == 0 and "up to date" in again.output, again.output
 
 
+def test_stretch_is_recorded_in_the_model_and_inherited_through_init(run, run_cli, tmp_path):
+    options = (*TINY, "--steps", "2", "--val-every", "2")
+    assert run_cli("train", "--run", run, *options, "--stretch", "1.5").exit_code == 0
+    best = run / "train" / "best.pt"
+    assert checkpoint.load(best)["model"]["config"]["stretch"] == 1.5
+    model, _ = checkpoint.model_from(checkpoint.load(best))
+    assert model.output_lengths(torch.tensor([80])).tolist() == [30]          # 120 columns read, not 80
+    other = copy_run(run, tmp_path / "other")
+    result = run_cli("train", "--run", other, *options, "--init", best, "--force")
+    assert result.exit_code == 0, result.output
+    assert checkpoint.load(other / "train" / "best.pt")["model"]["config"]["stretch"] == 1.5
+    for odd in ("1.3", "0.5"):
+        refused = run_cli("train", "--run", other, *options, "--stretch", odd, "--force")
+        assert refused.exit_code == 2 and f"--stretch {odd}" in refused.output and "Traceback" not in refused.output
+
+
 def test_whole_width_is_recorded_in_the_model_and_inherited_through_init(run, run_cli, tmp_path):
     options = (*TINY, "--steps", "2", "--val-every", "2")
     assert run_cli("train", "--run", run, *options, "--whole-width").exit_code == 0

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline.text.charset import FRAME_STRIDE, ctc_frames
-from pipeline.config import ARCHS, check_model_height
+from pipeline.config import ARCHS, check_model_height, check_stretch
 from pipeline.errors import OcrpipeError
 
 
@@ -40,6 +40,10 @@ class ModelConfig:
     whole_width: bool = False   # pad a line's width up to a multiple of FRAME_STRIDE, so its last
                                 # 1-3 columns get a frame (False: cut down to one, as models trained
                                 # before this option read; checkpoints without the key load so)
+    stretch: float = 1.0        # each line's width is multiplied by this before the CNN reads it (a
+                                # multiple of 1/8 from 1 to 2, exact in binary), giving every glyph
+                                # more frames: see `stretched`
+
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -202,6 +206,7 @@ class CRNN(nn.Module):
         if config.arch not in ARCHS:
             raise OcrpipeError(f"--arch {config.arch}: unknown; choose one of {', '.join(ARCHS)}")
         check_model_height(config.height)
+        check_stretch(config.stretch, "the model's stretch")
         self.config = config
         if config.arch in VGG_WIDTHS:
             widths, hidden = VGG_WIDTHS[config.arch]
@@ -215,7 +220,7 @@ class CRNN(nn.Module):
     def encode(self, images: torch.Tensor, widths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The CNN: images (N, C, H, W) -> features (T, N, C'), lengths (N,). `ocrpipe train
         --compile` compiles this part alone (dynamic width: one graph for every batch width)."""
-        x, w = images, widths
+        x, w = stretched(images, widths, self.config.stretch)
         if self.config.whole_width:
             # Paper after the line's last column, up to the next multiple of the stride: that
             # column's pooling window then lies inside the line, so it keeps its frame. The
@@ -244,7 +249,28 @@ class CRNN(nn.Module):
         return F.log_softmax(logits.float(), dim=-1), lengths
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
+        widths = stretched_widths(widths, self.config.stretch)
         return torch.clamp(ctc_frames(whole(widths) if self.config.whole_width else widths), min=1)
+
+
+def stretched_widths(widths: torch.Tensor, stretch: float) -> torch.Tensor:
+    """Each line's width after `stretched` (exact: a multiple of 1/8 times an integer)."""
+    return widths if stretch == 1 else torch.floor(widths * stretch).long()
+
+
+def stretched(images: torch.Tensor, widths: torch.Tensor, stretch: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch with every line `stretch` times as wide, bilinearly: the CTC frame is 4 columns,
+    so a glyph narrower than 12 gets too few frames for a doubled letter (l, blank, l) and a
+    narrow face's "ll" is read as "l". Stretched, the line's width is floor(width x stretch).
+    A line's last columns interpolate toward paper, alone or padded in a batch: the columns past
+    its width are made paper and one column of paper is added first (so the batch is up to two
+    columns wider than floor(width x stretch); the CNN masks them)."""
+    if stretch == 1:
+        return images, widths
+    paper_after = F.pad(images * column_mask(widths, images.shape[-1]).to(images.dtype), (0, 1))
+    scaled = F.interpolate(paper_after, scale_factor=(1.0, stretch), mode="bilinear", align_corners=False,
+                           recompute_scale_factor=False)
+    return scaled, stretched_widths(widths, stretch)
 
 
 def whole(widths: torch.Tensor) -> torch.Tensor:

@@ -43,7 +43,7 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
     torch.manual_seed(config.seed)
     if not config.init:
         model_config = ModelConfig(config.arch or TrainConfig.DEFAULT_ARCH, len(charset), pack.height, pack.channels,
-                                   whole_width=bool(config.whole_width))
+                                   whole_width=bool(config.whole_width), stretch=config.stretch or 1.0)
         return model_config, build(model_config), charset, {}
     path = resolve_checkpoint(config.init, "--init")
     state = checkpoint.load(path)
@@ -61,7 +61,8 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
     remap = known.jamo != charset.jamo
     grown = charset if remap else checkpoint.grow_charset(known, charset)
     whole_width = parent.get("whole_width", False) if config.whole_width is None else config.whole_width
-    model_config = ModelConfig(arch, len(grown), pack.height, pack.channels, whole_width=whole_width)
+    stretch = parent.get("stretch", 1.0) if config.stretch is None else config.stretch
+    model_config = ModelConfig(arch, len(grown), pack.height, pack.channels, whole_width=whole_width, stretch=stretch)
     model = build(model_config)
     weights = checkpoint.weights(state, path)
     if arch != parent["arch"]:
