@@ -2,7 +2,8 @@
 a sequence for a bidirectional recurrent network, a linear layer scores the classes per frame.
 
 `forward(images, widths)` returns log-probabilities (T, N, C) and each line's true number of
-frames, derived from its real width through the CNN's arithmetic (`charset.ctc_frames`: the
+frames, derived from its real width (times the model's `stretch`, 1 unless trained otherwise)
+through the CNN's arithmetic (`charset.ctc_frames`: the
 width is halved twice, so the last 1-3 columns of a line whose width is not a multiple of 4
 get no frame of their own, unless the model is built with `whole_width`, which pads the line
 with paper up to the next multiple). Padding never reaches a line's output: every convolution reads its
@@ -43,7 +44,6 @@ class ModelConfig:
     stretch: float = 1.0        # each line's width is multiplied by this before the CNN reads it (a
                                 # multiple of 1/8 from 1 to 2, exact in binary), giving every glyph
                                 # more frames: see `stretched`
-
 
     def to_dict(self) -> dict:
         return asdict(self)
