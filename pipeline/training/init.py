@@ -49,7 +49,8 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
     state = checkpoint.load(path)
     parent = state["model"]["config"]
     arch = config.arch or parent["arch"]
-    if arch != parent["arch"] and not can_widen(parent["arch"], arch):
+    grows = arch != parent["arch"]                 # a wider network the parent grows into
+    if grows and not can_widen(parent["arch"], arch):
         raise OcrpipeError(f"--arch {config.arch} conflicts with --init {config.init}, a {parent['arch']}; "
                            "leave out --arch (the checkpoint decides it), name a wider one of the same design "
                            "(crnn-small -> crnn-medium -> crnn) or train from scratch")
@@ -65,14 +66,14 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
     model_config = ModelConfig(arch, len(grown), pack.height, pack.channels, whole_width=whole_width, stretch=stretch)
     model = build(model_config)
     weights = checkpoint.weights(state, path)
-    if arch != parent["arch"]:
+    if grows:
         weights = widen(weights, parent["arch"], arch, seed=config.seed)
     model.load_state_dict(checkpoint.mapped_state_dict(weights, model.state_dict(), known, grown) if remap
                           else checkpoint.grown_state_dict(weights, model.state_dict()))
     info = {"path": str(path), "sha256": sha256_file(path), "arch": parent["arch"],
             "charset_size": len(state["charset"]),
             "new_characters": "".join(c for c in grown.chars if c not in known.index)}
-    if arch != parent["arch"]:
+    if grows:
         info["widened_to"] = arch
     if remap:
         info["charset_remapped"] = "hangul as letters" if charset.jamo else "hangul as syllables"
