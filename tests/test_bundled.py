@@ -37,6 +37,8 @@ def test_the_model_ships_small_with_its_card():
     card = (ROOT / "models" / f"{DEFAULT_MODEL}.md").read_text(encoding="utf-8")
     for heading in ("## Data and recipe", "## Scores", "## Charset", "## License"):
         assert heading in card
+    decoding = state["decoding"]            # the LM settings measured for it, stated in its card
+    assert f"weight {decoding['lm_weight']}, bonus {decoding['lm_bonus']}" in card
 
 
 def test_predict_without_a_checkpoint_reads_with_the_bundled_model(tmp_path, run_cli):
