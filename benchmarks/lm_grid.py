@@ -47,8 +47,9 @@ def log_probs(checkpoint: str, data: Path | None, shards: Path | None, scratch: 
     sampler = BucketBatchSampler(dataset.widths, 32, dataset.height, shuffle=False, num_replicas=1, rank=0)
     runtime = setup("cpu", amp=False)
     out = [(list(batch.texts), lp.detach().clone(), n.clone()) for batch, lp, n, _ in
-           predictions(model, make_loader(dataset, sampler, Collate(charset, encode=False)), runtime,
-                       lambda lp, n: [])]
+           predictions(model, make_loader(dataset, sampler, Collate(charset, encode=False,
+                                                                    ink_rows=model.config.ink_rows)),
+                       runtime, lambda lp, n: [])]
     return out, charset
 
 

@@ -407,6 +407,11 @@ def pack(run_dir: Path, force: bool, show_progress: bool | None, **options: Any)
               help="The model reads every line this many times as wide (a multiple of 1/8 from 1 to 2): more "
                    "CTC frames per glyph, so narrow faces' doubled letters (ll, ss) get the frames they need; "
                    "recorded in the model  [default: the --init model's, else 1]")
+@click.option("--ink-rows/--all-rows", default=None,
+              help="Cut every line to the rows holding ink (and a tenth of their height above and below) and "
+                   "scale it back to the height before the model reads it, in training and in every reading "
+                   "after, so a face drawn small in its line is read at the size of the others; recorded in the "
+                   "model  [default: the --init model's; new models: all rows]")
 @click.option("--jitter-margins", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of training lines whose left and right margins are drawn again: cut to the ink "
                    "or widened by up to half the line's height (0: the margins as generated).")

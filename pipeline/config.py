@@ -361,6 +361,8 @@ class TrainConfig:
                                            # again, tight to the ink or loose (0: the margins as generated)
     stretch: float | None = None           # the model reads each line this many times as wide (more frames
                                            # per glyph); None: the --init checkpoint's, else 1
+    ink_rows: bool | None = None           # the model reads each line cut to its ink rows, scaled back to
+                                           # the height; None: the --init checkpoint's, else off
 
     # Options that may change when a run resumes: how it runs, not what it computes.
     RESUMABLE: ClassVar[tuple[str, ...]] = ("steps", "device", "workers", "compile", "val_every", "early_stop",

@@ -203,7 +203,7 @@ def _predict(model: Any, charset: Any, to_text: Decoder, data: EvalSet, config: 
     dataset = data.dataset
     sampler = BucketBatchSampler(dataset.widths, config.batch_size, dataset.height, shuffle=False,
                                  num_replicas=1, rank=0)
-    loader = make_loader(dataset, sampler, Collate(charset, encode=False))
+    loader = make_loader(dataset, sampler, Collate(charset, encode=False, ink_rows=model.config.ink_rows))
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
     with bar(len(dataset), "eval", enabled=show_progress) as progress:

@@ -189,7 +189,8 @@ def averaged(model: nn.Module, state: dict, average: Average) -> tuple[nn.Module
     if theirs_config != ours_config or list(other_state["charset"]) != list(state["charset"]):
         def describe(config: ModelConfig, chars: int) -> str:
             return (f"{config.arch}, {chars} characters" + (", whole width" if config.whole_width else "")
-                    + (f", stretch {config.stretch:g}" if config.stretch != 1 else ""))
+                    + (f", stretch {config.stretch:g}" if config.stretch != 1 else "")
+                    + (", ink rows" if config.ink_rows else ""))
         raise OcrpipeError(f"--average-with {average.other}: another network or charset than the checkpoint's "
                            f"({describe(theirs_config, len(other_state['charset']))} against "
                            f"{describe(ours_config, len(state['charset']))}); average a model "
@@ -255,8 +256,10 @@ def run(checkpoint: Path, fmt: str, output: Path, decoding: dict[str, float] | N
                              "padded on the right with 255",
                    "widths": "int64 (N,): each line's width in pixels before padding"},
         "preparation": list(STEPS),
-        "preparation_in_python": f"pipeline.preprocess.load_line(path, height={height}, channels={channels}) "
-                                 "-> uint8 (H, W, C); transpose to (C, H, W)",
+        "preparation_in_python": f"pipeline.preprocess.load_line(path, height={height}, channels={channels}"
+                                 + (", ink_rows=True" if model.config.ink_rows else "")
+                                 + ") -> uint8 (H, W, C); transpose to (C, H, W)",
+        "ink_rows": model.config.ink_rows,
         "outputs": _outputs(model.config.whole_width, model.config.stretch),
         "height": height, "channels": channels, "blank": 0, "charset": charset.chars,
         "decoding": "greedy CTC: per line, the best class of each of its first `lengths` frames; merge runs of "

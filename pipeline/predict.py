@@ -71,7 +71,7 @@ def run(checkpoint: Path, paths: Iterable[Path], batch_size: int = 64, device: s
     runtime = setup(device, amp=True)
     try:
         model = model.to(runtime.device)
-        collate = Collate(charset, encode=False)
+        collate = Collate(charset, encode=False, ink_rows=model.config.ink_rows)
         window: list[Path] = []
         for path in paths:
             window.append(path)

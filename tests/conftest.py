@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
 from pipeline.cli import cli
+from pipeline.datasets.loader import ShardDataset
 
 ROOT = Path(__file__).resolve().parent.parent
 FONTS = ROOT / "fonts"
@@ -66,6 +68,12 @@ def build_run(base: Path, *generate_extra: str, count: int, train: list[str] | N
         result = CliRunner().invoke(cli, args, catch_exceptions=False)
         assert result.exit_code == 0, result.output
     return run
+
+
+def train_lines(run: Path) -> list[tuple[int, np.ndarray, str]]:
+    """The packed training lines of a run: (index, pixels (H, W, C), text)."""
+    dataset = ShardDataset(sorted((run / "shards" / "train").glob("shard-*.lmdb")))
+    return [dataset[i] for i in range(len(dataset))]
 
 
 def copy_run(source: Path, target: Path) -> Path:

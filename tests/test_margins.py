@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import build_run, copy_run
-from pipeline.datasets.loader import Collate, ShardDataset
+from conftest import build_run, copy_run, train_lines
+from pipeline.datasets.loader import Collate
 from pipeline.models import checkpoint
 from pipeline.run.manifest import Manifest
 from pipeline.text.charset import Charset
@@ -26,14 +26,9 @@ def packed(tmp_path_factory) -> Path:
                      "--test-fraction", "0.1", count=60)
 
 
-def lines(run: Path) -> list[tuple[int, np.ndarray, str]]:
-    dataset = ShardDataset(sorted((run / "shards" / "train").glob("shard-*.lmdb")))
-    return [dataset[i] for i in range(len(dataset))]
-
-
 def test_each_side_is_cut_to_the_ink_or_widened_and_the_ink_is_kept(packed):
     tight = loose = 0
-    for k, (_, image, text) in enumerate(lines(packed)):
+    for k, (_, image, text) in enumerate(train_lines(packed)):
         background = row_background(image)
         first, last = ink_columns(image, background)
         out = redraw_margins(image, text, np.random.default_rng(k))
@@ -77,7 +72,7 @@ def test_a_line_without_ink_or_too_narrow_for_its_text_is_kept():
 
 def test_the_collate_is_deterministic_and_a_share_of_0_changes_nothing(packed):
     charset = Charset.load(packed / "charset.json")
-    items = lines(packed)[:16]
+    items = train_lines(packed)[:16]
     plain = Collate(charset).arrays(items)
     none = MarginCollate(charset, 0.0, seed=1).arrays(items)
     assert np.array_equal(plain.images, none.images) and np.array_equal(plain.widths, none.widths)

@@ -60,6 +60,55 @@ def normalize(image: Image.Image, height: int, channels: int = 1) -> np.ndarray:
     return pixels.reshape(height, width, channels)
 
 
+INK_STEP = 64      # a pixel is ink where it differs this much from its row's background
+INK_MARGIN = 1 / 10   # kept above and below the ink by `crop_to_ink_rows`, of the ink's height
+INK_LEAST = 1 / 4     # the least share of the height `crop_to_ink_rows` keeps (a dash stays a dash)
+
+
+def row_background(pixels: np.ndarray) -> np.ndarray:
+    """(H,) the background grey of each row of (H, W, C) pixels: the median of the two outermost
+    columns of each side (a crop's edges are its background in nearly every line)."""
+    grey = pixels.mean(axis=2)
+    edges = np.concatenate([grey[:, :2], grey[:, -2:]], axis=1)
+    return np.median(edges, axis=1)
+
+
+def ink_mask(pixels: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) bool: the pixels of (H, W, C) that differ from their row's background (given, or
+    `row_background`) by more than INK_STEP."""
+    background = row_background(pixels) if background is None else background
+    return np.abs(pixels.mean(axis=2) - background[:, None]) > INK_STEP
+
+
+def ink_rows(pixels: np.ndarray) -> tuple[int, int] | None:
+    """First and last row of (H, W, C) pixels holding ink, or None for a line without any."""
+    rows = np.flatnonzero(ink_mask(pixels).any(axis=1))
+    return (int(rows[0]), int(rows[-1])) if len(rows) else None
+
+
+def crop_to_ink_rows(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, C) uint8 pixels cut to the rows holding ink, with a tenth of the ink's height more
+    above and below (at least a quarter of the line's height in all, centred on the ink), and
+    scaled back to height H, aspect ratio kept: the glyphs of a face drawn small in its line, or
+    of a crop with wide bands above and below, come out at one size. The band's edges may fall
+    between rows (it is resampled, bilinear), so a line cut loosely reads as one cut tightly.
+    Lines without ink, or whose ink fills them, come back as they were. Widths only grow, so a
+    label that fitted a line's frames still fits."""
+    height, width, channels = pixels.shape
+    found = ink_rows(pixels)
+    if found is None:
+        return pixels
+    ink = found[1] + 1 - found[0]
+    centre, half = (found[0] + found[1] + 1) / 2, max(ink * (1 + 2 * INK_MARGIN), height * INK_LEAST) / 2
+    top, bottom = max(0.0, centre - half), min(float(height), centre + half)
+    if (top, bottom) == (0.0, float(height)):
+        return pixels
+    new_width = max(width, round(width * height / (bottom - top)))
+    image = Image.fromarray(pixels[:, :, 0] if channels == 1 else pixels)
+    scaled = image.resize((new_width, height), Image.Resampling.BILINEAR, box=(0, top, width, bottom))
+    return np.asarray(scaled, dtype=np.uint8).reshape(height, new_width, channels)
+
+
 # The steps of load_line in words, for people who feed an exported model without Python's ocrpipe
 # (written into the export's JSON sidecar).
 STEPS = ("decode the file, applying its EXIF orientation",
@@ -70,16 +119,24 @@ STEPS = ("decode the file, applying its EXIF orientation",
          "vertical lines (pack, eval, predict --vertical): rotate 90 degrees counter-clockwise, so the "
          "column's top character comes first (left)",
          "resize to the model height H, width round(w * H / h) and at least 1, bilinear",
+         "models trained with --ink-rows only (the export's `ink_rows`): the band from the first to the last "
+         "row holding ink (a pixel more than 64 from its row's background, the median of the row's two "
+         "outermost pixels on each side), widened by a tenth of its height above and below (at least H/4 "
+         "in all, centred), clipped to the line, resized back to height H and width max(W, round(W * H / "
+         "band)), bilinear (the band's edges may fall between rows)",
          "batch: pad each line on the right with 255 to the widest line; pass the true widths")
 
 
-def load_line(source: bytes | Path | Image.Image, height: int, channels: int = 1, vertical: bool = False
-              ) -> np.ndarray:
+def load_line(source: bytes | Path | Image.Image, height: int, channels: int = 1, vertical: bool = False,
+              ink_rows: bool = False) -> np.ndarray:
     """A line image as every ocrpipe model reads it (pack, eval and predict call this too):
     uint8 (height, width, channels). A vertical line (a column read top to bottom) is turned
-    90 degrees counter-clockwise first. Use it to feed an exported model; `STEPS` says the
+    90 degrees counter-clockwise first. `ink_rows` (for a model trained with `train
+    --ink-rows`, whose export says so) then cuts it to its ink rows, as eval and predict do
+    for such a model (`crop_to_ink_rows`). Use it to feed an exported model; `STEPS` says the
     same in words. Raises BadImage for bytes or files Pillow cannot decode."""
     image = source if isinstance(source, Image.Image) else decode_image(source)
     if vertical:
         image = image.transpose(Image.Transpose.ROTATE_90)
-    return normalize(image, height, channels)
+    pixels = normalize(image, height, channels)
+    return crop_to_ink_rows(pixels) if ink_rows else pixels

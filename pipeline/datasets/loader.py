@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from pipeline.text.charset import Charset
 from pipeline.errors import OcrpipeError
-from pipeline.datasets.images import PAPER
+from pipeline.datasets.images import PAPER, crop_to_ink_rows
 from pipeline.datasets.shards import ShardReader
 
 PAD_MULTIPLE = 16
@@ -216,11 +216,12 @@ class HostBatch:
 
 class Collate:
     """Pads and encodes one batch; `encode=False` skips the CTC targets (labels with
-    characters outside the charset are then fine, e.g. to evaluate on foreign data).
-    Labels come from shards, where pack stored them NFC-normalized."""
+    characters outside the charset are then fine, e.g. to evaluate on foreign data);
+    `ink_rows` first cuts each line to its ink rows (`crop_to_ink_rows`, for a model whose
+    config says so). Labels come from shards, where pack stored them NFC-normalized."""
 
-    def __init__(self, charset: Charset, encode: bool = True) -> None:
-        self.charset, self.encode = charset, encode
+    def __init__(self, charset: Charset, encode: bool = True, ink_rows: bool = False) -> None:
+        self.charset, self.encode, self.ink_rows = charset, encode, ink_rows
         # Code point -> class, for encoding a whole batch in one NumPy lookup (0: unknown).
         self.table = np.zeros(max(map(ord, charset.chars), default=0) + 1, dtype=np.int64)
         for ch, cls in charset.index.items():
@@ -236,6 +237,8 @@ class Collate:
         return targets
 
     def arrays(self, items: Sequence[tuple[int, np.ndarray, str]]) -> HostBatch:
+        if self.ink_rows:                   # a model that reads lines cut to their ink rows
+            items = [(index, crop_to_ink_rows(image), text) for index, image, text in items]
         height, channels = items[0][1].shape[0], items[0][1].shape[2]
         widths = np.fromiter((image.shape[1] for _, image, _ in items), dtype=np.int64, count=len(items))
         width = padded_width(int(widths.max()))

@@ -44,6 +44,8 @@ class ModelConfig:
     stretch: float = 1.0        # each line's width is multiplied by this before the CNN reads it (a
                                 # multiple of 1/8 from 1 to 2, exact in binary), giving every glyph
                                 # more frames: see `stretched`
+    ink_rows: bool = False      # the host cuts each line to its ink rows and scales it back to the
+                                # height before the model reads it (datasets.images.crop_to_ink_rows)
 
     def to_dict(self) -> dict:
         return asdict(self)

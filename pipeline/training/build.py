@@ -108,7 +108,7 @@ def build(config: TrainConfig, pack: PackResult, run_dir: Path, rt: Runtime,
     if config.compile:
         compile_cnn(model)
     lines_cap, pixel_cap = batching(config, data.train.widths, pack.height, rt.device.type)
-    sampler, loader, val_loader = _loaders(config, data, charset, pack.height, rt, lines_cap, pixel_cap)
+    sampler, loader, val_loader = _loaders(config, data, charset, model_config, rt, lines_cap, pixel_cap)
     return Parts(data, model_config, model, net, charset, parent, optimizer, scheduler, sampler, loader,
                  val_loader, lines_cap, pixel_cap, schedule_change, ema), state
 
@@ -126,14 +126,17 @@ def moving_average(model: torch.nn.Module, decay: float, saved: dict[str, Any] |
     return ema
 
 
-def _loaders(config: TrainConfig, data: TrainData, charset: Charset, height: int, rt: Runtime,
+def _loaders(config: TrainConfig, data: TrainData, charset: Charset, model_config: ModelConfig, rt: Runtime,
              lines_cap: int, pixel_cap: int | None) -> tuple[Any, BatchLoader, BatchLoader]:
+    height, ink_rows = model_config.height, model_config.ink_rows
     workers = config.workers if config.workers is not None else (min(8, torch.get_num_threads())
                                                                  if rt.device.type == "cuda" else 0)
     pin = rt.device.type == "cuda"
     sampler = train_sampler(data, config, height, lines_cap, pixel_cap)
-    collate = MarginCollate(charset, config.jitter_margins, config.seed) if config.jitter_margins else Collate(charset)
+    collate = (MarginCollate(charset, config.jitter_margins, config.seed, ink_rows) if config.jitter_margins
+               else Collate(charset, ink_rows=ink_rows))
     loader = make_loader(data.train, sampler, collate, workers=workers, pin_memory=pin)
     val_sampler = BucketBatchSampler(data.val.widths, config.batch_size, height, config.max_pixels, shuffle=False)
-    val_loader = make_loader(data.val, val_sampler, Collate(charset), workers=min(workers, 2), pin_memory=pin)
+    val_loader = make_loader(data.val, val_sampler, Collate(charset, ink_rows=ink_rows), workers=min(workers, 2),
+                             pin_memory=pin)
     return sampler, loader, val_loader

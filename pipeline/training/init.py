@@ -43,7 +43,8 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
     torch.manual_seed(config.seed)
     if not config.init:
         model_config = ModelConfig(config.arch or TrainConfig.DEFAULT_ARCH, len(charset), pack.height, pack.channels,
-                                   whole_width=bool(config.whole_width), stretch=config.stretch or 1.0)
+                                   whole_width=bool(config.whole_width), stretch=config.stretch or 1.0,
+                                   ink_rows=bool(config.ink_rows))
         return model_config, build(model_config), charset, {}
     path = resolve_checkpoint(config.init, "--init")
     state = checkpoint.load(path)
@@ -63,7 +64,9 @@ def build_model(config: TrainConfig, pack: PackResult, charset: Charset
     grown = charset if remap else checkpoint.grow_charset(known, charset)
     whole_width = parent.get("whole_width", False) if config.whole_width is None else config.whole_width
     stretch = parent.get("stretch", 1.0) if config.stretch is None else config.stretch
-    model_config = ModelConfig(arch, len(grown), pack.height, pack.channels, whole_width=whole_width, stretch=stretch)
+    ink_rows = parent.get("ink_rows", False) if config.ink_rows is None else config.ink_rows
+    model_config = ModelConfig(arch, len(grown), pack.height, pack.channels, whole_width=whole_width, stretch=stretch,
+                               ink_rows=ink_rows)
     model = build(model_config)
     weights = checkpoint.weights(state, path)
     if grows:

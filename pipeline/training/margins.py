@@ -20,27 +20,18 @@ from typing import Sequence
 
 import numpy as np
 
+from pipeline.datasets.images import ink_mask, row_background
 from pipeline.datasets.loader import Collate, HostBatch
 from pipeline.text.charset import Charset, ctc_frames, ctc_min_frames
 from pipeline.utils.seeding import derive_seed
 
-INK_STEP = 64          # a column holds ink where a pixel differs this much from its row's background
 TIGHT_MAX = 2          # a tight side keeps 0..TIGHT_MAX pixels beyond the ink
 SPARE_FRAMES = 1       # a cut line keeps this many CTC frames beyond what its label needs
 
 
-def row_background(image: np.ndarray) -> np.ndarray:
-    """(H,) the background grey of each row: the median of the two outermost columns of each
-    side (a crop's edges are its background in nearly every line)."""
-    grey = image.mean(axis=2)
-    edges = np.concatenate([grey[:, :2], grey[:, -2:]], axis=1)
-    return np.median(edges, axis=1)
-
-
 def ink_columns(image: np.ndarray, background: np.ndarray) -> tuple[int, int] | None:
     """First and last column holding ink, or None for a line without any."""
-    grey = image.mean(axis=2)
-    cols = np.flatnonzero((np.abs(grey - background[:, None]) > INK_STEP).any(axis=0))
+    cols = np.flatnonzero(ink_mask(image, background).any(axis=0))
     return (int(cols[0]), int(cols[-1])) if len(cols) else None
 
 
@@ -67,8 +58,8 @@ def redraw_margins(image: np.ndarray, text: str, rng: np.random.Generator) -> np
 class MarginCollate(Collate):
     """`Collate` that first redraws the margins of a `share` of the lines (see the module)."""
 
-    def __init__(self, charset: Charset, share: float, seed: int) -> None:
-        super().__init__(charset)
+    def __init__(self, charset: Charset, share: float, seed: int, ink_rows: bool = False) -> None:
+        super().__init__(charset, ink_rows=ink_rows)
         self.share, self.seed = share, seed
 
     def arrays(self, items: Sequence[tuple[int, np.ndarray, str]]) -> HostBatch:
