@@ -45,6 +45,7 @@ def test_the_model_ships_small_with_its_card(name):
         assert heading in card
     decoding = state["decoding"]            # the LM settings measured for it, stated in its card
     assert f"{decoding['lm_weight']} and {decoding['lm_bonus']}" in card
+    assert ("train --ink-rows" in card) == state["model"]["config"].get("ink_rows", False)   # how it reads, stated
 
 
 @pytest.mark.parametrize("name", sorted(LINES))
