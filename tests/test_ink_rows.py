@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import build_run, copy_run, train_lines
 from pipeline.datasets.images import crop_to_ink_rows, ink_rows, load_line
-from pipeline.datasets.loader import Collate
+from pipeline.datasets.loader import Collate, ShardDataset, ink_row_widths
 from pipeline.models import checkpoint
 from pipeline.text.charset import Charset
 
@@ -42,6 +42,13 @@ def test_a_line_with_wide_bands_above_and_below_is_read_at_the_size_of_a_tight_o
         assert abs(cut.shape[1] - tight.shape[1]) <= 0.1 * tight.shape[1]     # the glyphs back at one size
         first, last = ink_rows(cut)
         assert first <= 3 and last >= height - 4
+
+
+def test_lines_are_batched_by_the_widths_they_are_read_at(packed):
+    dataset = ShardDataset(sorted((packed / "shards" / "train").glob("shard-*.lmdb")))
+    widths = ink_row_widths(dataset)
+    assert widths.tolist() == [crop_to_ink_rows(pixels).shape[1] for pixels in lines(packed)]
+    assert (widths >= dataset.widths).all() and (widths > dataset.widths).any()
 
 
 def test_lines_without_ink_or_filled_with_it_and_dashes_keep_their_shape():

@@ -86,6 +86,24 @@ def ink_rows(pixels: np.ndarray) -> tuple[int, int] | None:
     return (int(rows[0]), int(rows[-1])) if len(rows) else None
 
 
+def ink_band(pixels: np.ndarray) -> tuple[float, float] | None:
+    """The rows (top, bottom; edges may fall between rows) `crop_to_ink_rows` keeps of (H, W, C)
+    pixels, or None where it keeps the line as it is."""
+    height = pixels.shape[0]
+    found = ink_rows(pixels)
+    if found is None:
+        return None
+    ink = found[1] + 1 - found[0]
+    centre, half = (found[0] + found[1] + 1) / 2, max(ink * (1 + 2 * INK_MARGIN), height * INK_LEAST) / 2
+    top, bottom = max(0.0, centre - half), min(float(height), centre + half)
+    return None if (top, bottom) == (0.0, float(height)) else (top, bottom)
+
+
+def cut_width(width: int, height: int, band: tuple[float, float] | None) -> int:
+    """A line's width once `crop_to_ink_rows` has cut it to `band` and scaled it back to `height`."""
+    return width if band is None else max(width, round(width * height / (band[1] - band[0])))
+
+
 def crop_to_ink_rows(pixels: np.ndarray) -> np.ndarray:
     """(H, W, C) uint8 pixels cut to the rows holding ink, with a tenth of the ink's height more
     above and below (at least a quarter of the line's height in all, centred on the ink), and
@@ -95,15 +113,11 @@ def crop_to_ink_rows(pixels: np.ndarray) -> np.ndarray:
     Lines without ink, or whose ink fills them, come back as they were. Widths only grow, so a
     label that fitted a line's frames still fits."""
     height, width, channels = pixels.shape
-    found = ink_rows(pixels)
-    if found is None:
+    band = ink_band(pixels)
+    if band is None:
         return pixels
-    ink = found[1] + 1 - found[0]
-    centre, half = (found[0] + found[1] + 1) / 2, max(ink * (1 + 2 * INK_MARGIN), height * INK_LEAST) / 2
-    top, bottom = max(0.0, centre - half), min(float(height), centre + half)
-    if (top, bottom) == (0.0, float(height)):
-        return pixels
-    new_width = max(width, round(width * height / (bottom - top)))
+    top, bottom = band
+    new_width = cut_width(width, height, band)
     image = Image.fromarray(pixels[:, :, 0] if channels == 1 else pixels)
     scaled = image.resize((new_width, height), Image.Resampling.BILINEAR, box=(0, top, width, bottom))
     return np.asarray(scaled, dtype=np.uint8).reshape(height, new_width, channels)

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from pipeline.text.charset import Charset
 from pipeline.errors import OcrpipeError
-from pipeline.datasets.images import PAPER, crop_to_ink_rows
+from pipeline.datasets.images import PAPER, crop_to_ink_rows, cut_width, ink_band
 from pipeline.datasets.shards import ShardReader
 
 PAD_MULTIPLE = 16
@@ -73,6 +73,17 @@ class ShardDataset(Dataset):
             local = [i - int(self.offsets[s]) for i in wanted]
             images.update(zip(wanted, self.shards[s].images(local)))
         return [(int(i), images[int(i)], self.labels[int(i)]) for i in indices]
+
+
+def ink_row_widths(dataset: ShardDataset) -> np.ndarray:
+    """Each line's width as a model that reads lines cut to their ink rows gets it (`Collate(...,
+    ink_rows=True)`), for batching lines of like widths: one pass over the lines (about a
+    quarter of a millisecond each)."""
+    widths = np.empty(len(dataset), dtype=np.int64)
+    for i in range(len(dataset)):
+        pixels = dataset[i][1]
+        widths[i] = cut_width(pixels.shape[1], pixels.shape[0], ink_band(pixels))
+    return widths
 
 
 def padded_width(width: int) -> int:

@@ -139,14 +139,17 @@ def train_data(pack: PackResult, run_dir: Path, config: TrainConfig) -> TrainDat
 
 
 def train_sampler(data: TrainData, config: TrainConfig, height: int, lines: int | None = None,
-                  max_pixels: int | None = None) -> BucketBatchSampler | MixedBatchSampler:
+                  max_pixels: int | None = None, widths: np.ndarray | None = None
+                  ) -> BucketBatchSampler | MixedBatchSampler:
     """The training batches: at most `lines` lines (default --batch-size) and `max_pixels`
-    padded pixels (default --max-pixels) per micro-batch."""
+    padded pixels (default --max-pixels) per micro-batch, bucketed by `widths` (default: the
+    packed widths; a model that cuts lines to their ink rows reads them wider)."""
     lines, max_pixels = lines or config.batch_size, max_pixels or config.max_pixels
+    widths = data.train.widths if widths is None else widths
     if len(data.names) == 1:
-        return BucketBatchSampler(data.train.widths, lines, height, max_pixels,
+        return BucketBatchSampler(widths, lines, height, max_pixels,
                                   seed=config.seed, accumulate=config.accumulate)
-    samplers = [BucketBatchSampler(data.train.widths[o:o + n], lines, height, max_pixels,
+    samplers = [BucketBatchSampler(widths[o:o + n], lines, height, max_pixels,
                                    seed=derive_seed(config.seed, "split", name) % 2**32, accumulate=config.accumulate)
                 for name, o, n in zip(data.names, data.offsets, data.sizes)]
     return MixedBatchSampler(samplers, data.offsets, config.shares(data.sizes), seed=config.seed)

@@ -13,7 +13,8 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from pipeline.config import TrainConfig
-from pipeline.datasets.loader import BatchLoader, BucketBatchSampler, Collate, make_loader, padded_widths
+from pipeline.datasets.loader import (BatchLoader, BucketBatchSampler, Collate, ink_row_widths, make_loader,
+                                      padded_widths)
 from pipeline.datasets.mixing import TrainData, train_data, train_sampler
 from pipeline.models import checkpoint
 from pipeline.models.crnn import ModelConfig
@@ -132,11 +133,13 @@ def _loaders(config: TrainConfig, data: TrainData, charset: Charset, model_confi
     workers = config.workers if config.workers is not None else (min(8, torch.get_num_threads())
                                                                  if rt.device.type == "cuda" else 0)
     pin = rt.device.type == "cuda"
-    sampler = train_sampler(data, config, height, lines_cap, pixel_cap)
+    read_widths = ink_row_widths(data.train) if ink_rows else None        # batch lines of like widths as read
+    sampler = train_sampler(data, config, height, lines_cap, pixel_cap, read_widths)
     collate = (MarginCollate(charset, config.jitter_margins, config.seed, ink_rows) if config.jitter_margins
                else Collate(charset, ink_rows=ink_rows))
     loader = make_loader(data.train, sampler, collate, workers=workers, pin_memory=pin)
-    val_sampler = BucketBatchSampler(data.val.widths, config.batch_size, height, config.max_pixels, shuffle=False)
+    val_widths = ink_row_widths(data.val) if ink_rows else data.val.widths
+    val_sampler = BucketBatchSampler(val_widths, config.batch_size, height, config.max_pixels, shuffle=False)
     val_loader = make_loader(data.val, val_sampler, Collate(charset, ink_rows=ink_rows), workers=min(workers, 2),
                              pin_memory=pin)
     return sampler, loader, val_loader
