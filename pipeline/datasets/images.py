@@ -134,10 +134,10 @@ STEPS = ("decode the file, applying its EXIF orientation",
          "column's top character comes first (left)",
          "resize to the model height H, width round(w * H / h) and at least 1, bilinear",
          "models trained with --ink-rows only (the export's `ink_rows`): the band from the first to the last "
-         "row holding ink (a pixel more than 64 from its row's background, the median of the row's two "
-         "outermost pixels on each side), widened by a tenth of its height above and below (at least H/4 "
-         "in all, centred), clipped to the line, resized back to height H and width max(W, round(W * H / "
-         "band)), bilinear (the band's edges may fall between rows)",
+         f"row holding ink (a pixel more than {INK_STEP} from its row's background, the median of the row's two "
+         f"outermost pixels on each side), widened by {INK_MARGIN:g} of its height above and below (at least "
+         f"{INK_LEAST:g} x H in all, centred), clipped to the line, resized back to height H and width "
+         "max(W, round(W * H / band)), bilinear (the band's edges may fall between rows)",
          "batch: pad each line on the right with 255 to the widest line; pass the true widths")
 
 
