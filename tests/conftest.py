@@ -70,9 +70,14 @@ def build_run(base: Path, *generate_extra: str, count: int, train: list[str] | N
     return run
 
 
+def train_dataset(run: Path) -> ShardDataset:
+    """The packed training split of a run."""
+    return ShardDataset(sorted((run / "shards" / "train").glob("shard-*.lmdb")))
+
+
 def train_lines(run: Path) -> list[tuple[int, np.ndarray, str]]:
     """The packed training lines of a run: (index, pixels (H, W, C), text)."""
-    dataset = ShardDataset(sorted((run / "shards" / "train").glob("shard-*.lmdb")))
+    dataset = train_dataset(run)
     return [dataset[i] for i in range(len(dataset))]
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import build_run, copy_run, train_lines
+from conftest import build_run, copy_run, train_dataset, train_lines
 from pipeline.datasets.images import crop_to_ink_rows, ink_rows, load_line
-from pipeline.datasets.loader import Collate, ShardDataset, ink_row_widths
+from pipeline.datasets.loader import Collate, ink_row_widths
 from pipeline.models import checkpoint
 from pipeline.text.charset import Charset
 
@@ -45,7 +45,7 @@ def test_a_line_with_wide_bands_above_and_below_is_read_at_the_size_of_a_tight_o
 
 
 def test_lines_are_batched_by_the_widths_they_are_read_at(packed):
-    dataset = ShardDataset(sorted((packed / "shards" / "train").glob("shard-*.lmdb")))
+    dataset = train_dataset(packed)
     widths = ink_row_widths(dataset)
     assert widths.tolist() == [crop_to_ink_rows(pixels).shape[1] for pixels in lines(packed)]
     assert (widths >= dataset.widths).all() and (widths > dataset.widths).any()
