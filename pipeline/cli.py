@@ -199,8 +199,9 @@ def _parse_range(ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--holdout-family", multiple=True,
               help="A font family (as generate names it, e.g. NanumSquareRound) for the test split only; repeatable.")
 @click.option("--conventions", type=click.Choice(["corpus", "mixed"]), default="corpus", show_default=True,
-              help="mixed: Chinese prose lines also drawn in print's other conventions, a share without the "
-                   "space between Han and Latin words, a share with ASCII punctuation in place of full-width.")
+              help="mixed: prose lines also drawn in print's other conventions: Chinese, a share without the "
+                   "space between Han and Latin words, a share with ASCII punctuation in place of full-width; "
+                   "Latin, half the lines with curly double quotes set as pairs of single quotes.")
 @click.option("--caps-fonts", type=click.Choice(["upper", "skip"]), default="upper", show_default=True,
               help="Fonts that draw lowercase as capitals: upper-case their labels, or leave them out.")
 @click.option("--skip-uncovered", is_flag=True, help="Drop corpus lines with characters no font draws "

@@ -192,3 +192,20 @@ def test_mixed_conventions_set_chinese_prose_unspaced_and_with_ascii_punctuation
     english, plain = (Corpus.load([en], 0.0, ["en"], "lines", c) for c in ("mixed", "corpus"))
     assert all(english.sample(random.Random(i), 12, 12) == plain.sample(random.Random(i), 12, 12)
                for i in range(50))
+
+
+def test_mixed_conventions_set_latin_double_quotes_as_pairs_of_single_ones(tmp_path):
+    from pipeline.evaluation.metrics import fold_typography
+    from pipeline.text.corpus import Corpus
+
+    en = tmp_path / "en.txt"
+    en.write_text('She said "no" to him, and "yes" to her, as was her way.\n', encoding="utf-8")
+    mixed, plain = (Corpus.load([en], 0.0, ["en"], "lines", c) for c in ("mixed", "corpus"))
+    lines = [mixed.sample(random.Random(i), 12, 12) for i in range(300)]
+    paired = [line for line in lines if "\u2018\u2018no\u2019\u2019" in line]
+    assert paired and any("\u201cno\u201d" in line for line in lines) and any('"no"' in line for line in lines)
+    assert all("\u201c" not in line and "\u201d" not in line for line in paired)    # the whole line, not one pair
+    assert all('"no"' in fold_typography(line) for line in paired)
+    assert any("\u2018\u2018yes\u2019\u2019" in line for line in paired)
+    assert {ch for line in lines for ch in line} <= mixed.characters()
+    assert not any("\u2018\u2018" in plain.sample(random.Random(i), 12, 12) for i in range(300))

@@ -40,6 +40,10 @@ CHARS_PER_WORD = 2   # text written without spaces (Chinese): a "word" of --max-
 # uses full-width punctuation, or ASCII in technical text.
 UNSPACED_LATIN = 0.3
 ASCII_PUNCTUATION = 0.2
+# --conventions mixed, Latin prose: share of lines typeset with double quotes that set each as a
+# pair of single quotes (‘‘ ’’), as typewritten pages and LaTeX's `` '' in many faces print them.
+PAIRED_QUOTES = 0.5
+PAIRED = str.maketrans({"\u201c": "\u2018\u2018", "\u201d": "\u2019\u2019"})
 TO_ASCII = str.maketrans("：，；（）！？", ":,;()!?")
 HAN_LATIN_SPACE = re.compile(r"(?<=[\u3400-\u9fff]) (?=[A-Za-z0-9])|(?<=[A-Za-z0-9]) (?=[\u3400-\u9fff])")
 
@@ -51,6 +55,14 @@ def other_conventions(text: str, rng: random.Random) -> str:
         text = HAN_LATIN_SPACE.sub("", text)
     if rng.random() < ASCII_PUNCTUATION:
         text = text.translate(TO_ASCII)
+    return text
+
+
+def paired_quotes(text: str, rng: random.Random) -> str:
+    """A Latin line as print also sets it: at times (drawn only where the line has a curly
+    double quote) each double quote as two single ones."""
+    if ("\u201c" in text or "\u201d" in text) and rng.random() < PAIRED_QUOTES:
+        return text.translate(PAIRED)
     return text
 
 
@@ -272,6 +284,8 @@ class Corpus:
                 text = _cite(text, codes_en.citation(rng, self._names), rng)
             elif isinstance(source, Prose) and source.unspaced and self.conventions == "mixed":
                 text = other_conventions(text, rng)
+            if isinstance(source, Prose) and source.latin and self.conventions == "mixed":
+                text = paired_quotes(text, rng)
         return clean_label(text)
 
 
