@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import build_run, copy_run, train_dataset, train_lines
-from pipeline.datasets.images import crop_to_ink_rows, ink_rows, load_line
+from pipeline.datasets.images import crop_to_ink_rows, ink_row_span, load_line
 from pipeline.datasets.loader import Collate, ink_row_widths
 from pipeline.models import checkpoint
 from pipeline.text.charset import Charset
@@ -40,7 +40,7 @@ def test_a_line_with_wide_bands_above_and_below_is_read_at_the_size_of_a_tight_o
         small = Image.fromarray(loose[:, :, 0]).resize((line.shape[1] * 2 // 3, height), Image.Resampling.BILINEAR)
         cut = crop_to_ink_rows(np.asarray(small)[:, :, None])       # as normalized to the height, then cut
         assert abs(cut.shape[1] - tight.shape[1]) <= 0.1 * tight.shape[1]     # the glyphs back at one size
-        first, last = ink_rows(cut)
+        first, last = ink_row_span(cut)
         assert first <= 3 and last >= height - 4
 
 
@@ -61,7 +61,7 @@ def test_lines_without_ink_or_filled_with_it_and_dashes_keep_their_shape():
     dash[15:17, 10:40] = 0                            # two rows of ink: at least a quarter of the height is kept
     cut = crop_to_ink_rows(dash)
     assert cut.shape == (32, 200, 1)
-    first, last = ink_rows(cut)
+    first, last = ink_row_span(cut)
     assert 10 <= first and last <= 21                  # a dash in the middle, not a block filling the line
 
 

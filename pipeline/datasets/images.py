@@ -80,7 +80,7 @@ def ink_mask(pixels: np.ndarray, background: np.ndarray | None = None) -> np.nda
     return np.abs(pixels.mean(axis=2) - background[:, None]) > INK_STEP
 
 
-def ink_rows(pixels: np.ndarray) -> tuple[int, int] | None:
+def ink_row_span(pixels: np.ndarray) -> tuple[int, int] | None:
     """First and last row of (H, W, C) pixels holding ink, or None for a line without any."""
     rows = np.flatnonzero(ink_mask(pixels).any(axis=1))
     return (int(rows[0]), int(rows[-1])) if len(rows) else None
@@ -90,7 +90,7 @@ def ink_band(pixels: np.ndarray) -> tuple[float, float] | None:
     """The rows (top, bottom; edges may fall between rows) `crop_to_ink_rows` keeps of (H, W, C)
     pixels, or None where it keeps the line as it is."""
     height = pixels.shape[0]
-    found = ink_rows(pixels)
+    found = ink_row_span(pixels)
     if found is None:
         return None
     ink = found[1] + 1 - found[0]
